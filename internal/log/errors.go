@@ -1,0 +1,35 @@
+package log
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Errors the log returns; internal/api maps each to its Kafka error code.
+var (
+	// ErrCorruptBatch: framing or CRC of a batch is wrong (CORRUPT_MESSAGE).
+	ErrCorruptBatch = errors.New("log: corrupt record batch")
+	// ErrInvalidRecord: the batch is well framed but breaks a rule (INVALID_RECORD).
+	ErrInvalidRecord = errors.New("log: invalid record batch")
+	// ErrBatchTooLarge: a batch exceeds max.message.bytes (MESSAGE_TOO_LARGE).
+	ErrBatchTooLarge = errors.New("log: record batch larger than max.message.bytes")
+	// ErrOffsetOutOfRange: the offset is below the log start or above the log end
+	// (OFFSET_OUT_OF_RANGE).
+	ErrOffsetOutOfRange = errors.New("log: offset out of range")
+	// ErrClosed: the log was closed or deleted (NOT_LEADER_OR_FOLLOWER to clients, who
+	// then refresh metadata).
+	ErrClosed = errors.New("log: closed")
+)
+
+// CorruptionError locates damage found on disk: which segment file and where.
+type CorruptionError struct {
+	Path     string
+	Position int64
+	Reason   string
+}
+
+func (e *CorruptionError) Error() string {
+	return fmt.Sprintf("log: corruption in %s at position %d: %s", e.Path, e.Position, e.Reason)
+}
+
+func (e *CorruptionError) Unwrap() error { return ErrCorruptBatch }
