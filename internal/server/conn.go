@@ -1,0 +1,211 @@
+package server
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"runtime/debug"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nagare-dev/nagare/internal/api"
+)
+
+// readBufferBytes sizes each connection's read buffer: enough to take several small
+// requests in one read, small enough for many idle connections. Frames larger than it
+// are read straight into their own buffer.
+const readBufferBytes = 8 << 10
+
+// Reasons the reader stops, besides socket errors.
+var (
+	errDraining     = errors.New("server: connection draining for shutdown")
+	errIdle         = errors.New("server: connection idle")
+	errHandlerPanic = errors.New("server: handler panicked")
+	errNilReply     = errors.New("server: handler returned a nil reply")
+)
+
+// queued is a reply waiting for the writer, with the frame it answers; the frame goes
+// back to the pool once the reply is released.
+type queued struct {
+	reply *api.Reply
+	frame *[]byte // nil if the frame must not be recycled
+}
+
+// conn is one client connection: a reader goroutine (this file) and a writer goroutine
+// (writer.go) joined by the replies queue. See doc.go for who owns what.
+type conn struct {
+	server  *Server
+	netConn net.Conn
+	session *api.Session
+	logger  *slog.Logger     // carries listener and remote address
+	metrics *listenerMetrics // this connection's listener's counters
+	born    time.Time        // monotonic base for lastActive
+
+	ctx       context.Context    // handed to Handle; canceled when the connection closes
+	cancel    context.CancelFunc // cancels ctx
+	replies   chan queued        // reader to writer, in request order; cap = MaxInFlight
+	closing   chan struct{}      // closed once, by close
+	closeOnce sync.Once          // guards closing, cancel and netConn.Close
+
+	draining   atomic.Bool  // set by Shutdown: stop reading, finish what is queued
+	pending    atomic.Int32 // replies queued and not yet released; > 0 means not idle
+	lastActive atomic.Int64 // time since born of the last frame read or reply written
+
+	// Reader-only state.
+	in         *bufio.Reader
+	sizePrefix [sizePrefixBytes]byte
+
+	out writerState // writer-only state (writer.go)
+}
+
+func newConn(s *Server, nc net.Conn, listener string, lm *listenerMetrics) *conn {
+	remote := nc.RemoteAddr().String()
+	ctx, cancel := context.WithCancel(context.Background())
+	return &conn{
+		server:  s,
+		netConn: nc,
+		session: &api.Session{RemoteAddr: remote, Listener: listener},
+		logger:  s.logger.With("listener", listener, "remote", remote),
+		metrics: lm,
+		born:    time.Now(),
+		ctx:     ctx,
+		cancel:  cancel,
+		replies: make(chan queued, s.cfg.MaxInFlight),
+		closing: make(chan struct{}),
+		in:      bufio.NewReaderSize(nc, readBufferBytes),
+	}
+}
+
+// readLoop reads frames and queues their replies until the connection fails, closes, goes
+// idle or drains. Closing the queue tells the writer nothing more will come.
+func (c *conn) readLoop() {
+	defer close(c.replies)
+	if idle := c.server.cfg.ConnectionsMaxIdle; idle > 0 {
+		if err := c.setReadDeadline(c.born.Add(idle)); err != nil {
+			c.stopReading(err)
+			return
+		}
+	}
+	for !c.draining.Load() {
+		frame, err := c.readFrame()
+		if err != nil {
+			c.stopReading(err)
+			return
+		}
+		reply, err := c.handle(*frame)
+		if err != nil {
+			c.stopReading(err)
+			return
+		}
+		c.pending.Add(1)
+		c.replies <- queued{reply: reply, frame: frame} // blocks while MaxInFlight wait
+	}
+}
+
+// handle calls the handler, turning a panic into an error so one bad request cannot stop
+// the broker. After a panic the frame is not recycled: the handler may still hold it.
+func (c *conn) handle(frame []byte) (reply *api.Reply, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			c.metrics.panics.Inc()
+			c.logger.Error("server: handler panicked; closing its connection",
+				"panic", p, "stack", string(debug.Stack()))
+			reply, err = nil, errHandlerPanic
+		}
+	}()
+	reply = c.server.handler.Handle(c.ctx, c.session, frame)
+	if reply == nil {
+		c.logger.Error("server: handler returned a nil reply; closing its connection")
+		return nil, errNilReply
+	}
+	return reply, nil
+}
+
+// stopReading logs why the reader stopped and closes the connection, except when draining:
+// then the writer still sends what is queued and closes the connection itself.
+func (c *conn) stopReading(err error) {
+	var sizeErr *frameSizeError
+	switch {
+	case errors.Is(err, errDraining):
+		return
+	case errors.As(err, &sizeErr):
+		c.metrics.countRejected(err)
+		c.logger.Warn("server: closing connection: frame size out of range",
+			"size", sizeErr.size, "max", sizeErr.max)
+	case errors.Is(err, errIdle):
+		c.logger.Info("server: closing idle connection", "idle", c.server.cfg.ConnectionsMaxIdle)
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		c.logger.Info("server: closing connection: truncated frame", "err", err)
+	case errors.Is(err, errHandlerPanic), errors.Is(err, errNilReply), errors.Is(err, io.EOF),
+		errors.Is(err, net.ErrClosed):
+		// Logged where it happened, or an ordinary end.
+	default:
+		c.logger.Debug("server: closing connection: read failed", "err", err)
+	}
+	c.close()
+}
+
+// onReadTimeout decides what an expired read deadline means: nothing, if the connection
+// was active or has replies pending (the deadline is re-armed); errIdle if it has been
+// quiet for ConnectionsMaxIdle; errDraining if Shutdown asked the reader to stop. Arming
+// lazily on expiry spares a deadline update per frame.
+func (c *conn) onReadTimeout() error {
+	if c.draining.Load() {
+		return errDraining
+	}
+	idle := c.server.cfg.ConnectionsMaxIdle
+	if idle <= 0 {
+		return errIdle // unreachable: no deadline is set when idle closing is disabled
+	}
+	now := c.sinceBorn()
+	next := now + idle
+	if c.pending.Load() == 0 {
+		last := time.Duration(c.lastActive.Load())
+		if now-last >= idle {
+			return errIdle
+		}
+		next = last + idle
+	}
+	return c.setReadDeadline(c.born.Add(next))
+}
+
+// setReadDeadline sets the read deadline, then checks draining: Shutdown sets draining
+// before its own deadline, so if draining is still false here Shutdown's deadline (in
+// the past) comes after ours and wins.
+func (c *conn) setReadDeadline(t time.Time) error {
+	if err := c.netConn.SetReadDeadline(t); err != nil {
+		return err
+	}
+	if c.draining.Load() {
+		return errDraining
+	}
+	return nil
+}
+
+// drain makes the reader stop at its next read; called by Shutdown.
+func (c *conn) drain() {
+	c.draining.Store(true)
+	c.netConn.SetReadDeadline(time.Now()) // error means already closed: nothing to wake
+}
+
+// close closes the connection once: it cancels the handlers' context, wakes the writer
+// and unblocks both goroutines' socket calls.
+func (c *conn) close() {
+	c.closeOnce.Do(func() {
+		c.cancel()
+		close(c.closing)
+		c.netConn.Close()
+	})
+}
+
+// touch records activity for the idle check.
+func (c *conn) touch() { c.lastActive.Store(int64(c.sinceBorn())) }
+
+func (c *conn) sinceBorn() time.Duration { return time.Since(c.born) }
+
+func isTimeout(err error) bool { return errors.Is(err, os.ErrDeadlineExceeded) }

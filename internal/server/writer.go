@@ -1,0 +1,273 @@
+package server
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math"
+	"net"
+	"runtime/debug"
+	"syscall"
+	"time"
+
+	"github.com/nagare-dev/nagare/internal/api"
+	"github.com/nagare-dev/nagare/internal/readpath"
+)
+
+const (
+	// maxBatch bounds the completed replies written with one writev.
+	maxBatch = 64
+	// maxIOV bounds the in-memory parts gathered before a write, so a reply made of many
+	// small parts cannot grow the writer's slice without limit (Go splits at IOV_MAX).
+	maxIOV = 1024
+)
+
+// writerState is owned by the writer goroutine.
+type writerState struct {
+	held      queued                           // received from the queue but not complete yet
+	hasHeld   bool                             // held is set
+	batch     []queued                         // the replies being written, in order
+	iov       [][]byte                         // in-memory parts awaiting one writev
+	bufs      net.Buffers                      // iov as consumed by WriteTo; a field so it does not escape per call
+	prefixes  [maxBatch * sizePrefixBytes]byte // size prefix of batch[i] at i*4
+	deadlined time.Duration                    // sinceBorn when the write deadline was last pushed
+}
+
+// writeLoop writes replies in queue order until the queue closes or the connection
+// fails, then closes the connection, releases whatever is left and removes the
+// connection from the server. It is the connection's last goroutine to finish.
+func (c *conn) writeLoop() {
+	defer c.server.removeConn(c)
+	for c.writeNext() {
+	}
+	c.close()
+	c.dropRemaining()
+}
+
+// writeNext writes the next reply and any completed ones queued behind it. It returns
+// false when the connection is done: queue closed, connection closed, ReplyClose, or a
+// write error.
+func (c *conn) writeNext() bool {
+	first, ok := c.nextQueued()
+	if !ok {
+		return false
+	}
+	select {
+	case <-first.reply.Done():
+	case <-c.closing:
+		c.drop(first)
+		return false
+	}
+	batch := c.collectCompleted(append(c.out.batch[:0], first))
+	open, err := c.writeBatch(batch)
+	for i := range batch {
+		c.finish(batch[i])
+		batch[i] = queued{}
+	}
+	c.touch()
+	if err != nil {
+		c.logger.Debug("server: closing connection: write failed", "err", err)
+	}
+	return open && err == nil
+}
+
+// nextQueued returns the held reply, if any, else waits for the next one.
+func (c *conn) nextQueued() (queued, bool) {
+	if c.out.hasHeld {
+		c.out.hasHeld = false
+		q := c.out.held
+		c.out.held = queued{}
+		return q, true
+	}
+	q, ok := <-c.replies
+	return q, ok
+}
+
+// collectCompleted appends queued replies that have already completed, stopping at the
+// first that has not (it is held for the next round) or when none is waiting.
+func (c *conn) collectCompleted(batch []queued) []queued {
+	for len(batch) < maxBatch {
+		select {
+		case q, ok := <-c.replies:
+			if !ok {
+				return batch
+			}
+			if !isDone(q.reply) {
+				c.out.held, c.out.hasHeld = q, true
+				return batch
+			}
+			batch = append(batch, q)
+		default:
+			return batch
+		}
+	}
+	return batch
+}
+
+// writeBatch writes completed replies in order. It returns open=false when a reply asks to
+// close the connection (after the replies before it are written).
+func (c *conn) writeBatch(batch []queued) (open bool, err error) {
+	c.pushWriteDeadline()
+	for i, q := range batch {
+		switch action := q.reply.Action(); action {
+		case api.ReplySend:
+			if err := c.appendReply(i, q.reply.Parts()); err != nil {
+				return false, err
+			}
+		case api.ReplyNone:
+		case api.ReplyClose:
+			c.logger.Debug("server: closing connection as its handler asked")
+			return false, c.flush()
+		default:
+			return false, fmt.Errorf("server: reply with unknown action %d", action)
+		}
+	}
+	return true, c.flush()
+}
+
+// appendReply adds one reply's size prefix and in-memory parts to the pending writev; a
+// file part flushes what is pending, then goes out with sendfile.
+func (c *conn) appendReply(slot int, parts []api.Part) error {
+	size, err := replySize(parts)
+	if err != nil {
+		return err
+	}
+	prefix := c.out.prefixes[slot*sizePrefixBytes : (slot+1)*sizePrefixBytes : (slot+1)*sizePrefixBytes]
+	binary.BigEndian.PutUint32(prefix, uint32(size))
+	c.out.iov = append(c.out.iov, prefix)
+	for _, p := range parts {
+		if p.File != nil {
+			if err := c.flush(); err != nil {
+				return err
+			}
+			if err := c.sendFile(p); err != nil {
+				return err
+			}
+			continue
+		}
+		if len(p.Bytes) > 0 {
+			c.out.iov = append(c.out.iov, p.Bytes)
+		}
+		if len(c.out.iov) >= maxIOV {
+			if err := c.flush(); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// replySize is the size prefix of a reply, checked to fit the protocol's int32.
+func replySize(parts []api.Part) (int64, error) {
+	var size int64
+	for _, p := range parts {
+		if p.File != nil && (p.Offset < 0 || p.Length < 0) {
+			return 0, fmt.Errorf("server: reply file part [%d, +%d) of %s is invalid",
+				p.Offset, p.Length, p.File.Name())
+		}
+		size += p.Size()
+	}
+	if size > math.MaxInt32 {
+		return 0, fmt.Errorf("server: reply of %d bytes exceeds the protocol's limit", size)
+	}
+	return size, nil
+}
+
+// flush writes the pending in-memory parts with one writev (more if over the kernel's
+// limit) and forgets them, so they do not pin frames or parts after their release.
+func (c *conn) flush() error {
+	if len(c.out.iov) == 0 {
+		return nil
+	}
+	c.out.bufs = c.out.iov
+	n, err := c.out.bufs.WriteTo(c.netConn)
+	c.metrics.sent.Add(float64(n))
+	clear(c.out.iov)
+	c.out.iov, c.out.bufs = c.out.iov[:0], nil
+	if err != nil {
+		return fmt.Errorf("server: write response: %w", err)
+	}
+	return nil
+}
+
+// sendFile sends one file part: positional sendfile on a TCP socket, a pread copy on
+// anything else.
+func (c *conn) sendFile(p api.Part) error {
+	var n int64
+	var err error
+	if sc, ok := c.netConn.(syscall.Conn); ok {
+		n, err = readpath.SendFileObserved(sc, p.File, p.Offset, p.Length, &c.server.sendfileLatency)
+	} else {
+		n, err = readpath.CopyRange(c.netConn, p.File, p.Offset, p.Length, nil)
+	}
+	c.metrics.sent.Add(float64(n))
+	if err != nil {
+		return fmt.Errorf("server: send file part: %w", err)
+	}
+	return nil
+}
+
+// pushWriteDeadline keeps the write deadline about ConnectionsMaxIdle ahead, so a client
+// that stops reading is closed like an idle one. It moves the deadline only when an
+// eighth of the period has passed, not on every batch.
+func (c *conn) pushWriteDeadline() {
+	idle := c.server.cfg.ConnectionsMaxIdle
+	if idle <= 0 {
+		return
+	}
+	now := c.sinceBorn()
+	if c.out.deadlined != 0 && now-c.out.deadlined < idle/8 {
+		return
+	}
+	c.out.deadlined = now
+	c.netConn.SetWriteDeadline(c.born.Add(now + idle)) // an error means closed: writes will say so
+}
+
+// dropRemaining releases every reply the writer will not write: the held one and the
+// rest of the queue, until the reader closes it.
+func (c *conn) dropRemaining() {
+	if c.out.hasHeld {
+		c.out.hasHeld = false
+		c.drop(c.out.held)
+		c.out.held = queued{}
+	}
+	for q := range c.replies {
+		c.drop(q)
+	}
+}
+
+// drop waits for a reply that will not be written to complete, then releases it. The
+// wait ends promptly because the connection's context is canceled once it is closing.
+func (c *conn) drop(q queued) {
+	<-q.reply.Done()
+	c.finish(q)
+}
+
+// finish releases a written or dropped reply and recycles its frame.
+func (c *conn) finish(q queued) {
+	c.release(q.reply)
+	if q.frame != nil {
+		c.server.frames.put(q.frame)
+	}
+	c.pending.Add(-1)
+}
+
+// release runs the reply's release function; it is handler code, so a panic in it is
+// recovered, logged and counted like one in Handle.
+func (c *conn) release(r *api.Reply) {
+	defer func() {
+		if p := recover(); p != nil {
+			c.metrics.panics.Inc()
+			c.logger.Error("server: reply release panicked", "panic", p, "stack", string(debug.Stack()))
+		}
+	}()
+	r.Release()
+}
+
+func isDone(r *api.Reply) bool {
+	select {
+	case <-r.Done():
+		return true
+	default:
+		return false
+	}
+}
