@@ -1,0 +1,78 @@
+// Package metadata keeps the cluster metadata (brokers; topics with their IDs, partitions,
+// replica assignments and config overrides; dynamic broker configs) as a state machine applied
+// from a replicated log of records: the raft.FSM of the metadata quorum, run by
+// hashicorp/raft. Every broker reads the same Image; the quorum's leader is Kafka's active
+// controller, the one node that proposes records.
+//
+// A node started without cluster settings bootstraps a quorum with itself as the only voter,
+// so a single broker runs the same code as a cluster: growing it adds voters. The package
+// imports no other internal package and no kmsg; it speaks plain Go types in Kafka's words,
+// and internal/api maps its errors to Kafka error codes.
+//
+// # Files
+//
+//	records.go   the record types, their encoding, TopicID
+//	image.go     Image: the immutable state and its read accessors; copy-on-write helpers
+//	apply.go     how each record changes an Image, and the invariants it checks
+//	fsm.go       FSM: raft.FSM over Images; halting on records it cannot read
+//	snapshot.go  the snapshot format
+//	store.go     Store: opening the quorum, bootstrap, Propose, WaitReady, Watch, Close
+//	logging.go   hclog (raft's logger) to slog
+//	errors.go    the sentinel errors
+//
+// # Concurrency
+//
+// An Image never changes once published. Applying a record builds the next Image, copying
+// only what the record touches (topics live in sharded maps, so a change copies one shard of
+// about 1/256 of the topics, never all of them) and publishing it with an atomic store;
+// readers call Store.Image (an atomic load) and never lock. Raft calls FSM.Apply, Snapshot and Restore on one goroutine,
+// so the FSM itself needs no lock; snapshot persistence reads an Image, so it runs alongside
+// Apply. Store's methods are safe for concurrent use; Watch subscribers are signalled without
+// blocking the FSM.
+//
+// # Records
+//
+// A record as stored in a raft log entry:
+//
+//	+--------+---------+-------------------------------+
+//	| type   | version | payload: one JSON object      |
+//	| 1 byte | 1 byte  | (the record struct's fields)  |
+//	+--------+---------+-------------------------------+
+//
+// JSON because metadata records are few and small, and a dumped log should be readable; the
+// version byte lets any record move to another payload (JSON or binary) later. Decoding is
+// strict: unknown fields and trailing bytes are errors. A type or version this code does not
+// know halts the FSM instead of being skipped (see FSM), so an older binary can never serve
+// metadata that silently differs from its peers'. Topic IDs appear in Kafka's text form.
+//
+// The FSM validates what must always hold (topic names and IDs unique; partitions numbered
+// densely and only growing; replicas are registered brokers, leader in ISR, ISR among the
+// replicas) and returns a rejected record's error to the proposer; the Image stays as it was.
+// Config names and values are internal/config's to check before proposing.
+//
+// # On disk
+//
+//	<data-dir>/__cluster_metadata/
+//	    raft.db                         bbolt: raft's log and stable store (term, vote)
+//	    snapshots/<term>-<index>-<ms>/  raft's FileSnapshotStore; the newest two kept
+//	        meta.json                   index, term, configuration, size, CRC-64
+//	        state.bin                   the Image, see snapshot.go
+//
+// bbolt fsyncs every log append before raft counts it towards commit, so a record Propose
+// acknowledged survives a crash. Snapshots are written to a temporary folder, fsynced and
+// renamed. Open takes bbolt's file lock: a second process on the same directory fails.
+//
+// # Start-up and transport
+//
+// Open opens the log, restores the newest snapshot into the FSM, and starts raft with a TCP
+// transport (raft's NetworkTransport), the same one a multi-voter quorum uses: a lone voter
+// costs one idle listener on 127.0.0.1 and, by default, an ephemeral port. If the
+// configuration stored in the log lists this node at another address (the port changed),
+// the node updates it once it leads, so voters added later can reach it. A directory with no
+// quorum state is bootstrapped with this node as the only voter. The node elects itself
+// after one short heartbeat timeout (DefaultHeartbeatTimeout), commits a barrier so the log is
+// replayed, and then WaitReady returns.
+//
+// Not yet: a node that is not the leader (a follower in a multi-voter quorum) does not become
+// ready, and nothing adds voters; both come with clustering.
+package metadata

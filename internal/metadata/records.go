@@ -1,0 +1,290 @@
+package metadata
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+)
+
+// RecordType names a kind of metadata record. It is the first byte of every encoded record,
+// so its values are part of the on-disk format: never renumber or reuse one.
+type RecordType uint8
+
+// The record types, numbered as they are stored. Zero is left unused so that a zeroed buffer
+// never decodes as a record.
+const (
+	RecordRegisterBroker     RecordType = 1
+	RecordCreateTopic        RecordType = 2
+	RecordDeleteTopic        RecordType = 3
+	RecordCreatePartitions   RecordType = 4
+	RecordAlterTopicConfigs  RecordType = 5
+	RecordAlterBrokerConfigs RecordType = 6
+)
+
+// recordVersions is the newest payload version this code writes and reads, per type. A change
+// to a record's fields that older code cannot read bumps its version here, and DecodeRecord
+// keeps reading every older version.
+var recordVersions = map[RecordType]uint8{
+	RecordRegisterBroker:     0,
+	RecordCreateTopic:        0,
+	RecordDeleteTopic:        0,
+	RecordCreatePartitions:   0,
+	RecordAlterTopicConfigs:  0,
+	RecordAlterBrokerConfigs: 0,
+}
+
+// String names the type as the Go struct that carries it, for logs and errors.
+func (t RecordType) String() string {
+	switch t {
+	case RecordRegisterBroker:
+		return "RegisterBroker"
+	case RecordCreateTopic:
+		return "CreateTopic"
+	case RecordDeleteTopic:
+		return "DeleteTopic"
+	case RecordCreatePartitions:
+		return "CreatePartitions"
+	case RecordAlterTopicConfigs:
+		return "AlterTopicConfigs"
+	case RecordAlterBrokerConfigs:
+		return "AlterBrokerConfigs"
+	}
+	return fmt.Sprintf("RecordType(%d)", uint8(t))
+}
+
+// Record is one change to the cluster metadata, as proposed to the quorum and stored in its
+// log. The set is closed (the unexported method) so that the FSM's switch over record types
+// is exhaustive and a record it cannot apply can only come from the log, never from code.
+type Record interface {
+	// Type is the byte that identifies the record in its encoding.
+	Type() RecordType
+	isRecord()
+}
+
+// ClusterDefault is the node ID under which AlterBrokerConfigs and Image.BrokerConfigs keep
+// the cluster-wide default broker configs, as Kafka's empty broker entity name does.
+const ClusterDefault int32 = -1
+
+// NoLeader is the Leader of a partition that has none, as in Kafka's metadata responses.
+const NoLeader int32 = -1
+
+// RegisterBroker adds a broker to the cluster, or replaces the registration of a broker that
+// restarts with a new address. Replica assignments may only name registered brokers.
+type RegisterBroker struct {
+	NodeID int32  `json:"nodeId"`
+	Host   string `json:"host"`
+	Port   int32  `json:"port"`
+	Rack   string `json:"rack"` // "" when the broker has no rack
+}
+
+// CreateTopic adds a topic with all its partitions. TopicID is chosen by the proposer (see
+// NewTopicID), never by the FSM, because applying a record must be deterministic.
+type CreateTopic struct {
+	Name       string                `json:"name"`
+	TopicID    TopicID               `json:"topicId"`
+	Partitions []PartitionAssignment `json:"partitions"`
+	Configs    map[string]string     `json:"configs"` // topic-level overrides only
+}
+
+// DeleteTopic removes a topic. It names the topic by ID so that a delete raced by a delete and
+// re-create of the same name cannot remove the new topic.
+type DeleteTopic struct {
+	TopicID TopicID `json:"topicId"`
+}
+
+// CreatePartitions adds partitions to a topic. New must continue the numbering: Kafka never
+// removes or renumbers partitions, because keys are hashed to partition numbers.
+type CreatePartitions struct {
+	TopicID TopicID               `json:"topicId"`
+	New     []PartitionAssignment `json:"new"`
+}
+
+// AlterTopicConfigs sets and removes topic-level config overrides, as IncrementalAlterConfigs
+// does. A key may not be in both Set and Delete.
+type AlterTopicConfigs struct {
+	TopicID TopicID           `json:"topicId"`
+	Set     map[string]string `json:"set"`
+	Delete  []string          `json:"delete"`
+}
+
+// AlterBrokerConfigs sets and removes dynamic broker configs for one broker, or for every
+// broker when NodeID is ClusterDefault.
+type AlterBrokerConfigs struct {
+	NodeID int32             `json:"nodeId"`
+	Set    map[string]string `json:"set"`
+	Delete []string          `json:"delete"`
+}
+
+// PartitionAssignment is a partition's replicas and leadership. Replicas is ordered: the first
+// replica is the preferred leader, as in Kafka.
+type PartitionAssignment struct {
+	Partition   int32   `json:"partition"`
+	Replicas    []int32 `json:"replicas"`
+	Leader      int32   `json:"leader"` // NoLeader when offline
+	LeaderEpoch int32   `json:"leaderEpoch"`
+	ISR         []int32 `json:"isr"`
+}
+
+// Type implements Record.
+func (RegisterBroker) Type() RecordType { return RecordRegisterBroker }
+
+// Type implements Record.
+func (CreateTopic) Type() RecordType { return RecordCreateTopic }
+
+// Type implements Record.
+func (DeleteTopic) Type() RecordType { return RecordDeleteTopic }
+
+// Type implements Record.
+func (CreatePartitions) Type() RecordType { return RecordCreatePartitions }
+
+// Type implements Record.
+func (AlterTopicConfigs) Type() RecordType { return RecordAlterTopicConfigs }
+
+// Type implements Record.
+func (AlterBrokerConfigs) Type() RecordType { return RecordAlterBrokerConfigs }
+
+func (RegisterBroker) isRecord()     {}
+func (CreateTopic) isRecord()        {}
+func (DeleteTopic) isRecord()        {}
+func (CreatePartitions) isRecord()   {}
+func (AlterTopicConfigs) isRecord()  {}
+func (AlterBrokerConfigs) isRecord() {}
+
+// recordHeaderSize is the type byte and the version byte in front of every payload.
+const recordHeaderSize = 2
+
+// EncodeRecord returns the stored form of rec: its type byte, its payload version byte, then
+// the payload as JSON (see doc.go). Records are encoded once per proposal, so JSON's cost does
+// not matter and its readability in a dumped log does.
+func EncodeRecord(rec Record) ([]byte, error) {
+	if rec == nil {
+		return nil, fmt.Errorf("%w: nil record", ErrInvalidRecord)
+	}
+	version, ok := recordVersions[rec.Type()]
+	if !ok {
+		return nil, fmt.Errorf("%w: %v", ErrUnknownRecord, rec.Type())
+	}
+	var buf bytes.Buffer
+	buf.WriteByte(byte(rec.Type()))
+	buf.WriteByte(version)
+	if err := json.NewEncoder(&buf).Encode(rec); err != nil {
+		return nil, fmt.Errorf("metadata: encode %v: %w", rec.Type(), err)
+	}
+	return buf.Bytes(), nil
+}
+
+// DecodeRecord parses a stored record. A type or version this code does not know is
+// ErrUnknownRecord (a newer version wrote it); a payload that does not parse, or that carries
+// fields its version does not have, is ErrCorruptRecord. Both stop the FSM (see FSM.Apply):
+// skipping a record would leave this node's image silently different from its peers'.
+func DecodeRecord(b []byte) (Record, error) {
+	if len(b) < recordHeaderSize {
+		return nil, fmt.Errorf("%w: %d bytes, shorter than the header", ErrCorruptRecord, len(b))
+	}
+	typ, version := RecordType(b[0]), b[1]
+	newest, ok := recordVersions[typ]
+	if !ok {
+		return nil, fmt.Errorf("%w: type %d version %d", ErrUnknownRecord, b[0], version)
+	}
+	if version > newest {
+		return nil, fmt.Errorf("%w: %v version %d, this node reads up to version %d",
+			ErrUnknownRecord, typ, version, newest)
+	}
+	var rec Record
+	var err error
+	switch typ {
+	case RecordRegisterBroker:
+		rec, err = decodePayload[RegisterBroker](b[recordHeaderSize:])
+	case RecordCreateTopic:
+		rec, err = decodePayload[CreateTopic](b[recordHeaderSize:])
+	case RecordDeleteTopic:
+		rec, err = decodePayload[DeleteTopic](b[recordHeaderSize:])
+	case RecordCreatePartitions:
+		rec, err = decodePayload[CreatePartitions](b[recordHeaderSize:])
+	case RecordAlterTopicConfigs:
+		rec, err = decodePayload[AlterTopicConfigs](b[recordHeaderSize:])
+	case RecordAlterBrokerConfigs:
+		rec, err = decodePayload[AlterBrokerConfigs](b[recordHeaderSize:])
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v version %d: %v", ErrCorruptRecord, typ, version, err)
+	}
+	return rec, nil
+}
+
+// decodePayload parses one JSON value strictly: unknown fields and trailing bytes are errors,
+// because a field this version does not know means the record is not the version it claims.
+func decodePayload[T any](payload []byte) (T, error) {
+	var v T
+	if err := decodeStrict(payload, &v); err != nil {
+		return v, err
+	}
+	return v, nil
+}
+
+// decodeStrict is the JSON reading shared by records and snapshots.
+func decodeStrict(data []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return err
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return errors.New("trailing data after the JSON value")
+	}
+	return nil
+}
+
+// TopicID is a topic's UUID, the identity that outlives a delete and re-create of the same
+// name. Its text form is Kafka's: unpadded URL-safe base64, 22 characters.
+type TopicID [16]byte
+
+// metadataTopicID is the ID Kafka reserves for its own __cluster_metadata topic.
+var metadataTopicID = TopicID{15: 1}
+
+// NewTopicID returns a random version 4 UUID, re-rolled like Kafka's Uuid.randomUuid when it
+// would be zero, the reserved metadata topic ID, or a string starting with '-' (which command
+// lines would take for a flag).
+func NewTopicID() TopicID {
+	for {
+		var id TopicID
+		_, _ = rand.Read(id[:]) // crypto/rand.Read never fails (Go 1.24+)
+		id[6] = id[6]&0x0f | 0x40
+		id[8] = id[8]&0x3f | 0x80
+		if id != (TopicID{}) && id != metadataTopicID && id.String()[0] != '-' {
+			return id
+		}
+	}
+}
+
+// IsZero reports whether id is the all-zero UUID, which Kafka uses to mean "no topic ID".
+func (id TopicID) IsZero() bool { return id == TopicID{} }
+
+// String returns Kafka's text form of the ID, as shown by Kafka's own tools.
+func (id TopicID) String() string { return base64.RawURLEncoding.EncodeToString(id[:]) }
+
+// MarshalText writes Kafka's text form, so records and snapshots show IDs as operators see
+// them rather than as arrays of sixteen numbers.
+func (id TopicID) MarshalText() ([]byte, error) {
+	out := make([]byte, base64.RawURLEncoding.EncodedLen(len(id)))
+	base64.RawURLEncoding.Encode(out, id[:])
+	return out, nil
+}
+
+// UnmarshalText parses Kafka's text form.
+func (id *TopicID) UnmarshalText(text []byte) error {
+	if len(text) != base64.RawURLEncoding.EncodedLen(len(id)) {
+		return fmt.Errorf("metadata: topic ID %q: want %d characters", text, base64.RawURLEncoding.EncodedLen(len(id)))
+	}
+	var tmp TopicID
+	n, err := base64.RawURLEncoding.Strict().Decode(tmp[:], text)
+	if err != nil || n != len(tmp) {
+		return fmt.Errorf("metadata: topic ID %q: not unpadded URL-safe base64", text)
+	}
+	*id = tmp
+	return nil
+}

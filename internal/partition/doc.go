@@ -1,0 +1,10 @@
+// Package partition holds a partition's state above its log: leader epoch, high
+// watermark, and the rule for when appended records become visible. On a single replica
+// the high watermark follows the log end offset; replication (a later issue) moves it by
+// follower progress instead. The Registry keeps this broker's partitions in step with the
+// cluster metadata image: it creates and configures logs for the partitions assigned
+// here and deletes those whose topics are gone.
+//
+// Concurrency: a Partition is safe for concurrent use; the Registry's lookups never wait
+// on Sync, which swaps in a new map.
+package partition

@@ -1,0 +1,115 @@
+package partition
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"sync/atomic"
+	"time"
+
+	"github.com/nagare-dev/nagare/internal/config"
+	"github.com/nagare-dev/nagare/internal/log"
+)
+
+// ErrNotEnoughReplicas: acks=all and fewer in-sync replicas than min.insync.replicas.
+var ErrNotEnoughReplicas = errors.New("partition: not enough in-sync replicas")
+
+// ErrInvalidTimestamp: a batch's timestamps fall outside message.timestamp.*.max.ms.
+var ErrInvalidTimestamp = errors.New("partition: timestamp out of range")
+
+// Partition is one partition replica on this broker.
+type Partition struct {
+	topic       string
+	topicID     [16]byte
+	index       int32
+	log         *log.Log
+	leaderEpoch atomic.Int32
+	replicas    atomic.Int32 // number of in-sync replicas, for min.insync.replicas
+	topicConfig atomic.Pointer[config.Topic]
+}
+
+// Topic is the partition's topic name.
+func (p *Partition) Topic() string { return p.topic }
+
+// TopicID is the partition's topic ID.
+func (p *Partition) TopicID() [16]byte { return p.topicID }
+
+// Index is the partition number.
+func (p *Partition) Index() int32 { return p.index }
+
+// Log is the partition's log, for reads and offsets.
+func (p *Partition) Log() *log.Log { return p.log }
+
+// LeaderEpoch is the epoch of the current leadership.
+func (p *Partition) LeaderEpoch() int32 { return p.leaderEpoch.Load() }
+
+// Config is the partition's resolved topic configuration.
+func (p *Partition) Config() config.Topic { return *p.topicConfig.Load() }
+
+// Append validates and appends a produce request's records for this partition. acks is
+// the request's acks (0, 1 or -1); with -1 it checks min.insync.replicas first, as Kafka
+// does, so an under-replicated partition refuses rather than acknowledging.
+func (p *Partition) Append(records []byte, acks int16, now time.Time) (log.AppendResult, error) {
+	cfg := p.topicConfig.Load()
+	if acks == -1 && int(p.replicas.Load()) < cfg.MinInsyncReplicas {
+		return log.AppendResult{}, fmt.Errorf("%w: %d in sync, min.insync.replicas=%d", ErrNotEnoughReplicas, p.replicas.Load(), cfg.MinInsyncReplicas)
+	}
+	if cfg.MessageTimestampType == config.CreateTime {
+		if err := checkTimestamps(records, cfg, now); err != nil {
+			return log.AppendResult{}, err
+		}
+	}
+	res, err := p.log.Append(records, log.AppendOptions{LeaderEpoch: p.LeaderEpoch(), Now: now})
+	if err != nil {
+		return res, err
+	}
+	// A single replica commits on write; replication moves the mark by follower progress.
+	p.log.SetHighWatermark(p.log.LogEndOffset())
+	return res, nil
+}
+
+// checkTimestamps applies message.timestamp.before.max.ms and after.max.ms to each
+// batch's base and max timestamps (the log does not decompress to see every record).
+func checkTimestamps(records []byte, cfg *config.Topic, now time.Time) error {
+	nowMs := now.UnixMilli()
+	for pos := 0; pos+log.BatchHeaderSize <= len(records); {
+		h := log.ParseBatchHeader(records[pos:])
+		if h.Size() <= 0 {
+			return nil // framing errors are the log's to report
+		}
+		if cfg.MessageTimestampBeforeMaxMs < math.MaxInt64 && h.BaseTimestamp >= 0 && nowMs-h.BaseTimestamp > cfg.MessageTimestampBeforeMaxMs {
+			return fmt.Errorf("%w: timestamp %d is more than %d ms before now", ErrInvalidTimestamp, h.BaseTimestamp, cfg.MessageTimestampBeforeMaxMs)
+		}
+		if cfg.MessageTimestampAfterMaxMs < math.MaxInt64 && h.MaxTimestamp-nowMs > cfg.MessageTimestampAfterMaxMs {
+			return fmt.Errorf("%w: timestamp %d is more than %d ms after now", ErrInvalidTimestamp, h.MaxTimestamp, cfg.MessageTimestampAfterMaxMs)
+		}
+		pos += h.Size()
+	}
+	return nil
+}
+
+// LogConfig turns a resolved topic configuration into the log's settings.
+func LogConfig(t config.Topic) log.Config {
+	c := log.Config{
+		SegmentBytes:       t.SegmentBytes,
+		SegmentMs:          config.Millis(t.SegmentMs),
+		RetentionMs:        -1,
+		RetentionBytes:     t.RetentionBytes,
+		MaxMessageBytes:    t.MaxMessageBytes,
+		IndexIntervalBytes: t.IndexIntervalBytes,
+		SegmentIndexBytes:  t.SegmentIndexBytes,
+		FlushMessages:      t.FlushMessages,
+		LogAppendTime:      t.MessageTimestampType == config.LogAppendTime,
+	}
+	if t.RetentionMs >= 0 {
+		c.RetentionMs = config.Millis(t.RetentionMs)
+	}
+	if t.FlushMs < math.MaxInt64 {
+		c.FlushMs = config.Millis(t.FlushMs)
+	}
+	if !t.CleanupPolicy.Delete {
+		// Without the delete policy, time and size never remove data (compaction does).
+		c.RetentionMs, c.RetentionBytes = -1, -1
+	}
+	return c
+}

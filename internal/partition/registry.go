@@ -1,0 +1,129 @@
+package partition
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"sync/atomic"
+
+	"github.com/nagare-dev/nagare/internal/config"
+	"github.com/nagare-dev/nagare/internal/log"
+	"github.com/nagare-dev/nagare/internal/metadata"
+)
+
+// Registry is this broker's set of partitions, kept in step with the metadata image.
+type Registry struct {
+	nodeID int32
+	logs   *log.Manager
+	broker *config.Broker
+	logger *slog.Logger
+
+	syncMu sync.Mutex                                        // serializes Sync
+	parts  atomic.Pointer[map[log.TopicPartition]*Partition] // replaced whole by Sync
+}
+
+// NewRegistry returns an empty registry over the data dir's logs.
+func NewRegistry(nodeID int32, logs *log.Manager, broker *config.Broker, logger *slog.Logger) *Registry {
+	r := &Registry{nodeID: nodeID, logs: logs, broker: broker, logger: logger}
+	empty := map[log.TopicPartition]*Partition{}
+	r.parts.Store(&empty)
+	return r
+}
+
+// Get returns the partition if this broker holds it.
+func (r *Registry) Get(topic string, index int32) (*Partition, bool) {
+	p, ok := (*r.parts.Load())[log.TopicPartition{Topic: topic, Partition: index}]
+	return p, ok
+}
+
+// All returns every partition this broker holds.
+func (r *Registry) All() []*Partition {
+	m := *r.parts.Load()
+	out := make([]*Partition, 0, len(m))
+	for _, p := range m {
+		out = append(out, p)
+	}
+	return out
+}
+
+// Sync makes the registry match the image: logs are created for partitions assigned to
+// this broker, configs refreshed, and logs of topics no longer in the image deleted
+// (including logs found on disk for topics deleted while the broker was down).
+func (r *Registry) Sync(img *metadata.Image) error {
+	r.syncMu.Lock()
+	defer r.syncMu.Unlock()
+	old := *r.parts.Load()
+	next := make(map[log.TopicPartition]*Partition, len(old))
+	var errs []error
+	for _, t := range img.Topics() {
+		tc := config.ResolveTopic(r.broker, t.Configs)
+		for _, a := range t.Partitions {
+			if !slices.Contains(a.Replicas, r.nodeID) {
+				continue
+			}
+			tp := log.TopicPartition{Topic: t.Name, Partition: a.Partition}
+			p, err := r.ensure(old[tp], t, a, tc)
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			next[tp] = p
+		}
+	}
+	r.parts.Store(&next)
+	for _, l := range r.logs.Logs() {
+		tp := log.TopicPartition{Topic: l.Topic(), Partition: l.Partition()}
+		if _, keep := next[tp]; !keep {
+			r.logger.Info("deleting partition no longer in the metadata", "partition", tp.String())
+			if err := r.logs.Delete(tp); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// ensure returns the partition for an assignment, creating its log if needed, with its
+// configuration and leadership brought up to date.
+func (r *Registry) ensure(p *Partition, t *metadata.Topic, a metadata.PartitionAssignment, tc config.Topic) (*Partition, error) {
+	tp := log.TopicPartition{Topic: t.Name, Partition: a.Partition}
+	if p == nil || p.topicID != t.ID {
+		l, err := r.openLog(tp, t.ID, LogConfig(tc))
+		if err != nil {
+			return nil, fmt.Errorf("partition %s: %w", tp, err)
+		}
+		p = &Partition{topic: t.Name, topicID: t.ID, index: a.Partition, log: l}
+	} else {
+		p.log.SetConfig(LogConfig(tc))
+	}
+	p.topicConfig.Store(&tc)
+	p.leaderEpoch.Store(a.LeaderEpoch)
+	p.replicas.Store(int32(len(a.ISR)))
+	return p, nil
+}
+
+// openLog returns the partition's log bound to topicID: a log left by an older topic of
+// the same name is deleted first.
+func (r *Registry) openLog(tp log.TopicPartition, topicID [16]byte, cfg log.Config) (*log.Log, error) {
+	if l, ok := r.logs.Get(tp); ok {
+		id, found, err := readTopicID(l.Dir())
+		if err != nil || (found && id != topicID) {
+			r.logger.Info("deleting log of an older topic with the same name", "partition", tp.String())
+			if err := r.logs.Delete(tp); err != nil {
+				return nil, err
+			}
+		}
+	}
+	l, err := r.logs.GetOrCreate(tp, cfg)
+	if err != nil {
+		return nil, err
+	}
+	if id, found, _ := readTopicID(l.Dir()); !found || id != topicID {
+		if err := writeTopicID(l.Dir(), topicID); err != nil {
+			return nil, err
+		}
+	}
+	return l, nil
+}
