@@ -22,6 +22,7 @@ type Config struct {
 	FlushMessages      int64         // flush.messages: fsync after this many records (<= 0 = never)
 	FlushMs            time.Duration // flush.ms: fsync when data is this old (0 = never)
 	LogAppendTime      bool          // message.timestamp.type=LogAppendTime
+	Compacted          bool          // cleanup.policy includes compact: offsets may have gaps
 }
 
 // DefaultConfig is Kafka's default topic configuration.

@@ -26,8 +26,8 @@ func (r *FileRange) Release() {
 
 // ReadOptions bound a read.
 type ReadOptions struct {
-	// MaxBytes is the most bytes returned, unless MinOneBatch lets a larger first batch
-	// through (KIP-74, so a consumer can always make progress).
+	// MaxBytes is the most bytes returned (zero or less: none), unless MinOneBatch lets
+	// a larger first batch through (KIP-74, so a consumer can always make progress).
 	MaxBytes    int
 	MinOneBatch bool
 	// MaxOffset is the exclusive upper bound: the high watermark for consumers, the log
@@ -141,8 +141,8 @@ func (s *segment) readRange(offset, maxOffset int64, opts ReadOptions) (FileRang
 // fit in MaxBytes. It jumps through the offset index so a large read scans only a few
 // headers near its end, not every batch.
 func (s *segment) rangeEnd(hs *headerScanner, start, maxOffset int64, opts ReadOptions) (int64, error) {
-	limit := start + int64(opts.MaxBytes)
-	if opts.MaxBytes <= 0 || limit > hs.end {
+	limit := start + int64(max(opts.MaxBytes, 0))
+	if limit > hs.end {
 		limit = hs.end
 	}
 	pos, err := s.floorPosition(start, limit)

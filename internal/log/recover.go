@@ -99,7 +99,8 @@ func (l *Log) loadSegments(opts OpenOptions) ([]*segment, error) {
 		if !rebuild && !unflushed {
 			continue
 		}
-		_, truncated, err := s.recover(cfg.IndexIntervalBytes, i == len(bases)-1)
+		rules := recoveryRules{indexInterval: cfg.IndexIntervalBytes, contiguous: !cfg.Compacted, limit: nextBase, logger: l.logger}
+		_, truncated, err := s.recover(rules, i == len(bases)-1)
 		if err != nil {
 			return segs, fmt.Errorf("recover %s: %w", s.logPath, err)
 		}
@@ -208,7 +209,17 @@ func (s *segment) sane(nextBase int64) bool {
 // recover rescans the whole segment, checking every batch's framing, magic, CRC and
 // offset order; it cuts the file before the first bad batch, rebuilds both indexes and
 // the max timestamp, and reports whether it cut anything.
-func (s *segment) recover(indexInterval int, active bool) (next int64, truncated bool, err error) {
+// recoveryRules say what a recovered batch must satisfy beyond its CRC: the offset
+// fields are not checksummed, so their plausibility is the only guard against a flipped
+// bit there.
+type recoveryRules struct {
+	indexInterval int
+	contiguous    bool  // offsets must follow without gaps (only compaction makes gaps)
+	limit         int64 // the next segment's base offset, which no batch may reach; -1: none
+	logger        *slog.Logger
+}
+
+func (s *segment) recover(rules recoveryRules, active bool) (next int64, truncated bool, err error) {
 	s.maxTimestamp.Store(-1)
 	s.offsetOfMaxTimestamp.Store(s.baseOffset)
 	s.bytesSinceIndex = 0
@@ -230,10 +241,10 @@ func (s *segment) recover(indexInterval int, active bool) (next int64, truncated
 			break
 		}
 		if err == nil {
-			err = checkRecovered(batch, next)
+			err = checkRecovered(batch, next, rules)
 		}
 		if err != nil {
-			s.logTruncation(pos, err)
+			rules.logger.Warn("truncating log segment at first invalid batch", "segment", s.logPath, "position", pos, "cause", err)
 			if err := s.file.Truncate(pos); err != nil {
 				return 0, false, fmt.Errorf("truncate %s at %d: %w", s.logPath, pos, err)
 			}
@@ -241,7 +252,7 @@ func (s *segment) recover(indexInterval int, active bool) (next int64, truncated
 			break
 		}
 		h := ParseBatchHeader(batch)
-		s.indexBatch(entry[:], h.LastOffset(), h.MaxTimestamp, pos, len(batch), indexInterval)
+		s.indexBatch(entry[:], h.LastOffset(), h.MaxTimestamp, pos, len(batch), rules.indexInterval)
 		pos += int64(len(batch))
 		next = h.LastOffset() + 1
 	}
@@ -253,10 +264,6 @@ func (s *segment) recover(indexInterval int, active bool) (next int64, truncated
 	}
 	// What recovery kept is what the log now trusts: make it durable before saying so.
 	return next, truncated, s.flush()
-}
-
-func (s *segment) logTruncation(pos int64, cause error) {
-	slog.Default().Warn("truncating log segment at first invalid batch", "segment", s.logPath, "position", pos, "cause", cause)
 }
 
 // readBatch reads the next whole batch into buf (grown as needed). io.EOF means a clean
@@ -286,9 +293,9 @@ func readBatch(r *bufio.Reader, buf []byte) ([]byte, error) {
 	return buf, nil
 }
 
-// checkRecovered validates a batch read back from disk: CRC and magic, and an offset at
-// or after where the previous batch ended.
-func checkRecovered(batch []byte, next int64) error {
+// checkRecovered validates a batch read back from disk: CRC and magic, and offsets that
+// follow the previous batch and stay below the next segment.
+func checkRecovered(batch []byte, next int64, rules recoveryRules) error {
 	if int8(batch[offMagic]) != 2 {
 		return fmt.Errorf("%w: magic %d", ErrCorruptBatch, int8(batch[offMagic]))
 	}
@@ -296,7 +303,8 @@ func checkRecovered(batch []byte, next int64) error {
 		return fmt.Errorf("%w: crc %08x, computed %08x", ErrCorruptBatch, want, got)
 	}
 	h := ParseBatchHeader(batch)
-	if h.BaseOffset < next || h.LastOffsetDelta < 0 {
+	if h.BaseOffset < next || (rules.contiguous && h.BaseOffset != next) || h.LastOffsetDelta < 0 ||
+		(rules.limit >= 0 && h.LastOffset() >= rules.limit) {
 		return fmt.Errorf("%w: offset %d (delta %d) where %d was expected", ErrCorruptBatch, h.BaseOffset, h.LastOffsetDelta, next)
 	}
 	return nil
@@ -343,7 +351,7 @@ func (s *segment) scanTail(indexInterval int) (int64, error) {
 
 // truncateAt cuts the segment before the batch holding offset and rebuilds its indexes
 // from what remains. It returns the segment's new next offset.
-func (s *segment) truncateAt(offset int64, indexInterval int) (int64, error) {
+func (s *segment) truncateAt(offset int64, rules recoveryRules) (int64, error) {
 	hs := headerScanner{file: s.file, end: s.size.Load()}
 	pos, found, err := s.translate(&hs, offset)
 	if err != nil {
@@ -355,7 +363,7 @@ func (s *segment) truncateAt(offset int64, indexInterval int) (int64, error) {
 		}
 		s.size.Store(pos)
 	}
-	next, _, err := s.recover(indexInterval, true)
+	next, _, err := s.recover(rules, true)
 	if err != nil {
 		return 0, err
 	}

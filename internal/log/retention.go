@@ -132,7 +132,8 @@ func (l *Log) Truncate(offset int64) error {
 	}
 	i := segmentIndexFor(segs, offset)
 	s := segs[i]
-	newEnd, err := s.truncateAt(offset, l.config.Load().IndexIntervalBytes)
+	cfg := l.config.Load()
+	newEnd, err := s.truncateAt(offset, recoveryRules{indexInterval: cfg.IndexIntervalBytes, contiguous: !cfg.Compacted, limit: -1, logger: l.logger})
 	if err != nil {
 		return fmt.Errorf("truncate %s to %d: %w", l.dir, offset, err)
 	}

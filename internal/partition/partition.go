@@ -100,6 +100,7 @@ func LogConfig(t config.Topic) log.Config {
 		SegmentIndexBytes:  t.SegmentIndexBytes,
 		FlushMessages:      t.FlushMessages,
 		LogAppendTime:      t.MessageTimestampType == config.LogAppendTime,
+		Compacted:          t.CleanupPolicy.Compact,
 	}
 	if t.RetentionMs >= 0 {
 		c.RetentionMs = config.Millis(t.RetentionMs)
