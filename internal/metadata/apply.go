@@ -29,6 +29,10 @@ func (img *Image) apply(rec Record, index uint64) (*Image, error) {
 		return img.applyAlterTopicConfigs(r, index)
 	case AlterBrokerConfigs:
 		return img.applyAlterBrokerConfigs(r, index)
+	case AllocateProducerIDs:
+		return img.applyAllocateProducerIDs(r, index)
+	case SetClusterID:
+		return img.applySetClusterID(r, index)
 	}
 	// Only reachable with a pointer to a record struct, which DecodeRecord never returns.
 	return nil, fmt.Errorf("%w: cannot apply %T", ErrUnknownRecord, rec)
@@ -123,6 +127,36 @@ func (img *Image) applyAlterBrokerConfigs(r AlterBrokerConfigs, index uint64) (*
 	}
 	configs := alterConfigs(img.brokerConfigs[r.NodeID], r.Set, r.Delete)
 	return img.withBrokerConfigs(index, r.NodeID, configs), nil
+}
+
+// applyAllocateProducerIDs is a compare-and-set on NextProducerID: a block that does not
+// start exactly there was chosen from a stale Image (another proposer got a block first) and
+// is rejected, so blocks never overlap and never leave gaps.
+func (img *Image) applyAllocateProducerIDs(r AllocateProducerIDs, index uint64) (*Image, error) {
+	if r.NodeID < -1 {
+		return nil, fmt.Errorf("%w: producer ID block for node %d", ErrInvalidRecord, r.NodeID)
+	}
+	if r.Start != img.nextProducerID {
+		return nil, fmt.Errorf("%w: producer ID block starts at %d, the next free ID is %d",
+			ErrInvalidRecord, r.Start, img.nextProducerID)
+	}
+	// Start is the Image's, so not negative: the subtraction cannot overflow.
+	if r.Count <= 0 || r.Count > math.MaxInt64-r.Start {
+		return nil, fmt.Errorf("%w: producer ID block of %d from %d", ErrInvalidRecord, r.Count, r.Start)
+	}
+	return img.withNextProducerID(index, r.Start+r.Count), nil
+}
+
+// applySetClusterID sets the cluster ID once: changing it would make clients and tools take
+// the cluster for another one.
+func (img *Image) applySetClusterID(r SetClusterID, index uint64) (*Image, error) {
+	if r.ID == "" {
+		return nil, fmt.Errorf("%w: empty cluster ID", ErrInvalidRecord)
+	}
+	if img.clusterID != "" {
+		return nil, fmt.Errorf("%w: cluster ID is already %q", ErrInvalidRecord, img.clusterID)
+	}
+	return img.withClusterID(index, r.ID), nil
 }
 
 // validatePartitions checks partitions that are to become numbers first, first+1, ... of

@@ -1,8 +1,9 @@
-// Package metadata keeps the cluster metadata (brokers; topics with their IDs, partitions,
-// replica assignments and config overrides; dynamic broker configs) as a state machine applied
-// from a replicated log of records: the raft.FSM of the metadata quorum, run by
-// hashicorp/raft. Every broker reads the same Image; the quorum's leader is Kafka's active
-// controller, the one node that proposes records.
+// Package metadata keeps the cluster metadata (the cluster ID; brokers; topics with their
+// IDs, partitions, replica assignments and config overrides; dynamic broker configs; how far
+// producer IDs have been handed out) as a state machine applied from a replicated log of
+// records: the raft.FSM of the metadata quorum, run by hashicorp/raft. Every broker reads the
+// same Image; the quorum's leader is Kafka's active controller, the one node that proposes
+// records.
 //
 // A node started without cluster settings bootstraps a quorum with itself as the only voter,
 // so a single broker runs the same code as a cluster: growing it adds voters. The package
@@ -11,14 +12,16 @@
 //
 // # Files
 //
-//	records.go   the record types, their encoding, TopicID
-//	image.go     Image: the immutable state and its read accessors; copy-on-write helpers
-//	apply.go     how each record changes an Image, and the invariants it checks
-//	fsm.go       FSM: raft.FSM over Images; halting on records it cannot read
-//	snapshot.go  the snapshot format
-//	store.go     Store: opening the quorum, bootstrap, Propose, WaitReady, Watch, Close
-//	logging.go   hclog (raft's logger) to slog
-//	errors.go    the sentinel errors
+//	records.go      the record types, their encoding, TopicID
+//	image.go        Image: the immutable state and its read accessors; copy-on-write helpers
+//	apply.go        how each record changes an Image, and the invariants it checks
+//	fsm.go          FSM: raft.FSM over Images; halting on records it cannot read
+//	snapshot.go     the snapshot format
+//	store.go        Store: opening the quorum, bootstrap, Propose, WaitReady,
+//	                EnsureClusterID, Watch, Close
+//	producerids.go  ProducerIDAllocator: producer IDs served from blocks taken through the log
+//	logging.go      hclog (raft's logger) to slog
+//	errors.go       the sentinel errors
 //
 // # Concurrency
 //
@@ -27,8 +30,8 @@
 // about 1/256 of the topics, never all of them) and publishing it with an atomic store;
 // readers call Store.Image (an atomic load) and never lock. Raft calls FSM.Apply, Snapshot and Restore on one goroutine,
 // so the FSM itself needs no lock; snapshot persistence reads an Image, so it runs alongside
-// Apply. Store's methods are safe for concurrent use; Watch subscribers are signalled without
-// blocking the FSM.
+// Apply. Store's and ProducerIDAllocator's methods are safe for concurrent use; Watch
+// subscribers are signalled without blocking the FSM.
 //
 // # Records
 //
@@ -45,10 +48,26 @@
 // know halts the FSM instead of being skipped (see FSM), so an older binary can never serve
 // metadata that silently differs from its peers'. Topic IDs appear in Kafka's text form.
 //
+// The record types, by their type byte (never renumbered or reused):
+//
+//	1 RegisterBroker       a broker and its address; replaces an earlier registration
+//	2 CreateTopic          a topic with its ID, partitions and config overrides
+//	3 DeleteTopic          a topic, named by ID
+//	4 CreatePartitions     more partitions for a topic, continuing its numbering
+//	5 AlterTopicConfigs    topic config overrides set and removed
+//	6 AlterBrokerConfigs   dynamic configs of one broker or of all (ClusterDefault)
+//	7 AllocateProducerIDs  a block of producer IDs for a node (Kafka's ProducerIdsRecord)
+//	8 SetClusterID         the cluster ID, once
+//
 // The FSM validates what must always hold (topic names and IDs unique; partitions numbered
 // densely and only growing; replicas are registered brokers, leader in ISR, ISR among the
-// replicas) and returns a rejected record's error to the proposer; the Image stays as it was.
-// Config names and values are internal/config's to check before proposing.
+// replicas; producer ID blocks contiguous, never overlapping; the cluster ID set once) and
+// returns a rejected record's error to the proposer; the Image stays as it was. Two records
+// are compare-and-set operations on purpose: AllocateProducerIDs must start at the Image's
+// NextProducerID and SetClusterID needs an Image without an ID, so that of two proposers that
+// read the same Image only the first applied wins, and the other re-reads and retries (the
+// allocator) or takes the winner's value (EnsureClusterID). Config names and values are
+// internal/config's to check before proposing.
 //
 // # On disk
 //
@@ -71,7 +90,8 @@
 // the node updates it once it leads, so voters added later can reach it. A directory with no
 // quorum state is bootstrapped with this node as the only voter. The node elects itself
 // after one short heartbeat timeout (DefaultHeartbeatTimeout), commits a barrier so the log is
-// replayed, and then WaitReady returns.
+// replayed, and then WaitReady returns. The broker then calls EnsureClusterID, which gives a
+// new cluster its ID.
 //
 // Not yet: a node that is not the leader (a follower in a multi-voter quorum) does not become
 // ready, and nothing adds voters; both come with clustering.

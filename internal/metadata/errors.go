@@ -30,6 +30,12 @@ var (
 	// replica, or a leader or ISR member outside the replicas.
 	// Kafka: INVALID_REPLICA_ASSIGNMENT.
 	ErrInvalidReplicas = errors.New("metadata: invalid replica assignment")
+	// ErrProducerIDsUnavailable is a ProducerIDAllocator that could not get a new block of
+	// producer IDs because other proposers kept taking the block it proposed. It is
+	// retriable. Kafka: COORDINATOR_LOAD_IN_PROGRESS, which Kafka's brokers answer
+	// InitProducerId with while they wait for a block (older clients retry it, where they
+	// would take REQUEST_TIMED_OUT as fatal).
+	ErrProducerIDsUnavailable = errors.New("metadata: no producer ID block available yet")
 
 	// ErrNotController is a proposal made on a node that is not the quorum's leader, or that
 	// lost leadership before its proposal committed (then the outcome is unknown, as for a

@@ -3,10 +3,12 @@ package metadata
 import (
 	"bufio"
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"slices"
 	"strings"
 	"testing"
@@ -36,11 +38,13 @@ func dumpImage(tb testing.TB, img *Image) string {
 		configs[fmt.Sprint(id)] = c
 	}
 	b, err := json.MarshalIndent(struct {
-		Index         uint64
-		Brokers       []Broker
-		Topics        []*Topic
-		BrokerConfigs map[string]map[string]string
-	}{img.Index(), img.Brokers(), img.Topics(), configs}, "", " ")
+		Index          uint64
+		ClusterID      string
+		Brokers        []Broker
+		Topics         []*Topic
+		BrokerConfigs  map[string]map[string]string
+		NextProducerID int64
+	}{img.Index(), img.ClusterID(), img.Brokers(), img.Topics(), configs, img.NextProducerID()}, "", " ")
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -114,7 +118,9 @@ func TestApplyTopicLifecycle(t *testing.T) {
 func TestApplyRejects(t *testing.T) {
 	id := NewTopicID()
 	base := mustApply(t, emptyImage, append(brokers(1, 2),
-		CreateTopic{Name: "orders", TopicID: id, Partitions: []PartitionAssignment{assignment(0, 1, 2), assignment(1, 2, 1)}})...)
+		CreateTopic{Name: "orders", TopicID: id, Partitions: []PartitionAssignment{assignment(0, 1, 2), assignment(1, 2, 1)}},
+		AllocateProducerIDs{NodeID: 1, Start: 0, Count: 100},
+		SetClusterID{ID: "first"})...)
 	one := []PartitionAssignment{assignment(0, 1)}
 	for _, tc := range []struct {
 		name string
@@ -153,6 +159,15 @@ func TestApplyRejects(t *testing.T) {
 		{"negative broker", RegisterBroker{NodeID: -1, Host: "h", Port: 1}, ErrInvalidRecord},
 		{"broker without host", RegisterBroker{NodeID: 3, Port: 1}, ErrInvalidRecord},
 		{"broker port out of range", RegisterBroker{NodeID: 3, Host: "h", Port: 70000}, ErrInvalidRecord},
+		{"producer IDs from a stale Image", AllocateProducerIDs{NodeID: 2, Start: 0, Count: 100}, ErrInvalidRecord},
+		{"producer IDs leaving a gap", AllocateProducerIDs{NodeID: 2, Start: 101, Count: 100}, ErrInvalidRecord},
+		{"producer IDs overlapping", AllocateProducerIDs{NodeID: 2, Start: 99, Count: 100}, ErrInvalidRecord},
+		{"no producer IDs", AllocateProducerIDs{NodeID: 2, Start: 100, Count: 0}, ErrInvalidRecord},
+		{"negative producer ID count", AllocateProducerIDs{NodeID: 2, Start: 100, Count: -5}, ErrInvalidRecord},
+		{"producer IDs past int64", AllocateProducerIDs{NodeID: 2, Start: 100, Count: math.MaxInt64 - 99}, ErrInvalidRecord},
+		{"producer IDs for node -2", AllocateProducerIDs{NodeID: -2, Start: 100, Count: 1}, ErrInvalidRecord},
+		{"second cluster ID", SetClusterID{ID: "second"}, ErrInvalidRecord},
+		{"same cluster ID again", SetClusterID{ID: "first"}, ErrInvalidRecord},
 		{"pointer record", &DeleteTopic{TopicID: id}, ErrUnknownRecord},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -204,6 +219,49 @@ func TestApplyConfigs(t *testing.T) {
 	}
 }
 
+func TestApplyProducerIDs(t *testing.T) {
+	img := emptyImage
+	if img.NextProducerID() != 0 {
+		t.Fatalf("NextProducerID of a new cluster = %d, want 0", img.NextProducerID())
+	}
+	img = mustApply(t, img,
+		AllocateProducerIDs{NodeID: 1, Start: 0, Count: 1000},
+		AllocateProducerIDs{NodeID: 2, Start: 1000, Count: 1}, // any node, any positive size
+		AllocateProducerIDs{NodeID: 1, Start: 1001, Count: 1000},
+	)
+	if img.NextProducerID() != 2001 || img.Index() != 3 {
+		t.Fatalf("NextProducerID %d at index %d, want 2001 at 3", img.NextProducerID(), img.Index())
+	}
+	// A racing proposer read NextProducerID before the last block: refused, Image kept.
+	if next, err := img.apply(AllocateProducerIDs{NodeID: 2, Start: 1001, Count: 1000}, 4); !errors.Is(err, ErrInvalidRecord) || next != nil {
+		t.Fatalf("stale block: apply = %v, %v", next, err)
+	}
+	// The whole int64 range can be handed out, up to MaxInt64 itself, which stays free.
+	img = mustApply(t, img, AllocateProducerIDs{NodeID: 1, Start: 2001, Count: math.MaxInt64 - 2001})
+	if img.NextProducerID() != math.MaxInt64 {
+		t.Fatalf("NextProducerID %d, want MaxInt64", img.NextProducerID())
+	}
+	if _, err := img.apply(AllocateProducerIDs{NodeID: 1, Start: math.MaxInt64, Count: 1}, 9); !errors.Is(err, ErrInvalidRecord) {
+		t.Fatalf("block past MaxInt64: %v", err)
+	}
+}
+
+func TestApplyClusterID(t *testing.T) {
+	if id := emptyImage.ClusterID(); id != "" {
+		t.Fatalf("ClusterID of a new cluster = %q", id)
+	}
+	if _, err := emptyImage.apply(SetClusterID{}, 1); !errors.Is(err, ErrInvalidRecord) {
+		t.Fatalf("empty cluster ID: %v", err)
+	}
+	img := mustApply(t, emptyImage, SetClusterID{ID: "MkU3OEVBNTcwNTJENDM2Qk"})
+	if img.ClusterID() != "MkU3OEVBNTcwNTJENDM2Qk" {
+		t.Fatalf("ClusterID = %q", img.ClusterID())
+	}
+	if _, err := img.apply(SetClusterID{ID: "other"}, 2); !errors.Is(err, ErrInvalidRecord) {
+		t.Fatalf("second cluster ID: %v", err)
+	}
+}
+
 func TestApplyRegisterBrokerReplaces(t *testing.T) {
 	img := mustApply(t, emptyImage, brokers(3, 1, 2)...)
 	img = mustApply(t, img, RegisterBroker{NodeID: 2, Host: "moved", Port: 19092, Rack: "r1"})
@@ -229,6 +287,8 @@ func TestImageCopyOnWrite(t *testing.T) {
 		CreateTopic{Name: "b", TopicID: NewTopicID(), Partitions: []PartitionAssignment{assignment(0, 2)}},
 		AlterBrokerConfigs{NodeID: 1, Set: map[string]string{"k": "v"}},
 	)...)
+	beforeID := img
+	img = mustApply(t, img, AllocateProducerIDs{NodeID: 1, Start: 0, Count: 10})
 	held := img
 	before := dumpImage(t, held)
 	img = mustApply(t, img,
@@ -240,7 +300,12 @@ func TestImageCopyOnWrite(t *testing.T) {
 		RegisterBroker{NodeID: 0, Host: "new", Port: 1},
 		CreateTopic{Name: "c", TopicID: NewTopicID(), Partitions: []PartitionAssignment{assignment(0, 1)}},
 		DeleteTopic{TopicID: id},
+		AllocateProducerIDs{NodeID: 2, Start: 10, Count: 10},
+		SetClusterID{ID: "c"},
 	)
+	if beforeID.NextProducerID() != 0 || beforeID.ClusterID() != "" {
+		t.Fatal("an earlier Image took a later producer ID block or cluster ID")
+	}
 	if after := dumpImage(t, held); after != before {
 		t.Fatalf("an earlier Image changed:\nbefore %s\nafter %s", before, after)
 	}
@@ -321,6 +386,9 @@ func TestSnapshotRoundTrip(t *testing.T) {
 		CreatePartitions{TopicID: id, New: []PartitionAssignment{{Partition: 2, Replicas: []int32{1, 2}, Leader: NoLeader, LeaderEpoch: 7}}},
 		AlterBrokerConfigs{NodeID: ClusterDefault, Set: map[string]string{"x": "1"}},
 		AlterBrokerConfigs{NodeID: 2, Set: map[string]string{"y": "2"}},
+		AllocateProducerIDs{NodeID: 1, Start: 0, Count: 1000},
+		AllocateProducerIDs{NodeID: 2, Start: 1000, Count: 1000},
+		SetClusterID{ID: "MkU3OEVBNTcwNTJENDM2Qk"},
 	)...)
 
 	var buf bytes.Buffer
@@ -372,6 +440,42 @@ func TestSnapshotRoundTrip(t *testing.T) {
 	future[4] = snapshotVersion + 1
 	if _, err := readSnapshot(bufio.NewReader(bytes.NewReader(future))); !errors.Is(err, ErrUnknownRecord) {
 		t.Errorf("newer snapshot version: readSnapshot = %v, want ErrUnknownRecord", err)
+	}
+}
+
+// TestSnapshotProducerIDsAndClusterID checks the two values a snapshot keeps as single
+// records, at their edges, and that an Image without them writes neither (so a snapshot
+// of such an Image is what the code before them wrote, and reads as before).
+func TestSnapshotProducerIDsAndClusterID(t *testing.T) {
+	roundTrip := func(img *Image) (*Image, uint32) {
+		t.Helper()
+		var buf bytes.Buffer
+		w := bufio.NewWriter(&buf)
+		if err := writeSnapshot(w, img); err != nil {
+			t.Fatal(err)
+		}
+		w.Flush()
+		count := binary.BigEndian.Uint32(buf.Bytes()[13:])
+		got, err := readSnapshot(bufio.NewReader(&buf))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got, count
+	}
+	if got, count := roundTrip(mustApply(t, emptyImage, brokers(1)...)); count != 1 || got.NextProducerID() != 0 || got.ClusterID() != "" {
+		t.Fatalf("Image without either: %d records, NextProducerID %d, ClusterID %q", count, got.NextProducerID(), got.ClusterID())
+	}
+	img := mustApply(t, emptyImage,
+		AllocateProducerIDs{NodeID: 1, Start: 0, Count: 1},
+		AllocateProducerIDs{NodeID: 1, Start: 1, Count: math.MaxInt64 - 1},
+		SetClusterID{ID: "x"})
+	got, count := roundTrip(img)
+	if count != 2 || got.NextProducerID() != math.MaxInt64 || got.ClusterID() != "x" || got.Index() != img.Index() {
+		t.Fatalf("%d records, NextProducerID %d, ClusterID %q, index %d", count, got.NextProducerID(), got.ClusterID(), got.Index())
+	}
+	// Applying goes on from the restored state.
+	if _, err := got.apply(SetClusterID{ID: "y"}, got.Index()+1); !errors.Is(err, ErrInvalidRecord) {
+		t.Fatalf("restored Image took a second cluster ID: %v", err)
 	}
 }
 

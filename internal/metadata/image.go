@@ -27,6 +27,9 @@ type Image struct {
 
 	brokers       []Broker                    // sorted by NodeID; small, so copied whole on change
 	brokerConfigs map[int32]map[string]string // NodeID or ClusterDefault → dynamic configs; no empty maps
+
+	nextProducerID int64  // the first producer ID no AllocateProducerIDs block has covered
+	clusterID      string // "" until SetClusterID
 }
 
 type sortedTopics struct {
@@ -112,6 +115,15 @@ func (img *Image) BrokerConfigs(nodeID int32) map[string]string {
 	return img.brokerConfigs[nodeID]
 }
 
+// NextProducerID returns the first producer ID never handed out in a block: the Start the
+// next AllocateProducerIDs must carry. It is 0 in a new cluster and only grows, so every ID
+// below it belongs to some node's block, and none above it to any.
+func (img *Image) NextProducerID() int64 { return img.nextProducerID }
+
+// ClusterID returns the cluster's ID (Kafka's cluster.id, as Metadata and DescribeCluster
+// responses carry it), or "" before SetClusterID; see Store.EnsureClusterID.
+func (img *Image) ClusterID() string { return img.clusterID }
+
 // Partition returns partition p of the topic.
 func (t *Topic) Partition(p int32) (PartitionAssignment, bool) {
 	if p < 0 || int(p) >= len(t.Partitions) {
@@ -182,6 +194,20 @@ func (img *Image) withBrokerConfigs(index uint64, nodeID int32, configs map[stri
 	} else {
 		n.brokerConfigs[nodeID] = configs
 	}
+	return n
+}
+
+// withNextProducerID returns the next Image with NextProducerID set to next.
+func (img *Image) withNextProducerID(index uint64, next int64) *Image {
+	n := img.next(index)
+	n.nextProducerID = next
+	return n
+}
+
+// withClusterID returns the next Image with the cluster ID set to id.
+func (img *Image) withClusterID(index uint64, id string) *Image {
+	n := img.next(index)
+	n.clusterID = id
 	return n
 }
 

@@ -17,24 +17,28 @@ type RecordType uint8
 // The record types, numbered as they are stored. Zero is left unused so that a zeroed buffer
 // never decodes as a record.
 const (
-	RecordRegisterBroker     RecordType = 1
-	RecordCreateTopic        RecordType = 2
-	RecordDeleteTopic        RecordType = 3
-	RecordCreatePartitions   RecordType = 4
-	RecordAlterTopicConfigs  RecordType = 5
-	RecordAlterBrokerConfigs RecordType = 6
+	RecordRegisterBroker      RecordType = 1
+	RecordCreateTopic         RecordType = 2
+	RecordDeleteTopic         RecordType = 3
+	RecordCreatePartitions    RecordType = 4
+	RecordAlterTopicConfigs   RecordType = 5
+	RecordAlterBrokerConfigs  RecordType = 6
+	RecordAllocateProducerIDs RecordType = 7
+	RecordSetClusterID        RecordType = 8
 )
 
 // recordVersions is the newest payload version this code writes and reads, per type. A change
 // to a record's fields that older code cannot read bumps its version here, and DecodeRecord
 // keeps reading every older version.
 var recordVersions = map[RecordType]uint8{
-	RecordRegisterBroker:     0,
-	RecordCreateTopic:        0,
-	RecordDeleteTopic:        0,
-	RecordCreatePartitions:   0,
-	RecordAlterTopicConfigs:  0,
-	RecordAlterBrokerConfigs: 0,
+	RecordRegisterBroker:      0,
+	RecordCreateTopic:         0,
+	RecordDeleteTopic:         0,
+	RecordCreatePartitions:    0,
+	RecordAlterTopicConfigs:   0,
+	RecordAlterBrokerConfigs:  0,
+	RecordAllocateProducerIDs: 0,
+	RecordSetClusterID:        0,
 }
 
 // String names the type as the Go struct that carries it, for logs and errors.
@@ -52,6 +56,10 @@ func (t RecordType) String() string {
 		return "AlterTopicConfigs"
 	case RecordAlterBrokerConfigs:
 		return "AlterBrokerConfigs"
+	case RecordAllocateProducerIDs:
+		return "AllocateProducerIDs"
+	case RecordSetClusterID:
+		return "SetClusterID"
 	}
 	return fmt.Sprintf("RecordType(%d)", uint8(t))
 }
@@ -119,6 +127,25 @@ type AlterBrokerConfigs struct {
 	Delete []string          `json:"delete"`
 }
 
+// AllocateProducerIDs hands the block of producer IDs [Start, Start+Count) to one node, as
+// Kafka's ProducerIdsRecord does, so that no producer ID is handed out twice, even by nodes
+// that restart and forget which IDs they used. Start must be the Image's NextProducerID: the
+// FSM, not the proposer, decides who got a block, so of two proposers that read the same
+// NextProducerID one wins and the other's record is rejected (see ProducerIDAllocator).
+type AllocateProducerIDs struct {
+	// NodeID is the node the block is for, so a dumped log shows who holds which IDs; it is
+	// -1 in a snapshot, which keeps only where the next block starts, as Kafka's does.
+	NodeID int32 `json:"nodeId"`
+	Start  int64 `json:"start"`
+	Count  int64 `json:"count"`
+}
+
+// SetClusterID names the cluster once, as Kafka's cluster.id: clients and tools use it to
+// tell clusters apart, so it never changes once set. Store.EnsureClusterID proposes it.
+type SetClusterID struct {
+	ID string `json:"clusterId"`
+}
+
 // PartitionAssignment is a partition's replicas and leadership. Replicas is ordered: the first
 // replica is the preferred leader, as in Kafka.
 type PartitionAssignment struct {
@@ -147,12 +174,20 @@ func (AlterTopicConfigs) Type() RecordType { return RecordAlterTopicConfigs }
 // Type implements Record.
 func (AlterBrokerConfigs) Type() RecordType { return RecordAlterBrokerConfigs }
 
-func (RegisterBroker) isRecord()     {}
-func (CreateTopic) isRecord()        {}
-func (DeleteTopic) isRecord()        {}
-func (CreatePartitions) isRecord()   {}
-func (AlterTopicConfigs) isRecord()  {}
-func (AlterBrokerConfigs) isRecord() {}
+// Type implements Record.
+func (AllocateProducerIDs) Type() RecordType { return RecordAllocateProducerIDs }
+
+// Type implements Record.
+func (SetClusterID) Type() RecordType { return RecordSetClusterID }
+
+func (RegisterBroker) isRecord()      {}
+func (CreateTopic) isRecord()         {}
+func (DeleteTopic) isRecord()         {}
+func (CreatePartitions) isRecord()    {}
+func (AlterTopicConfigs) isRecord()   {}
+func (AlterBrokerConfigs) isRecord()  {}
+func (AllocateProducerIDs) isRecord() {}
+func (SetClusterID) isRecord()        {}
 
 // recordHeaderSize is the type byte and the version byte in front of every payload.
 const recordHeaderSize = 2
@@ -209,6 +244,10 @@ func DecodeRecord(b []byte) (Record, error) {
 		rec, err = decodePayload[AlterTopicConfigs](b[recordHeaderSize:])
 	case RecordAlterBrokerConfigs:
 		rec, err = decodePayload[AlterBrokerConfigs](b[recordHeaderSize:])
+	case RecordAllocateProducerIDs:
+		rec, err = decodePayload[AllocateProducerIDs](b[recordHeaderSize:])
+	case RecordSetClusterID:
+		rec, err = decodePayload[SetClusterID](b[recordHeaderSize:])
 	}
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v version %d: %v", ErrCorruptRecord, typ, version, err)

@@ -3,6 +3,8 @@ package metadata
 import (
 	"bytes"
 	"errors"
+	"fmt"
+	"math"
 	"reflect"
 	"testing"
 )
@@ -28,6 +30,8 @@ func sampleRecords() []Record {
 		}},
 		AlterTopicConfigs{TopicID: id, Set: map[string]string{"segment.bytes": "1048576"}, Delete: []string{"retention.ms"}},
 		AlterBrokerConfigs{NodeID: ClusterDefault, Set: map[string]string{"log.retention.ms": "3600000"}, Delete: []string{"num.io.threads"}},
+		AllocateProducerIDs{NodeID: 1, Start: 0, Count: DefaultProducerIDBlockSize},
+		SetClusterID{ID: "MkU3OEVBNTcwNTJENDM2Qk"},
 	}
 }
 
@@ -77,6 +81,9 @@ func TestDecodeRecordErrors(t *testing.T) {
 		{"wrong field type", withHeader(byte(RecordRegisterBroker), 0, `{"nodeId":"one"}`), ErrCorruptRecord},
 		{"topic ID too short", withHeader(byte(RecordDeleteTopic), 0, `{"topicId":"AAAA"}`), ErrCorruptRecord},
 		{"topic ID not canonical", withHeader(byte(RecordDeleteTopic), 0, `{"topicId":"AAAAAAAAAAAAAAAAAAAAAB"}`), ErrCorruptRecord},
+		{"producer ID count past int64", withHeader(byte(RecordAllocateProducerIDs), 0, `{"nodeId":1,"start":0,"count":9223372036854775808}`), ErrCorruptRecord},
+		{"producer ID count not whole", withHeader(byte(RecordAllocateProducerIDs), 0, `{"nodeId":1,"start":0,"count":1.5}`), ErrCorruptRecord},
+		{"cluster ID not a string", withHeader(byte(RecordSetClusterID), 0, `{"clusterId":7}`), ErrCorruptRecord},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			rec, err := DecodeRecord(tc.in)
@@ -126,6 +133,15 @@ func FuzzDecodeRecord(f *testing.F) {
 	}
 	f.Add([]byte{byte(RecordCreateTopic), 0, '{', '}'})
 	f.Add([]byte{byte(RecordAlterBrokerConfigs), 0, 'n', 'u', 'l', 'l'})
+	// The edges of the producer ID space, and a cluster ID apply must refuse.
+	for _, rec := range []Record{
+		AllocateProducerIDs{NodeID: -1, Start: 0, Count: math.MaxInt64},
+		AllocateProducerIDs{NodeID: 1, Start: math.MaxInt64, Count: 1},
+		AllocateProducerIDs{NodeID: 1, Start: DefaultProducerIDBlockSize, Count: -1},
+		SetClusterID{},
+	} {
+		f.Add(encode(f, rec))
+	}
 	base := fuzzBaseImage(f)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		rec, err := DecodeRecord(data)
@@ -155,10 +171,33 @@ func FuzzDecodeRecord(f *testing.F) {
 	})
 }
 
-// fuzzBaseImage is an Image the fuzzed records can hit: brokers 1 and 2, and the topic of
-// sampleRecords with its ID.
+// fuzzBaseImage is an Image the fuzzed records can hit: brokers 1 and 2, the topic of
+// sampleRecords with its ID, a cluster ID, and a producer ID block taken, so that every
+// record meets both an empty Image and one with the state it checks against.
 func fuzzBaseImage(tb testing.TB) *Image {
 	recs := sampleRecords()
 	return mustApply(tb, emptyImage,
-		recs[0], RegisterBroker{NodeID: 2, Host: "b2", Port: 9092}, recs[1])
+		recs[0], RegisterBroker{NodeID: 2, Host: "b2", Port: 9092}, recs[1],
+		AllocateProducerIDs{NodeID: 1, Start: 0, Count: DefaultProducerIDBlockSize},
+		SetClusterID{ID: "MkU3OEVBNTcwNTJENDM2Qk"})
+}
+
+// TestRecordTypesComplete checks that every type in recordVersions has a name, a sample
+// record, and a decoder: a type added to the versions map alone would decode to nothing.
+func TestRecordTypesComplete(t *testing.T) {
+	sampled := make(map[RecordType]bool)
+	for _, rec := range sampleRecords() {
+		sampled[rec.Type()] = true
+	}
+	for typ := range recordVersions {
+		if !sampled[typ] {
+			t.Errorf("%v has no sample record (round trip, fuzz seed)", typ)
+		}
+		if typ.String() == fmt.Sprintf("RecordType(%d)", uint8(typ)) {
+			t.Errorf("type %d has no name", uint8(typ))
+		}
+	}
+	if len(sampled) != len(recordVersions) {
+		t.Errorf("%d sampled types, %d in recordVersions", len(sampled), len(recordVersions))
+	}
 }

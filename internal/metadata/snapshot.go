@@ -19,10 +19,17 @@ import (
 //	count    uint32 big-endian    4 bytes, number of records that follow
 //	count ×  uvarint length, then an encoded record (see EncodeRecord)
 //
-// Records come in dependency order: RegisterBroker for every broker, CreateTopic for every
-// topic (sorted by name, with its partitions and config overrides), AlterBrokerConfigs for
-// every broker and the cluster default that has dynamic configs. The count finds a truncated
-// snapshot; raft's FileSnapshotStore also checks a CRC-64 of the whole file before Restore.
+// Records come in dependency order: SetClusterID when the cluster has an ID, RegisterBroker
+// for every broker, CreateTopic for every topic (sorted by name, with its partitions and
+// config overrides), AlterBrokerConfigs for every broker and the cluster default that has
+// dynamic configs, and one AllocateProducerIDs{NodeID: -1, Start: 0, Count: NextProducerID}
+// when any producer IDs were handed out (the blocks themselves are not kept, as in Kafka).
+// The count finds a truncated snapshot; raft's FileSnapshotStore also checks a CRC-64 of the
+// whole file before Restore.
+//
+// A new kind of state comes as a new record type, not a new framing version: a snapshot
+// without it reads as before (SetClusterID and AllocateProducerIDs joined without a version
+// bump), and an older binary given a snapshot with it stops at the unknown record type.
 const (
 	snapshotMagic   = "NGMS"
 	snapshotVersion = 1
@@ -35,6 +42,12 @@ const (
 func writeSnapshot(w *bufio.Writer, img *Image) error {
 	nodeIDs := slices.Sorted(maps.Keys(img.brokerConfigs))
 	count := len(img.brokers) + img.TopicCount() + len(nodeIDs)
+	if img.clusterID != "" {
+		count++
+	}
+	if img.nextProducerID > 0 {
+		count++
+	}
 	var header [4 + 1 + 8 + 4]byte
 	copy(header[:], snapshotMagic)
 	header[4] = snapshotVersion
@@ -42,6 +55,11 @@ func writeSnapshot(w *bufio.Writer, img *Image) error {
 	binary.BigEndian.PutUint32(header[13:], uint32(count))
 	if _, err := w.Write(header[:]); err != nil {
 		return err
+	}
+	if img.clusterID != "" {
+		if err := writeSnapshotRecord(w, SetClusterID{ID: img.clusterID}); err != nil {
+			return err
+		}
 	}
 	for _, b := range img.brokers {
 		if err := writeSnapshotRecord(w, RegisterBroker(b)); err != nil {
@@ -55,6 +73,11 @@ func writeSnapshot(w *bufio.Writer, img *Image) error {
 	}
 	for _, id := range nodeIDs {
 		if err := writeSnapshotRecord(w, AlterBrokerConfigs{NodeID: id, Set: img.brokerConfigs[id]}); err != nil {
+			return err
+		}
+	}
+	if img.nextProducerID > 0 {
+		if err := writeSnapshotRecord(w, AllocateProducerIDs{NodeID: -1, Start: 0, Count: img.nextProducerID}); err != nil {
 			return err
 		}
 	}

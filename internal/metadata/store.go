@@ -390,6 +390,34 @@ func raftError(rec Record, err error) error {
 	return fmt.Errorf("metadata: propose %v: %w", rec.Type(), err)
 }
 
+// EnsureClusterID returns the cluster's ID (Kafka's cluster.id), first proposing a new
+// random one when the Image has none. Kafka's operators create the ID with kafka-storage
+// format before a node first starts; here the first leader creates it, and the log keeps it
+// through restarts. The broker calls this once after WaitReady, since only the leader can
+// propose. Racing calls all return the ID that was applied first.
+//
+// A method rather than a step of becoming ready, so that readiness stays about raft alone:
+// a failure here (ctx, lost leadership) is the broker's to handle, and WaitReady's halt
+// handling stays as it is.
+func (s *Store) EnsureClusterID(ctx context.Context) (string, error) {
+	if id := s.Image().ClusterID(); id != "" {
+		return id, nil
+	}
+	switch _, err := s.Propose(ctx, SetClusterID{ID: newClusterID()}); {
+	case err == nil, errors.Is(err, ErrInvalidRecord):
+		// Applied, or refused because another ID was applied first: either way Propose
+		// returned after the Image took the winner.
+		return s.Image().ClusterID(), nil
+	default:
+		return "", err
+	}
+}
+
+// newClusterID returns a new cluster ID in Kafka's form: a random UUID in unpadded URL-safe
+// base64, as kafka-storage random-uuid prints it. Kafka makes topic IDs with the same
+// generator, and so does this.
+func newClusterID() string { return NewTopicID().String() }
+
 // Image returns the current Image: one atomic load, never nil, never blocking.
 func (s *Store) Image() *Image { return s.fsm.Image() }
 

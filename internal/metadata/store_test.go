@@ -3,6 +3,7 @@ package metadata
 import (
 	"bufio"
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -70,6 +71,8 @@ func proposeSample(t testing.TB, s *Store) TopicID {
 		AlterBrokerConfigs{NodeID: ClusterDefault, Set: map[string]string{"log.retention.ms": "1000"}},
 		AlterBrokerConfigs{NodeID: 1, Set: map[string]string{"num.io.threads": "4"}},
 		DeleteTopic{TopicID: gone},
+		AllocateProducerIDs{NodeID: 1, Start: 0, Count: DefaultProducerIDBlockSize},
+		SetClusterID{ID: newClusterID()},
 	} {
 		propose(t, s, rec)
 	}
@@ -227,6 +230,60 @@ func TestStoreSnapshotRestore(t *testing.T) {
 	}
 	if got := dumpImage(t, s.Image()); got != want {
 		t.Fatalf("restored Image differs:\nbefore %s\nafter %s", want, got)
+	}
+}
+
+func TestStoreEnsureClusterID(t *testing.T) {
+	dir := t.TempDir()
+	s := openReady(t, testConfig(t, dir))
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	defer cancel()
+
+	// Racing first calls all get the one ID that was applied.
+	ids := make([]string, 4)
+	var wg sync.WaitGroup
+	for i := range ids {
+		wg.Go(func() {
+			id, err := s.EnsureClusterID(ctx)
+			if err != nil {
+				t.Error(err)
+			}
+			ids[i] = id
+		})
+	}
+	wg.Wait()
+	id := ids[0]
+	for _, other := range ids {
+		if other != id {
+			t.Fatalf("racing EnsureClusterID calls returned %q", ids)
+		}
+	}
+	raw, err := base64.RawURLEncoding.Strict().DecodeString(id)
+	if len(id) != 22 || err != nil || len(raw) != 16 || id[0] == '-' {
+		t.Fatalf("cluster ID %q is not Kafka's form (%d bytes, %v)", id, len(raw), err)
+	}
+	if got := s.Image().ClusterID(); got != id {
+		t.Fatalf("Image has %q, EnsureClusterID returned %q", got, id)
+	}
+	// Once set, asking again proposes nothing.
+	index := s.Image().Index()
+	if again, err := s.EnsureClusterID(ctx); again != id || err != nil || s.Image().Index() != index {
+		t.Fatalf("second call = %q, %v (index %d → %d)", again, err, index, s.Image().Index())
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	s = openReady(t, testConfig(t, dir))
+	if got := s.Image().ClusterID(); got != id {
+		t.Fatalf("cluster ID after reopen %q, was %q", got, id)
+	}
+	if again, err := s.EnsureClusterID(ctx); again != id || err != nil {
+		t.Fatalf("EnsureClusterID after reopen = %q, %v; want %q", again, err, id)
+	}
+	s.Close()
+	if _, err := s.EnsureClusterID(ctx); err != nil && !errors.Is(err, ErrClosed) {
+		t.Fatalf("EnsureClusterID after Close: %v", err)
 	}
 }
 

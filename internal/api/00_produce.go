@@ -1,0 +1,127 @@
+package api
+
+// Produce (key 0), v3-v13.
+//
+// Behaviour: acks 0, 1 and -1; many topics and partitions per request, each with its
+// own error. Batches are appended as the client framed them: validated (framing, magic
+// v2, CRC-32C, record count, max.message.bytes, timestamp bounds for CreateTime) and
+// stamped with offsets, the leader epoch and, under LogAppendTime, the append time.
+// acks=0 gets no response. v13 names topics by ID.
+//
+// Differs from Kafka: compressed batches are not decompressed to validate each record
+// (Kafka does); the codec id is checked, zstd needs v7+ as in Kafka, and the batch CRC
+// covers the compressed bytes. A topic compression.type other than producer does not
+// recompress. Idempotent producers' batches are stored as sent; duplicate detection by
+// sequence number comes with the exactly-once issue.
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/nagare-dev/nagare/internal/log"
+)
+
+const (
+	codecZstd    = 4
+	maxCodec     = 4
+	zstdMinVer   = 7
+	acksNone     = 0
+	acksLeader   = 1
+	acksAll      = -1
+	unknownTopic = "" // a v13 topic ID that names no topic
+)
+
+func (d *Dispatcher) handleProduce(_ context.Context, r *request) {
+	req := r.body.(*kmsg.ProduceRequest)
+	resp := req.ResponseKind().(*kmsg.ProduceResponse)
+	if req.Acks != acksNone && req.Acks != acksLeader && req.Acks != acksAll {
+		d.produceErrorAll(req, resp, kerr.InvalidRequiredAcks.Code)
+		r.respond(resp)
+		return
+	}
+	now := d.cfg.Now()
+	img := d.cfg.Metadata.Image()
+	for _, t := range req.Topics {
+		rt := kmsg.NewProduceResponseTopic()
+		rt.Topic, rt.TopicID = t.Topic, t.TopicID
+		name := t.Topic
+		if r.header.Version >= 13 {
+			name = unknownTopic
+			if topic, ok := img.TopicByID(t.TopicID); ok {
+				name = topic.Name
+			}
+		}
+		for _, p := range t.Partitions {
+			rt.Partitions = append(rt.Partitions, d.producePartition(r.header.Version, req.Acks, name, p, now))
+		}
+		resp.Topics = append(resp.Topics, rt)
+	}
+	if req.Acks == acksNone {
+		r.reply.NoResponse()
+		return
+	}
+	r.respond(resp)
+}
+
+func (d *Dispatcher) producePartition(version, acks int16, topic string, p kmsg.ProduceRequestTopicPartition, now time.Time) kmsg.ProduceResponseTopicPartition {
+	rp := kmsg.NewProduceResponseTopicPartition()
+	rp.Partition = p.Partition
+	part, ok := d.cfg.Partitions.Get(topic, p.Partition)
+	if !ok {
+		rp.ErrorCode = kerr.UnknownTopicOrPartition.Code
+		if version >= 13 && topic == unknownTopic {
+			rp.ErrorCode = kerr.UnknownTopicID.Code
+		}
+		return rp
+	}
+	if err := checkCodecs(p.Records, version); err != nil {
+		rp.ErrorCode, rp.ErrorMessage = errorCode(err), errorMessage(err)
+		return rp
+	}
+	res, err := part.Append(p.Records, acks, now)
+	if err != nil {
+		rp.ErrorCode, rp.ErrorMessage = errorCode(err), errorMessage(err)
+		rp.LogStartOffset = part.Log().LogStartOffset()
+		return rp
+	}
+	rp.BaseOffset = res.BaseOffset
+	rp.LogAppendTime = res.LogAppendTime
+	rp.LogStartOffset = res.LogStartOffset
+	return rp
+}
+
+// checkCodecs rejects batches whose compression codec is unknown, or zstd on a produce
+// version older than the one that introduced it (KIP-110).
+func checkCodecs(records []byte, version int16) error {
+	for pos := 0; pos+log.BatchHeaderSize <= len(records); {
+		h := log.ParseBatchHeader(records[pos:])
+		switch codec := h.Compression(); {
+		case codec > maxCodec:
+			return fmt.Errorf("%w: unknown compression codec %d", kerr.CorruptMessage, codec)
+		case codec == codecZstd && version < zstdMinVer:
+			return fmt.Errorf("%w: zstd needs produce v%d+", kerr.UnsupportedCompressionType, zstdMinVer)
+		}
+		if h.Size() <= 0 {
+			return nil // framing errors are the log's to report
+		}
+		pos += h.Size()
+	}
+	return nil
+}
+
+func (d *Dispatcher) produceErrorAll(req *kmsg.ProduceRequest, resp *kmsg.ProduceResponse, code int16) {
+	for _, t := range req.Topics {
+		rt := kmsg.NewProduceResponseTopic()
+		rt.Topic, rt.TopicID = t.Topic, t.TopicID
+		for _, p := range t.Partitions {
+			rp := kmsg.NewProduceResponseTopicPartition()
+			rp.Partition, rp.ErrorCode = p.Partition, code
+			rt.Partitions = append(rt.Partitions, rp)
+		}
+		resp.Topics = append(resp.Topics, rt)
+	}
+}

@@ -1,0 +1,168 @@
+package api
+
+// Fetch (key 1), v4-v17.
+//
+// Behaviour: records leave as file ranges sent with sendfile. Each partition reads whole
+// batches from its fetch offset within partition_max_bytes, the response within
+// max_bytes; the first partition with data may exceed both by one batch so a consumer
+// always progresses (KIP-74). With less than min_bytes available the request waits up
+// to max_wait_ms and is woken by an append to any partition it reads. read_committed
+// reads up to the last stable offset. v13+ names topics by ID. The leader epoch a
+// client sends (v9+) is checked: older is FENCED_LEADER_EPOCH, newer UNKNOWN_LEADER_EPOCH.
+//
+// Differs from Kafka: no fetch sessions (KIP-227): every response has session id 0, the
+// protocol's "sessionless" answer, so clients send full requests. Follower fetches come
+// with replication.
+
+import (
+	"context"
+	"errors"
+	"reflect"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/nagare-dev/nagare/internal/log"
+	"github.com/nagare-dev/nagare/internal/metadata"
+)
+
+const readCommitted = 1
+
+func (d *Dispatcher) handleFetch(ctx context.Context, r *request) {
+	req := r.body.(*kmsg.FetchRequest)
+	resp := d.readFetch(req, r.header.Version)
+	if resp.bytes() >= int64(req.MinBytes) || req.MaxWaitMillis <= 0 || hasFetchError(resp) {
+		d.sendFetch(r, resp)
+		return
+	}
+	resp.release()
+	deadline := r.received.Add(time.Duration(req.MaxWaitMillis) * time.Millisecond)
+	go d.longPoll(ctx, r, req, deadline)
+}
+
+// longPoll waits for appends to the partitions a fetch reads, until min_bytes are there
+// or max_wait_ms passes, then answers. It runs on its own goroutine so the connection
+// keeps reading requests; the writer still sends replies in order.
+func (d *Dispatcher) longPoll(ctx context.Context, r *request, req *kmsg.FetchRequest, deadline time.Time) {
+	timer := time.NewTimer(time.Until(deadline))
+	defer timer.Stop()
+	for {
+		cases := d.appendWaits(req, r.header.Version)
+		cases = append(cases,
+			reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(timer.C)},
+			reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(ctx.Done())})
+		chosen, _, _ := reflect.Select(cases)
+		resp := d.readFetch(req, r.header.Version)
+		if chosen >= len(cases)-2 || resp.bytes() >= int64(req.MinBytes) || hasFetchError(resp) {
+			d.sendFetch(r, resp)
+			return
+		}
+		resp.release()
+	}
+}
+
+// appendWaits collects the wake-up channels of every partition the fetch reads.
+func (d *Dispatcher) appendWaits(req *kmsg.FetchRequest, version int16) []reflect.SelectCase {
+	img := d.cfg.Metadata.Image()
+	var cases []reflect.SelectCase
+	for _, t := range req.Topics {
+		name := fetchTopicName(img, t, version)
+		for _, p := range t.Partitions {
+			if part, ok := d.cfg.Partitions.Get(name, p.Partition); ok {
+				cases = append(cases, reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(part.Log().WaitForAppend())})
+			}
+		}
+	}
+	return cases
+}
+
+func (d *Dispatcher) sendFetch(r *request, resp *fetchResponse) {
+	r.reply.Send(resp.encode(r.header.CorrelationID), resp.release)
+}
+
+func hasFetchError(resp *fetchResponse) bool {
+	for _, t := range resp.topics {
+		for _, p := range t.partitions {
+			if p.errorCode != 0 {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// readFetch reads every requested partition once, within the request's byte limits.
+func (d *Dispatcher) readFetch(req *kmsg.FetchRequest, version int16) *fetchResponse {
+	img := d.cfg.Metadata.Image()
+	resp := &fetchResponse{version: version}
+	budget := int64(req.MaxBytes)
+	if budget <= 0 {
+		budget = 1<<31 - 1
+	}
+	minOne := true
+	for _, t := range req.Topics {
+		ft := fetchTopic{name: fetchTopicName(img, t, version), id: t.TopicID}
+		for _, p := range t.Partitions {
+			fp := d.readFetchPartition(ft.name, version, p, req.IsolationLevel, &budget, &minOne)
+			ft.partitions = append(ft.partitions, fp)
+		}
+		resp.topics = append(resp.topics, ft)
+	}
+	return resp
+}
+
+func fetchTopicName(img *metadata.Image, t kmsg.FetchRequestTopic, version int16) string {
+	if version < 13 {
+		return t.Topic
+	}
+	if topic, ok := img.TopicByID(t.TopicID); ok {
+		return topic.Name
+	}
+	return unknownTopic
+}
+
+func (d *Dispatcher) readFetchPartition(topic string, version int16, p kmsg.FetchRequestTopicPartition, isolation int8, budget *int64, minOne *bool) fetchPartition {
+	fp := fetchPartition{partition: p.Partition, highWatermark: -1, lastStableOffset: -1, logStartOffset: -1, readCommitted: isolation == readCommitted}
+	part, ok := d.cfg.Partitions.Get(topic, p.Partition)
+	if !ok {
+		fp.errorCode = kerr.UnknownTopicOrPartition.Code
+		if version >= 13 && topic == unknownTopic {
+			fp.errorCode = kerr.UnknownTopicID.Code
+		}
+		return fp
+	}
+	if code := checkLeaderEpoch(p.CurrentLeaderEpoch, part.LeaderEpoch()); code != 0 {
+		fp.errorCode = code
+		return fp
+	}
+	maxBytes := min(int64(p.PartitionMaxBytes), *budget)
+	res, err := part.Log().Read(p.FetchOffset, log.ReadOptions{MaxBytes: int(maxBytes), MinOneBatch: *minOne})
+	fp.highWatermark, fp.logStartOffset = res.HighWatermark, res.LogStartOffset
+	fp.lastStableOffset = res.HighWatermark // no transactions yet: the LSO is the HW
+	if err != nil {
+		fp.errorCode = errorCode(err)
+		if !errors.Is(err, log.ErrOffsetOutOfRange) {
+			d.cfg.Logger.Warn("fetch read failed", "topic", topic, "partition", p.Partition, "err", err)
+		}
+		return fp
+	}
+	fp.records = res.Range
+	if res.Range.Length > 0 {
+		*budget -= res.Range.Length
+		*minOne = false
+	}
+	return fp
+}
+
+// checkLeaderEpoch compares a client's leader epoch (-1: not sent) with ours.
+func checkLeaderEpoch(client, ours int32) int16 {
+	switch {
+	case client < 0 || client == ours:
+		return 0
+	case client < ours:
+		return kerr.FencedLeaderEpoch.Code
+	default:
+		return kerr.UnknownLeaderEpoch.Code
+	}
+}

@@ -1,0 +1,120 @@
+package api
+
+// Metadata (key 3), v0-v13.
+//
+// Behaviour: brokers from the metadata image, this node as controller, topics by name
+// or (v10+) by ID. A null topic list (v1+) or an empty one (v0) asks for every topic.
+// Missing topics are created when auto.create.topics.enable is set and the request
+// allows it (v4+; always for v0-v3), with num.partitions and
+// default.replication.factor, as Kafka does.
+//
+// Differs from Kafka: authorized operations are not computed yet (reported as unknown).
+
+import (
+	"context"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/nagare-dev/nagare/internal/metadata"
+)
+
+// authorizedOperationsUnknown is Kafka's INT32_MIN: "not computed".
+const authorizedOperationsUnknown = -2147483648
+
+func (d *Dispatcher) handleMetadata(ctx context.Context, r *request) {
+	req := r.body.(*kmsg.MetadataRequest)
+	resp := req.ResponseKind().(*kmsg.MetadataResponse)
+	img := d.cfg.Metadata.Image()
+	for _, b := range img.Brokers() {
+		mb := kmsg.NewMetadataResponseBroker()
+		mb.NodeID, mb.Host, mb.Port = b.NodeID, b.Host, b.Port
+		if b.Rack != "" {
+			rack := b.Rack
+			mb.Rack = &rack
+		}
+		resp.Brokers = append(resp.Brokers, mb)
+	}
+	clusterID := d.cfg.ClusterID
+	resp.ClusterID = &clusterID
+	resp.ControllerID = d.cfg.NodeID
+	resp.AuthorizedOperations = authorizedOperationsUnknown
+
+	all := req.Topics == nil || (r.header.Version == 0 && len(req.Topics) == 0)
+	if all {
+		for _, t := range img.Topics() {
+			resp.Topics = append(resp.Topics, metadataTopic(t))
+		}
+		r.respond(resp)
+		return
+	}
+	autoCreate := (r.header.Version < 4 || req.AllowAutoTopicCreation) && d.cfg.Broker.Bool("auto.create.topics.enable")
+	for _, rt := range req.Topics {
+		resp.Topics = append(resp.Topics, d.metadataTopicFor(ctx, rt, autoCreate))
+	}
+	r.respond(resp)
+}
+
+// metadataTopicFor answers for one requested topic, auto-creating it if allowed.
+func (d *Dispatcher) metadataTopicFor(ctx context.Context, rt kmsg.MetadataRequestTopic, autoCreate bool) kmsg.MetadataResponseTopic {
+	img := d.cfg.Metadata.Image()
+	if rt.Topic == nil {
+		if t, ok := img.TopicByID(rt.TopicID); ok {
+			return metadataTopic(t)
+		}
+		mt := kmsg.NewMetadataResponseTopic()
+		mt.TopicID = rt.TopicID
+		mt.ErrorCode = kerr.UnknownTopicID.Code
+		return mt
+	}
+	name := *rt.Topic
+	if t, ok := img.TopicByName(name); ok {
+		return metadataTopic(t)
+	}
+	mt := kmsg.NewMetadataResponseTopic()
+	mt.Topic = &name
+	mt.ErrorCode = kerr.UnknownTopicOrPartition.Code
+	if !autoCreate {
+		return mt
+	}
+	_, err := d.createTopic(ctx, topicSpec{name: name, partitions: -1, replicationFactor: -1}, false)
+	if err != nil && !isCode(err, kerr.TopicAlreadyExists) {
+		mt.ErrorCode = topicErrorCode(err)
+		return mt
+	}
+	if t, ok := d.cfg.Metadata.Image().TopicByName(name); ok {
+		return metadataTopic(t)
+	}
+	return mt
+}
+
+func metadataTopic(t *metadata.Topic) kmsg.MetadataResponseTopic {
+	mt := kmsg.NewMetadataResponseTopic()
+	name := t.Name
+	mt.Topic = &name
+	mt.TopicID = t.ID
+	mt.IsInternal = isInternalTopic(t.Name)
+	mt.AuthorizedOperations = authorizedOperationsUnknown
+	for _, a := range t.Partitions {
+		mp := kmsg.NewMetadataResponseTopicPartition()
+		mp.Partition = a.Partition
+		mp.Leader = a.Leader
+		mp.LeaderEpoch = a.LeaderEpoch
+		mp.Replicas = a.Replicas
+		mp.ISR = a.ISR
+		mp.OfflineReplicas = []int32{}
+		if a.Leader == metadata.NoLeader {
+			mp.ErrorCode = kerr.LeaderNotAvailable.Code
+		}
+		mt.Partitions = append(mt.Partitions, mp)
+	}
+	return mt
+}
+
+// isInternalTopic names Kafka's internal topics.
+func isInternalTopic(name string) bool {
+	return name == "__consumer_offsets" || name == "__transaction_state"
+}
+
+// isCode reports whether err carries the given Kafka error.
+func isCode(err error, code *kerr.Error) bool { return errorCode(err) == code.Code }

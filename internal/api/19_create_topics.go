@@ -1,0 +1,82 @@
+package api
+
+// CreateTopics (key 19), v0-v7.
+//
+// Behaviour: each topic is validated (name, partitions, replication factor against the
+// registered brokers, configs) and recorded in the metadata log; validate_only checks
+// without creating. A topic named twice in one request fails with INVALID_REQUEST.
+// v5+ returns the topic ID, partition count, replication factor and configs.
+//
+// Differs from Kafka: no create.topic.policy.class.name (POLICY_VIOLATION) yet.
+
+import (
+	"context"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/nagare-dev/nagare/internal/config"
+)
+
+func (d *Dispatcher) handleCreateTopics(ctx context.Context, r *request) {
+	req := r.body.(*kmsg.CreateTopicsRequest)
+	resp := req.ResponseKind().(*kmsg.CreateTopicsResponse)
+	seen := map[string]int{}
+	for _, t := range req.Topics {
+		seen[t.Topic]++
+	}
+	for _, t := range req.Topics {
+		rt := kmsg.NewCreateTopicsResponseTopic()
+		rt.Topic = t.Topic
+		if seen[t.Topic] > 1 {
+			rt.ErrorCode = kerr.InvalidRequest.Code
+			rt.ErrorMessage = ptr("topic named more than once in one request")
+			resp.Topics = append(resp.Topics, rt)
+			continue
+		}
+		rec, err := d.createTopic(ctx, createSpec(t), req.ValidateOnly)
+		if err != nil {
+			rt.ErrorCode = topicErrorCode(err)
+			rt.ErrorMessage = errorMessage(err)
+		} else if r.header.Version >= 5 {
+			rt.TopicID = rec.TopicID
+			rt.NumPartitions = int32(len(rec.Partitions))
+			rt.ReplicationFactor = int16(len(rec.Partitions[0].Replicas))
+			rt.Configs = createTopicConfigs(config.DescribeTopic(d.cfg.Broker, rec.Configs))
+		}
+		resp.Topics = append(resp.Topics, rt)
+	}
+	r.respond(resp)
+}
+
+func createSpec(t kmsg.CreateTopicsRequestTopic) topicSpec {
+	spec := topicSpec{name: t.Topic, partitions: t.NumPartitions, replicationFactor: t.ReplicationFactor}
+	if len(t.ReplicaAssignment) > 0 {
+		spec.assignment = map[int32][]int32{}
+		for _, a := range t.ReplicaAssignment {
+			spec.assignment[a.Partition] = a.Replicas
+		}
+	}
+	if len(t.Configs) > 0 {
+		spec.configs = map[string]string{}
+		for _, c := range t.Configs {
+			if c.Value != nil {
+				spec.configs[c.Name] = *c.Value
+			}
+		}
+	}
+	return spec
+}
+
+func createTopicConfigs(entries []config.Entry) []kmsg.CreateTopicsResponseTopicConfig {
+	out := make([]kmsg.CreateTopicsResponseTopicConfig, 0, len(entries))
+	for _, e := range entries {
+		c := kmsg.NewCreateTopicsResponseTopicConfig()
+		c.Name, c.Value, c.ReadOnly, c.IsSensitive = e.Name, e.Value, e.ReadOnly, e.Sensitive
+		c.Source = int8(e.Source)
+		out = append(out, c)
+	}
+	return out
+}
+
+func ptr[T any](v T) *T { return &v }

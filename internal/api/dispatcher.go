@@ -1,0 +1,120 @@
+package api
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kbin"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/nagare-dev/nagare/internal/config"
+	"github.com/nagare-dev/nagare/internal/metadata"
+	"github.com/nagare-dev/nagare/internal/partition"
+)
+
+// Config is what the handlers need from the rest of the broker.
+type Config struct {
+	NodeID     int32
+	ClusterID  string
+	Metadata   *metadata.Store
+	Partitions *partition.Registry
+	Broker     *config.Broker
+	// ProducerIDs hands out producer ids that are never reused, even across restarts.
+	ProducerIDs ProducerIDAllocator
+	Logger      *slog.Logger
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// ProducerIDAllocator returns fresh producer ids.
+type ProducerIDAllocator interface {
+	NextProducerID(ctx context.Context) (int64, error)
+}
+
+// Dispatcher decodes request frames and routes them to the handler for their API key.
+type Dispatcher struct {
+	cfg  Config
+	apis [maxAPIKey + 1]*apiEntry
+}
+
+// NewDispatcher builds the dispatcher from the registry table.
+func NewDispatcher(cfg Config) *Dispatcher {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	d := &Dispatcher{cfg: cfg}
+	for i := range registry {
+		e := &registry[i]
+		d.apis[e.key] = e
+	}
+	return d
+}
+
+// request is one decoded request on its way through a handler.
+type request struct {
+	header   Header
+	body     kmsg.Request
+	session  *Session
+	reply    *Reply
+	received time.Time
+}
+
+// Handle implements Handler.
+func (d *Dispatcher) Handle(ctx context.Context, s *Session, frame []byte) *Reply {
+	reply := NewReply()
+	h, body, err := parseHeader(frame)
+	if err != nil {
+		d.cfg.Logger.Warn("closing connection: unparsable request header", "remote", s.RemoteAddr, "err", err)
+		reply.CloseConnection()
+		return reply
+	}
+	e := d.entry(h.Key)
+	if h.Key == apiVersionsKey && (h.Version < e.min || h.Version > e.max) {
+		d.unsupportedAPIVersions(h, reply)
+		return reply
+	}
+	if e == nil || h.Version < e.min || h.Version > e.max {
+		d.cfg.Logger.Warn("closing connection: unsupported api or version", "remote", s.RemoteAddr,
+			"client_id", h.ClientID, "api", kmsg.NameForKey(h.Key), "key", h.Key, "version", h.Version)
+		reply.CloseConnection()
+		return reply
+	}
+	req := kmsg.RequestForKey(h.Key)
+	req.SetVersion(h.Version)
+	if err := req.ReadFrom(body); err != nil {
+		d.cfg.Logger.Warn("closing connection: malformed request", "remote", s.RemoteAddr,
+			"client_id", h.ClientID, "api", kmsg.NameForKey(h.Key), "version", h.Version, "err", err)
+		reply.CloseConnection()
+		return reply
+	}
+	e.handle(d, ctx, &request{header: h, body: req, session: s, reply: reply, received: d.cfg.Now()})
+	return reply
+}
+
+func (d *Dispatcher) entry(key int16) *apiEntry {
+	if key < 0 || int(key) >= len(d.apis) {
+		return nil
+	}
+	return d.apis[key]
+}
+
+// respond encodes resp with the request's version and completes the reply.
+func (r *request) respond(resp kmsg.Response) {
+	r.reply.SendBytes(encodeResponse(r.header, resp))
+}
+
+// encodeResponse writes the response header and body. ApiVersions always answers with
+// header v0, so a client that sent a version we do not speak can still read it.
+func encodeResponse(h Header, resp kmsg.Response) []byte {
+	resp.SetVersion(h.Version)
+	buf := make([]byte, 0, 128)
+	buf = kbin.AppendInt32(buf, h.CorrelationID)
+	if resp.IsFlexible() && h.Key != apiVersionsKey {
+		buf = append(buf, 0) // no header tags
+	}
+	return resp.AppendTo(buf)
+}

@@ -1,0 +1,60 @@
+package api
+
+import (
+	"errors"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+
+	"github.com/nagare-dev/nagare/internal/config"
+	"github.com/nagare-dev/nagare/internal/log"
+	"github.com/nagare-dev/nagare/internal/metadata"
+	"github.com/nagare-dev/nagare/internal/partition"
+)
+
+// errorCode maps an internal error to the Kafka error code a client expects. It is the
+// one place where Go errors become protocol errors.
+func errorCode(err error) int16 {
+	if err == nil {
+		return 0
+	}
+	var ke *kerr.Error
+	if errors.As(err, &ke) {
+		return ke.Code
+	}
+	for _, m := range errorCodes {
+		if errors.Is(err, m.err) {
+			return m.code.Code
+		}
+	}
+	return kerr.UnknownServerError.Code
+}
+
+var errorCodes = []struct {
+	err  error
+	code *kerr.Error
+}{
+	{log.ErrCorruptBatch, kerr.CorruptMessage},
+	{log.ErrInvalidRecord, kerr.InvalidRecord},
+	{log.ErrBatchTooLarge, kerr.MessageTooLarge},
+	{log.ErrOffsetOutOfRange, kerr.OffsetOutOfRange},
+	{log.ErrClosed, kerr.NotLeaderForPartition},
+	{partition.ErrNotEnoughReplicas, kerr.NotEnoughReplicas},
+	{partition.ErrInvalidTimestamp, kerr.InvalidTimestamp},
+	{config.ErrUnknownName, kerr.InvalidConfig},
+	{config.ErrInvalidValue, kerr.InvalidConfig},
+	{config.ErrReadOnly, kerr.InvalidConfig},
+	{config.ErrNotList, kerr.InvalidConfig},
+	{config.ErrInvalidOp, kerr.InvalidConfig},
+	{metadata.ErrTopicExists, kerr.TopicAlreadyExists},
+	{metadata.ErrUnknownTopic, kerr.UnknownTopicOrPartition},
+}
+
+// errorMessage is the text sent beside an error code where the protocol has a message
+// field: the error itself, which names what was wrong.
+func errorMessage(err error) *string {
+	if err == nil {
+		return nil
+	}
+	s := err.Error()
+	return &s
+}

@@ -1,0 +1,27 @@
+package api
+
+import "context"
+
+// apiEntry is one served API: its key, the versions implemented, and the handler.
+// ApiVersions advertises exactly this table.
+type apiEntry struct {
+	key      int16
+	min, max int16
+	handle   func(d *Dispatcher, ctx context.Context, r *request)
+}
+
+const (
+	apiVersionsKey = 18
+	maxAPIKey      = 92
+)
+
+// registry is the one table of what Nagare serves; dispatch and ApiVersions read it.
+var registry = []apiEntry{
+	{key: 0, min: 3, max: 13, handle: (*Dispatcher).handleProduce},
+	{key: 1, min: 4, max: 17, handle: (*Dispatcher).handleFetch},
+	{key: 2, min: 1, max: 10, handle: (*Dispatcher).handleListOffsets},
+	{key: 3, min: 0, max: 13, handle: (*Dispatcher).handleMetadata},
+	{key: 18, min: 0, max: 4, handle: (*Dispatcher).handleAPIVersions},
+	{key: 19, min: 0, max: 7, handle: (*Dispatcher).handleCreateTopics},
+	{key: 22, min: 0, max: 5, handle: (*Dispatcher).handleInitProducerID},
+}

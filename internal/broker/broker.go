@@ -1,0 +1,285 @@
+package broker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"sync/atomic"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/nagare-dev/nagare/internal/api"
+	"github.com/nagare-dev/nagare/internal/config"
+	"github.com/nagare-dev/nagare/internal/log"
+	"github.com/nagare-dev/nagare/internal/metadata"
+	"github.com/nagare-dev/nagare/internal/partition"
+	"github.com/nagare-dev/nagare/internal/server"
+)
+
+// Config says how to start a broker. Properties use Kafka's broker config names
+// (node.id, log.dirs, listeners, num.partitions, ...); DataDir and Listen, when set,
+// override log.dirs and listeners.
+type Config struct {
+	Properties map[string]string
+	DataDir    string // overrides log.dirs
+	Listen     string // host:port; overrides listeners with a PLAINTEXT listener
+	HTTP       string // host:port for /metrics, /healthz and /readyz; "" disables it
+	Logger     *slog.Logger
+}
+
+// Broker is one running Nagare broker.
+type Broker struct {
+	logger   *slog.Logger
+	conf     *config.Broker
+	nodeID   int32
+	dataDir  string
+	registry *prometheus.Registry
+
+	logs       *log.Manager
+	meta       *metadata.Store
+	partitions *partition.Registry
+	server     *server.Server
+	http       *http.Server
+	httpAddr   net.Addr
+
+	ready    atomic.Bool
+	stop     context.CancelFunc
+	wg       sync.WaitGroup
+	shutOnce sync.Once
+	shutErr  error
+}
+
+// Start opens the broker's state and starts serving. On error everything opened so far
+// is closed again.
+func Start(ctx context.Context, cfg Config) (*Broker, error) {
+	b := &Broker{logger: cfg.Logger, registry: prometheus.NewRegistry()}
+	if b.logger == nil {
+		b.logger = slog.Default()
+	}
+	if err := b.start(ctx, cfg); err != nil {
+		b.close(context.Background())
+		return nil, err
+	}
+	return b, nil
+}
+
+func (b *Broker) start(ctx context.Context, cfg Config) error {
+	if err := b.loadConfig(cfg); err != nil {
+		return err
+	}
+	if err := b.startHTTP(cfg.HTTP); err != nil {
+		return err
+	}
+	if err := b.openLogs(); err != nil {
+		return err
+	}
+	if err := b.openMetadata(ctx); err != nil {
+		return err
+	}
+	b.partitions = partition.NewRegistry(b.nodeID, b.logs, b.conf, b.logger)
+	if err := b.startServer(); err != nil {
+		return err
+	}
+	if err := b.register(ctx); err != nil {
+		return err
+	}
+	if err := b.partitions.Sync(b.meta.Image()); err != nil {
+		return fmt.Errorf("sync partitions: %w", err)
+	}
+	followCtx, cancel := context.WithCancel(context.Background())
+	b.stop = cancel
+	b.wg.Add(1)
+	go b.followMetadata(followCtx)
+	b.ready.Store(true)
+	b.logger.Info("broker ready", "node_id", b.nodeID, "listener", b.Addr(), "data_dir", b.dataDir)
+	return nil
+}
+
+func (b *Broker) loadConfig(cfg Config) error {
+	props := map[string]string{}
+	for k, v := range cfg.Properties {
+		props[k] = v
+	}
+	if cfg.DataDir != "" {
+		props["log.dirs"] = cfg.DataDir
+	}
+	if cfg.Listen != "" {
+		props["listeners"] = "PLAINTEXT://" + cfg.Listen
+	}
+	conf, err := config.NewBroker(props)
+	if err != nil {
+		return err
+	}
+	for _, w := range conf.Warnings() {
+		b.logger.Warn(w)
+	}
+	b.conf = conf
+	b.nodeID = int32(conf.Int("node.id"))
+	dirs := conf.List("log.dirs")
+	if len(dirs) == 0 {
+		dirs = conf.List("log.dir")
+	}
+	if len(dirs) != 1 {
+		return fmt.Errorf("broker: exactly one data dir is supported, log.dirs has %d", len(dirs))
+	}
+	b.dataDir = dirs[0]
+	return nil
+}
+
+func (b *Broker) openLogs() error {
+	defaults := partition.LogConfig(config.ResolveTopic(b.conf, nil))
+	logs, err := log.OpenManager(log.ManagerConfig{
+		Dir:                    b.dataDir,
+		Defaults:               defaults,
+		Logger:                 b.logger,
+		RetentionCheckInterval: b.conf.Duration("log.retention.check.interval.ms"),
+		CheckpointInterval:     b.conf.Duration("log.flush.offset.checkpoint.interval.ms"),
+	})
+	if err != nil {
+		return err
+	}
+	b.logs = logs
+	return nil
+}
+
+func (b *Broker) openMetadata(ctx context.Context) error {
+	meta, err := metadata.Open(metadata.Config{DataDir: b.dataDir, NodeID: b.nodeID, BindAddr: "127.0.0.1:0", Logger: b.logger})
+	if err != nil {
+		return err
+	}
+	b.meta = meta
+	if err := meta.WaitReady(ctx); err != nil {
+		return fmt.Errorf("metadata quorum: %w", err)
+	}
+	return nil
+}
+
+func (b *Broker) startServer() error {
+	listeners := b.conf.Listeners()
+	if len(listeners) == 0 {
+		return errors.New("broker: no listeners configured")
+	}
+	var lcs []server.ListenerConfig
+	for _, l := range listeners {
+		lcs = append(lcs, server.ListenerConfig{Name: l.Name, Addr: net.JoinHostPort(l.Host, strconv.Itoa(l.Port))})
+	}
+	clusterID, err := b.meta.EnsureClusterID(context.Background())
+	if err != nil {
+		return err
+	}
+	dispatcher := api.NewDispatcher(api.Config{
+		NodeID: b.nodeID, ClusterID: clusterID, Metadata: b.meta, Partitions: b.partitions, Broker: b.conf,
+		ProducerIDs: metadata.NewProducerIDAllocator(b.meta, b.nodeID, 1000), Logger: b.logger,
+	})
+	b.server = server.New(server.Config{
+		Listeners:          lcs,
+		MaxRequestBytes:    int32(b.conf.Int("socket.request.max.bytes")),
+		ConnectionsMaxIdle: b.conf.Duration("connections.max.idle.ms"),
+		Registry:           b.registry,
+	}, dispatcher, b.logger)
+	return b.server.Start()
+}
+
+// register records this broker's advertised address in the metadata, so Metadata
+// responses lead clients here.
+func (b *Broker) register(ctx context.Context) error {
+	host, port, err := b.advertised()
+	if err != nil {
+		return err
+	}
+	if cur, ok := b.meta.Image().Broker(b.nodeID); ok && cur.Host == host && cur.Port == port {
+		return nil
+	}
+	_, err = b.meta.Propose(ctx, metadata.RegisterBroker{NodeID: b.nodeID, Host: host, Port: port})
+	return err
+}
+
+// advertised is advertised.listeners' first entry, or the bound listener address.
+func (b *Broker) advertised() (string, int32, error) {
+	if adv := b.conf.AdvertisedListeners(); len(adv) > 0 && b.conf.IsSet("advertised.listeners") {
+		return adv[0].Host, int32(adv[0].Port), nil
+	}
+	host, portStr, err := net.SplitHostPort(b.server.Addr().String())
+	if err != nil {
+		return "", 0, fmt.Errorf("broker: listener address: %w", err)
+	}
+	port, err := strconv.Atoi(portStr)
+	if err != nil {
+		return "", 0, fmt.Errorf("broker: listener port: %w", err)
+	}
+	return host, int32(port), nil
+}
+
+// followMetadata applies every metadata change to the partition registry.
+func (b *Broker) followMetadata(ctx context.Context) {
+	defer b.wg.Done()
+	changed, cancel := b.meta.Watch()
+	defer cancel()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case _, ok := <-changed:
+			if !ok {
+				return
+			}
+			if err := b.partitions.Sync(b.meta.Image()); err != nil {
+				b.logger.Error("applying metadata to partitions", "err", err)
+			}
+		}
+	}
+}
+
+// Addr is the Kafka listener's bound address.
+func (b *Broker) Addr() string { return b.server.Addr().String() }
+
+// HTTPAddr is the HTTP endpoint's bound address, or "" when it is disabled.
+func (b *Broker) HTTPAddr() string {
+	if b.httpAddr == nil {
+		return ""
+	}
+	return b.httpAddr.String()
+}
+
+// DataDir is the broker's data directory.
+func (b *Broker) DataDir() string { return b.dataDir }
+
+// Shutdown stops the broker gracefully: no new connections, in-flight requests finish
+// (bounded by ctx), logs are flushed and closed cleanly.
+func (b *Broker) Shutdown(ctx context.Context) error {
+	b.shutOnce.Do(func() { b.shutErr = b.close(ctx) })
+	return b.shutErr
+}
+
+func (b *Broker) close(ctx context.Context) error {
+	b.ready.Store(false)
+	var errs []error
+	if b.http != nil {
+		errs = append(errs, b.http.Shutdown(ctx))
+	}
+	if b.server != nil {
+		if err := b.server.Shutdown(ctx); err != nil && !errors.Is(err, server.ErrClosed) {
+			errs = append(errs, err)
+		}
+	}
+	if b.stop != nil {
+		b.stop()
+	}
+	b.wg.Wait()
+	if b.meta != nil {
+		errs = append(errs, b.meta.Close())
+	}
+	if b.logs != nil {
+		errs = append(errs, b.logs.Close())
+	}
+	err := errors.Join(errs...)
+	if err == nil {
+		b.logger.Info("broker stopped cleanly", "node_id", b.nodeID)
+	}
+	return err
+}
