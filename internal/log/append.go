@@ -101,14 +101,14 @@ func (l *Log) maybeRollLocked(cfg *Config, lastOffset int64, bytes int, now time
 }
 
 func (l *Log) segmentExpired(cfg *Config, s *segment, now time.Time) bool {
-	if cfg.SegmentMs <= 0 {
+	if cfg.SegmentAge <= 0 {
 		return false
 	}
 	start := s.created.UnixMilli()
 	if s.rollingTimestamp >= 0 {
 		start = s.rollingTimestamp
 	}
-	return now.UnixMilli()-start > cfg.SegmentMs.Milliseconds()
+	return now.UnixMilli()-start > cfg.SegmentAge.Milliseconds()
 }
 
 // rollLocked seals the active segment and starts a new one at the log end offset. The
@@ -209,8 +209,8 @@ func (l *Log) flushSegments(upTo int64) error {
 func (l *Log) FlushIfDue(now time.Time) error {
 	cfg := l.config.Load()
 	due := l.dirtySegments.Load()
-	if cfg.FlushMs > 0 && l.LogEndOffset() > l.RecoveryPoint() &&
-		now.UnixMilli()-l.lastFlush.Load() >= cfg.FlushMs.Milliseconds() {
+	if cfg.FlushInterval > 0 && l.LogEndOffset() > l.RecoveryPoint() &&
+		now.UnixMilli()-l.lastFlush.Load() >= cfg.FlushInterval.Milliseconds() {
 		due = true
 	}
 	if !due {

@@ -56,8 +56,8 @@ func smallConfig() Config {
 	c.SegmentBytes = 8 << 10
 	c.IndexIntervalBytes = 256
 	c.SegmentIndexBytes = 4 << 10
-	c.SegmentMs = 0
-	c.RetentionMs = -1
+	c.SegmentAge = 0
+	c.RetentionTime = -1
 	return c
 }
 

@@ -119,13 +119,6 @@ func (ix *index) lastEntryOnDisk(dst []byte) (ok bool, err error) {
 	return true, nil
 }
 
-// entries is the number of entries. The caller has loaded the index.
-func (ix *index) entries() int {
-	ix.mu.RLock()
-	defer ix.mu.RUnlock()
-	return len(ix.buf) / ix.entrySize
-}
-
 // full reports whether another entry would exceed the preallocated size.
 func (ix *index) full() bool {
 	ix.mu.RLock()

@@ -1,10 +1,8 @@
 package log
 
 import (
-	"fmt"
 	"log/slog"
 	"math"
-	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -13,14 +11,14 @@ import (
 // Config is a partition log's settings, named after Kafka's topic configs.
 type Config struct {
 	SegmentBytes       int           // segment.bytes: roll when the active segment would exceed it
-	SegmentMs          time.Duration // segment.ms: roll when the first batch is this old (0 = never)
-	RetentionMs        time.Duration // retention.ms: delete segments older than this (< 0 = keep)
+	SegmentAge         time.Duration // segment.ms: roll when the first batch is this old (0 = never)
+	RetentionTime      time.Duration // retention.ms: delete segments older than this (< 0 = keep)
 	RetentionBytes     int64         // retention.bytes: delete oldest segments past this (< 0 = keep)
 	MaxMessageBytes    int           // max.message.bytes: largest batch accepted
 	IndexIntervalBytes int           // index.interval.bytes: bytes between offset index entries
 	SegmentIndexBytes  int           // segment.index.bytes: preallocated size of each index file
 	FlushMessages      int64         // flush.messages: fsync after this many records (<= 0 = never)
-	FlushMs            time.Duration // flush.ms: fsync when data is this old (0 = never)
+	FlushInterval      time.Duration // flush.ms: fsync when data is this old (0 = never)
 	LogAppendTime      bool          // message.timestamp.type=LogAppendTime
 	Compacted          bool          // cleanup.policy includes compact: offsets may have gaps
 }
@@ -29,14 +27,14 @@ type Config struct {
 func DefaultConfig() Config {
 	return Config{
 		SegmentBytes:       1 << 30,
-		SegmentMs:          7 * 24 * time.Hour,
-		RetentionMs:        7 * 24 * time.Hour,
+		SegmentAge:         7 * 24 * time.Hour,
+		RetentionTime:      7 * 24 * time.Hour,
 		RetentionBytes:     -1,
 		MaxMessageBytes:    1048588,
 		IndexIntervalBytes: 4096,
 		SegmentIndexBytes:  10 << 20,
 		FlushMessages:      math.MaxInt64,
-		FlushMs:            0,
+		FlushInterval:      0,
 	}
 }
 
@@ -177,12 +175,4 @@ func (l *Log) flushAllLocked() error {
 	l.flushMu.Lock()
 	defer l.flushMu.Unlock()
 	return l.flushSegments(l.LogEndOffset())
-}
-
-// removeFiles deletes the log's directory; the log must be closed.
-func (l *Log) removeFiles() error {
-	if err := os.RemoveAll(l.dir); err != nil {
-		return fmt.Errorf("remove log dir %s: %w", l.dir, err)
-	}
-	return nil
 }

@@ -181,7 +181,7 @@ func TestRetention(t *testing.T) {
 		defer l.Close()
 		appendN(t, l, 100, 2, 50, testNow.UnixMilli())
 		cfg := smallConfig()
-		cfg.RetentionMs = time.Hour
+		cfg.RetentionTime = time.Hour
 		l.SetConfig(cfg)
 		if n, _ := l.DeleteRetained(testNow.Add(30 * time.Minute)); n != 0 {
 			t.Fatalf("deleted %d segments within retention", n)
@@ -395,7 +395,7 @@ func TestFlushAdvancesRecoveryPoint(t *testing.T) {
 		t.Fatalf("recovery point %d after 10 records with flush.messages=10", l.RecoveryPoint())
 	}
 	cfg.FlushMessages = 0
-	cfg.FlushMs = time.Millisecond
+	cfg.FlushInterval = time.Millisecond
 	l.SetConfig(cfg)
 	appendN(t, l, 1, 2, 1, 0)
 	if err := l.FlushIfDue(time.Now().Add(time.Second)); err != nil || l.RecoveryPoint() != 12 {

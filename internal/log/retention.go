@@ -58,7 +58,7 @@ func (l *Log) deletablePrefixLocked(cfg *Config, segs []*segment, now time.Time)
 		size := s.size.Load()
 		byStart := !active && segs[i+1].baseOffset <= l.LogStartOffset()
 		byBytes := cfg.RetentionBytes >= 0 && !active && excess-size >= 0
-		byTime := cfg.RetentionMs >= 0 && size > 0 && now.UnixMilli()-segmentTimestamp(s) > cfg.RetentionMs.Milliseconds()
+		byTime := cfg.RetentionTime >= 0 && size > 0 && now.UnixMilli()-segmentTimestamp(s) > cfg.RetentionTime.Milliseconds()
 		if !byStart && !byBytes && !byTime {
 			break
 		}

@@ -92,8 +92,8 @@ func checkTimestamps(records []byte, cfg *config.Topic, now time.Time) error {
 func LogConfig(t config.Topic) log.Config {
 	c := log.Config{
 		SegmentBytes:       t.SegmentBytes,
-		SegmentMs:          config.Millis(t.SegmentMs),
-		RetentionMs:        -1,
+		SegmentAge:         config.Millis(t.SegmentMs),
+		RetentionTime:      -1,
 		RetentionBytes:     t.RetentionBytes,
 		MaxMessageBytes:    t.MaxMessageBytes,
 		IndexIntervalBytes: t.IndexIntervalBytes,
@@ -103,14 +103,14 @@ func LogConfig(t config.Topic) log.Config {
 		Compacted:          t.CleanupPolicy.Compact,
 	}
 	if t.RetentionMs >= 0 {
-		c.RetentionMs = config.Millis(t.RetentionMs)
+		c.RetentionTime = config.Millis(t.RetentionMs)
 	}
 	if t.FlushMs < math.MaxInt64 {
-		c.FlushMs = config.Millis(t.FlushMs)
+		c.FlushInterval = config.Millis(t.FlushMs)
 	}
 	if !t.CleanupPolicy.Delete {
 		// Without the delete policy, time and size never remove data (compaction does).
-		c.RetentionMs, c.RetentionBytes = -1, -1
+		c.RetentionTime, c.RetentionBytes = -1, -1
 	}
 	return c
 }

@@ -16,12 +16,11 @@ import (
 )
 
 type fixture struct {
-	t     *testing.T
-	meta  *metadata.Store
-	logs  *log.Manager
-	reg   *Registry
-	conf  *config.Broker
-	close func()
+	t    *testing.T
+	meta *metadata.Store
+	logs *log.Manager
+	reg  *Registry
+	conf *config.Broker
 }
 
 func newFixture(t *testing.T) *fixture {
@@ -97,7 +96,7 @@ func TestSyncCreatesConfiguresAndDeletes(t *testing.T) {
 	if !ok || len(f.reg.All()) != 3 {
 		t.Fatalf("partitions after create: %d", len(f.reg.All()))
 	}
-	if got := p.Log().Config().RetentionMs; got != time.Second {
+	if got := p.Log().Config().RetentionTime; got != time.Second {
 		t.Fatalf("retention.ms override not applied: %v", got)
 	}
 	if _, err := p.Append(batch(time.Now().UnixMilli()), 1, time.Now()); err != nil {
@@ -107,7 +106,7 @@ func TestSyncCreatesConfiguresAndDeletes(t *testing.T) {
 		t.Fatalf("high watermark %d after one record on a single replica", p.Log().HighWatermark())
 	}
 	f.propose(metadata.AlterTopicConfigs{TopicID: rec.TopicID, Set: map[string]string{"retention.ms": "5000"}})
-	if got := p.Log().Config().RetentionMs; got != 5*time.Second {
+	if got := p.Log().Config().RetentionTime; got != 5*time.Second {
 		t.Fatalf("altered retention.ms not applied: %v", got)
 	}
 	f.propose(metadata.DeleteTopic{TopicID: rec.TopicID})
@@ -168,11 +167,11 @@ func TestAppendRules(t *testing.T) {
 func TestLogConfigFollowsCleanupPolicy(t *testing.T) {
 	conf, _ := config.NewBroker(nil)
 	compact := config.ResolveTopic(conf, map[string]string{"cleanup.policy": "compact", "retention.ms": "1000"})
-	if c := LogConfig(compact); c.RetentionMs >= 0 || c.RetentionBytes >= 0 || !c.Compacted {
+	if c := LogConfig(compact); c.RetentionTime >= 0 || c.RetentionBytes >= 0 || !c.Compacted {
 		t.Fatalf("compact-only topic must not expire by time or size: %+v", c)
 	}
 	both := config.ResolveTopic(conf, map[string]string{"cleanup.policy": "compact,delete", "retention.ms": "1000"})
-	if c := LogConfig(both); c.RetentionMs != time.Second || !c.Compacted {
+	if c := LogConfig(both); c.RetentionTime != time.Second || !c.Compacted {
 		t.Fatalf("compact,delete: %+v", c)
 	}
 }
