@@ -1,7 +1,9 @@
 package api
 
 import (
+	"context"
 	"errors"
+	"fmt"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 
@@ -47,6 +49,27 @@ var errorCodes = []struct {
 	{config.ErrInvalidOp, kerr.InvalidConfig},
 	{metadata.ErrTopicExists, kerr.TopicAlreadyExists},
 	{metadata.ErrUnknownTopic, kerr.UnknownTopicOrPartition},
+	{metadata.ErrInvalidPartitions, kerr.InvalidPartitions},
+	{metadata.ErrInvalidReplicas, kerr.InvalidReplicaAssignment},
+	{metadata.ErrNotController, kerr.NotController},
+	{context.DeadlineExceeded, kerr.RequestTimedOut},
+}
+
+// protocolError is an error decided in this package: a Kafka code with the message sent
+// beside it, worded as Kafka words it where clients or operators may match on the text.
+type protocolError struct {
+	code    *kerr.Error
+	message string
+}
+
+func (e *protocolError) Error() string { return e.message }
+
+// Unwrap lets errorCode find the code.
+func (e *protocolError) Unwrap() error { return e.code }
+
+// newError returns a protocolError with a formatted message.
+func newError(code *kerr.Error, format string, args ...any) error {
+	return &protocolError{code: code, message: fmt.Sprintf(format, args...)}
 }
 
 // errorMessage is the text sent beside an error code where the protocol has a message

@@ -23,5 +23,12 @@ var registry = []apiEntry{
 	{key: 3, min: 0, max: 13, handle: (*Dispatcher).handleMetadata},
 	{key: 18, min: 0, max: 4, handle: (*Dispatcher).handleAPIVersions},
 	{key: 19, min: 0, max: 7, handle: (*Dispatcher).handleCreateTopics},
+	{key: 20, min: 0, max: 6, handle: (*Dispatcher).handleDeleteTopics},
+	{key: 21, min: 0, max: 2, handle: (*Dispatcher).handleDeleteRecords},
 	{key: 22, min: 0, max: 5, handle: (*Dispatcher).handleInitProducerID},
+	{key: 32, min: 0, max: 4, handle: (*Dispatcher).handleDescribeConfigs},
+	{key: 33, min: 0, max: 2, handle: (*Dispatcher).handleAlterConfigs},
+	{key: 37, min: 0, max: 3, handle: (*Dispatcher).handleCreatePartitions},
+	{key: 44, min: 0, max: 1, handle: (*Dispatcher).handleIncrementalAlterConfigs},
+	{key: 60, min: 0, max: 2, handle: (*Dispatcher).handleDescribeCluster},
 }

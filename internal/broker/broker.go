@@ -81,6 +81,7 @@ func (b *Broker) start(ctx context.Context, cfg Config) error {
 	if err := b.openMetadata(ctx); err != nil {
 		return err
 	}
+	b.applyDynamicConfigs()
 	b.partitions = partition.NewRegistry(b.nodeID, b.logs, b.conf, b.logger)
 	if err := b.startServer(); err != nil {
 		return err
@@ -228,10 +229,20 @@ func (b *Broker) followMetadata(ctx context.Context) {
 			if !ok {
 				return
 			}
+			b.applyDynamicConfigs()
 			if err := b.partitions.Sync(b.meta.Image()); err != nil {
 				b.logger.Error("applying metadata to partitions", "err", err)
 			}
 		}
+	}
+}
+
+// applyDynamicConfigs brings the broker config's dynamic layers (this broker's and the
+// cluster default) in line with the metadata. A bad entry is logged and skipped; the
+// rest still apply.
+func (b *Broker) applyDynamicConfigs() {
+	if err := api.ApplyDynamicConfigs(b.conf, b.meta.Image(), b.nodeID); err != nil {
+		b.logger.Error("applying dynamic broker configs", "err", err)
 	}
 }
 
