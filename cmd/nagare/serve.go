@@ -40,7 +40,12 @@ Broker settings use Kafka's config names, from a properties file (--config) and 
 		Example: `  nagare serve
   nagare serve --data-dir /var/lib/nagare --listen 0.0.0.0:9092 --set num.partitions=6
   nagare serve --config server.properties --set log.retention.ms=3600000`,
-		Args: cobra.NoArgs,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				return usagef(cmd, "serve takes no arguments, got %q", args)
+			}
+			return nil
+		},
 		RunE: func(cmd *cobra.Command, _ []string) error { return runServe(cmd, o) },
 	}
 	f := cmd.Flags()
@@ -56,7 +61,7 @@ Broker settings use Kafka's config names, from a properties file (--config) and 
 func runServe(cmd *cobra.Command, o serveOptions) error {
 	props, err := serveProperties(o)
 	if err != nil {
-		return err
+		return usageError{cmd: cmd, err: err}
 	}
 	cfg := broker.Config{Properties: props, HTTP: o.http, Logger: slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil))}
 	// Flags win over the file only when given, or when the file does not set them.

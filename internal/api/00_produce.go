@@ -1,12 +1,16 @@
 package api
 
-// Produce (key 0), v3-v13.
+// Produce (key 0), v3-v13; v0-v2 are advertised but refused.
 //
 // Behaviour: acks 0, 1 and -1; many topics and partitions per request, each with its
 // own error. Batches are appended as the client framed them: validated (framing, magic
 // v2, CRC-32C, record count, max.message.bytes, timestamp bounds for CreateTime) and
 // stamped with offsets, the leader epoch and, under LogAppendTime, the append time.
 // acks=0 gets no response. v13 names topics by ID.
+//
+// v0-v2 (message format v0/v1) are advertised in ApiVersions and answered with
+// UNSUPPORTED_VERSION per partition, as Kafka 4.0 does (KAFKA-18659): librdkafka only
+// compresses with gzip, snappy or lz4 when the broker's Produce range starts at v0.
 //
 // Differs from Kafka: compressed batches are not decompressed to validate each record
 // (Kafka does); the codec id is checked, zstd needs v7+ as in Kafka, and the batch CRC
@@ -26,18 +30,24 @@ import (
 )
 
 const (
-	codecZstd    = 4
-	maxCodec     = 4
-	zstdMinVer   = 7
-	acksNone     = 0
-	acksLeader   = 1
-	acksAll      = -1
-	unknownTopic = "" // a v13 topic ID that names no topic
+	minProduceVersion = 3 // record batches (magic 2); older message formats are not stored
+	codecZstd         = 4
+	maxCodec          = 4
+	zstdMinVer        = 7
+	acksNone          = 0
+	acksLeader        = 1
+	acksAll           = -1
+	unknownTopic      = "" // a v13 topic ID that names no topic
 )
 
 func (d *Dispatcher) handleProduce(_ context.Context, r *request) {
 	req := r.body.(*kmsg.ProduceRequest)
 	resp := req.ResponseKind().(*kmsg.ProduceResponse)
+	if r.header.Version < minProduceVersion {
+		d.produceErrorAll(req, resp, kerr.UnsupportedVersion.Code)
+		r.respond(resp)
+		return
+	}
 	if req.Acks != acksNone && req.Acks != acksLeader && req.Acks != acksAll {
 		d.produceErrorAll(req, resp, kerr.InvalidRequiredAcks.Code)
 		r.respond(resp)

@@ -17,7 +17,7 @@ const (
 
 // registry is the one table of what Nagare serves; dispatch and ApiVersions read it.
 var registry = []apiEntry{
-	{key: 0, min: 3, max: 13, handle: (*Dispatcher).handleProduce},
+	{key: 0, min: 0, max: 13, handle: (*Dispatcher).handleProduce},
 	{key: 1, min: 4, max: 17, handle: (*Dispatcher).handleFetch},
 	{key: 2, min: 1, max: 10, handle: (*Dispatcher).handleListOffsets},
 	{key: 3, min: 0, max: 13, handle: (*Dispatcher).handleMetadata},

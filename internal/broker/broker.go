@@ -62,7 +62,9 @@ func Start(ctx context.Context, cfg Config) (*Broker, error) {
 		b.logger = slog.Default()
 	}
 	if err := b.start(ctx, cfg); err != nil {
-		b.close(context.Background())
+		if closeErr := b.close(context.Background()); closeErr != nil {
+			b.logger.Error("closing after a failed start", "err", closeErr)
+		}
 		return nil, err
 	}
 	return b, nil
@@ -289,7 +291,7 @@ func (b *Broker) close(ctx context.Context) error {
 		errs = append(errs, b.logs.Close())
 	}
 	err := errors.Join(errs...)
-	if err == nil {
+	if err == nil && b.logs != nil {
 		b.logger.Info("broker stopped cleanly", "node_id", b.nodeID)
 	}
 	return err
