@@ -27,17 +27,17 @@ func TestCheckFrameSize(t *testing.T) {
 
 func TestFramePool(t *testing.T) {
 	var p framePool
-	for _, size := range []int{8, 511, 512, 513, 4096, 1 << 20, 1<<20 + 1} {
+	for _, size := range []int{8, 511, 512, 513, 4096, 1 << 20, 3 << 20, 1 << maxPooledShift, 1<<maxPooledShift + 1} {
 		b := p.get(size)
 		if len(*b) != size {
 			t.Fatalf("get(%d): len %d", size, len(*b))
 		}
-		if size <= 1<<20 && cap(*b)&(cap(*b)-1) != 0 {
+		if size <= 1<<maxPooledShift && cap(*b)&(cap(*b)-1) != 0 {
 			t.Fatalf("get(%d): cap %d is not a size class", size, cap(*b))
 		}
 		p.put(b)
 	}
-	for _, size := range []int{0, -1, 1<<20 + 1} {
+	for _, size := range []int{0, -1, 1<<maxPooledShift + 1} {
 		if _, ok := sizeClass(size); ok {
 			t.Errorf("sizeClass(%d) is pooled", size)
 		}
