@@ -101,14 +101,18 @@ func (l *Log) maybeRollLocked(cfg *Config, lastOffset int64, bytes int, now time
 }
 
 func (l *Log) segmentExpired(cfg *Config, s *segment, now time.Time) bool {
-	if cfg.SegmentAge <= 0 {
+	age := cfg.SegmentAge
+	if cfg.Compacted && cfg.MaxCompactionLag > 0 && (age <= 0 || cfg.MaxCompactionLag < age) {
+		age = cfg.MaxCompactionLag // Kafka's maxSegmentMs: the active segment is never cleaned
+	}
+	if age <= 0 {
 		return false
 	}
 	start := s.created.UnixMilli()
 	if s.rollingTimestamp >= 0 {
 		start = s.rollingTimestamp
 	}
-	return now.UnixMilli()-start > cfg.SegmentAge.Milliseconds()
+	return now.UnixMilli()-start > age.Milliseconds()
 }
 
 // rollLocked seals the active segment and starts a new one at the log end offset. The

@@ -16,6 +16,7 @@
 //
 //	recovery-point-offset-checkpoint  offsets below which every partition's data is fsynced
 //	log-start-offset-checkpoint       each partition's log start offset
+//	cleaner-offset-checkpoint         each compacted partition's first dirty offset
 //	.kafka_cleanshutdown              present only after a clean shutdown
 //
 // # Record batch (magic v2), big-endian
@@ -26,7 +27,8 @@
 //	12      4     partitionLeaderEpoch  set by Append when the caller gives one
 //	16      1     magic                 must be 2
 //	17      4     crc                   CRC-32C of bytes 21..end
-//	21      2     attributes            bits 0-2 codec, 3 timestamp type, 4 txn, 5 control
+//	21      2     attributes            bits 0-2 codec, 3 timestamp type, 4 txn, 5 control,
+//	                                    6 delete horizon in baseTimestamp (set by the cleaner)
 //	23      4     lastOffsetDelta       recordCount-1
 //	27      8     baseTimestamp
 //	35      8     maxTimestamp          set to the append time under LogAppendTime
@@ -37,7 +39,9 @@
 //	61      ...   records (compressed as a whole when the codec is not none)
 //
 // The CRC does not cover baseOffset, batchLength or partitionLeaderEpoch, so assigning
-// offsets and epochs costs no checksum; only LogAppendTime recomputes it.
+// offsets and epochs costs no checksum; only LogAppendTime recomputes it. In a compacted
+// log a batch may hold fewer records than lastOffsetDelta+1, even none, and batches may
+// leave offset gaps between them (see Compaction).
 //
 // # Index files
 //
@@ -55,13 +59,62 @@
 // onwards is rescanned: each batch's framing, magic and CRC are checked, the indexes are
 // rebuilt, and the first torn or corrupt batch is cut off together with every later
 // segment. What remains is a valid prefix of what was appended. Index files that are
-// missing or fail a sanity check are rebuilt from their segment at any start.
+// missing or fail a sanity check are rebuilt from their segment at any start. Offsets
+// must follow without gaps unless the log is compacted or was cleaned before (the
+// Manager passes OpenOptions.Cleaned from cleaner-offset-checkpoint; the cleaner writes
+// that entry before its first swap, so it is durable before any gap is).
+//
+// # Compaction (cleaner*.go)
+//
+// For logs whose Config.Compacted is set (cleanup.policy includes compact), the
+// Manager's cleaner threads (log.cleaner.enable, log.cleaner.threads) do what Kafka's
+// log cleaner does. Each log's cleaner checkpoint splits it into a clean prefix and a
+// dirty rest. The log with the highest dirty ratio (dirty bytes / bytes, not counting
+// the active segment) above min.cleanable.dirty.ratio, or with a record older than
+// max.compaction.lag.ms, is cleaned in one round:
+//
+//  1. The dirty section runs from the checkpoint to the base of the segment holding the
+//     first offset not to clean yet: the high watermark, the active segment, or the
+//     first record younger than min.compaction.lag.ms.
+//  2. Its keyed records are mapped key -> last offset, keys as 16-byte MD5 digests in a
+//     table of log.cleaner.dedupe.buffer.size bytes. When the table fills, the round
+//     covers only the prefix mapped so far; the next round goes on from there.
+//  3. The segments up to the end of the mapped range are rewritten in groups that fit
+//     segment.bytes and segment.index.bytes. A record stays if it lies past the mapped
+//     range, or it has a key, is that key's latest, and is not a tombstone whose delete
+//     horizon passed. Records without a key go. A batch keeps its base offset and
+//     lastOffsetDelta; one that lost records is rebuilt with its producer fields,
+//     codec and a new CRC. The first cleaning that keeps a tombstone sets the batch's
+//     delete horizon (now + delete.retention.ms, KIP-534); a later one after it drops
+//     the tombstone. A batch left empty is kept, without records, when it is the last
+//     batch of a producer id (its sequence matters to idempotence) or of its group.
+//  4. Each group is swapped in (below), then the checkpoint moves to the end of the
+//     mapped range and cleaner-offset-checkpoint is rewritten.
+//
+// Swapping in a cleaned group, crash-safe at each step: the cleaned segment is written
+// as <base>.log.cleaned (and .index.cleaned, .timeindex.cleaned) and fsynced; its index
+// files, then its log file are renamed to .swap and the directory fsynced: a durable
+// <base>.log.swap is the decision. The segment list is switched under appendMu; the old
+// segments' files are unlinked; the .swap files take their final names and the
+// directory is fsynced. Recovery deletes .cleaned files; for a <base>.log.swap it
+// deletes every segment whose base offset lies in [base, the offset after the swap
+// file's last batch) (that range is exactly the group, because a group's last batch is
+// always kept), renames the swap file into place and rebuilds its indexes. A truncation
+// or a retention deletion during the round makes the swap abort, never half-apply.
+//
+// Transactions are not handled yet: control batches are kept whole, and records of
+// aborted transactions count as data (there is no transaction index).
 //
 // # Concurrency
 //
 // One appender at a time (appendMu) and any number of readers. Readers take an immutable
 // snapshot of the segment list, and see a batch only after the segment size and then the
 // log end offset are published. A segment is reference counted: a read pins the segments
-// its ranges point into, so retention can unlink a file while a sendfile of it is still
-// pending; the descriptor closes when the last reference goes.
+// its ranges point into, so retention or the cleaner can unlink a file while a sendfile
+// of it is still pending; the descriptor closes when the last reference goes.
+//
+// The cleaner reads and writes without locks. swapMu (taken before appendMu) serializes
+// its swaps with Truncate, DeleteRetained and Close, the other operations that remove
+// segments; appends only add segments at the end, so they go on during a swap, which
+// holds appendMu only to switch the list.
 package log

@@ -21,6 +21,12 @@ type Config struct {
 	FlushInterval      time.Duration // flush.ms: fsync when data is this old (0 = never)
 	LogAppendTime      bool          // message.timestamp.type=LogAppendTime
 	Compacted          bool          // cleanup.policy includes compact: offsets may have gaps
+
+	// Compaction (cleaner*.go); they matter only when Compacted is set.
+	MinCleanableDirtyRatio float64       // min.cleanable.dirty.ratio: clean when the dirty share is above it
+	DeleteRetention        time.Duration // delete.retention.ms: how long cleaned tombstones stay readable
+	MinCompactionLag       time.Duration // min.compaction.lag.ms: records younger stay uncleaned
+	MaxCompactionLag       time.Duration // max.compaction.lag.ms: records older force a clean (0 = never)
 }
 
 // DefaultConfig is Kafka's default topic configuration.
@@ -35,6 +41,9 @@ func DefaultConfig() Config {
 		SegmentIndexBytes:  10 << 20,
 		FlushMessages:      math.MaxInt64,
 		FlushInterval:      0,
+
+		MinCleanableDirtyRatio: 0.5,
+		DeleteRetention:        24 * time.Hour,
 	}
 }
 
@@ -62,6 +71,13 @@ type Log struct {
 	waitObserved  atomic.Bool   // someone holds appendWait; Append must close it
 	onRoll        func(*Log)    // tells the owner a sealed segment needs an fsync; may be nil
 	dirtySegments atomic.Bool   // a rolled segment awaits its fsync
+
+	// Compaction (cleaner*.go).
+	swapMu            sync.Mutex   // held across a cleaned segment's swap and by Truncate, DeleteRetained and Close; taken before appendMu
+	cleaning          atomic.Bool  // a cleaner works on the log: retention waits for the next round
+	cleaned           atomic.Bool  // the log was compacted: batches may have offset gaps
+	cleanerCheckpoint atomic.Int64 // offsets below it are clean; -1: the log has no cleaner checkpoint
+	truncations       atomic.Int64 // bumped by Truncate, so a cleaner never swaps in data from before it
 }
 
 // Topic is the log's topic name.
@@ -151,6 +167,8 @@ func (l *Log) setSegments(segs []*segment) { l.segments.Store(&segs) }
 // Close flushes the log, trims the active segment's indexes and closes its files. Reads
 // still pinning a segment keep its descriptor open until they release it.
 func (l *Log) Close() error {
+	l.swapMu.Lock()
+	defer l.swapMu.Unlock()
 	l.appendMu.Lock()
 	defer l.appendMu.Unlock()
 	if l.closed.Swap(true) {

@@ -30,11 +30,26 @@ type ManagerConfig struct {
 	CheckpointInterval time.Duration
 	// RecoveryThreads opens logs in parallel at start (num.recovery.threads.per.data.dir).
 	RecoveryThreads int
+
+	// CleanerEnable is log.cleaner.enable: compact the logs whose Config.Compacted is
+	// set, in the background. Kafka's default is true; the zero value here is off.
+	CleanerEnable bool
+	// CleanerThreads is log.cleaner.threads (default 1).
+	CleanerThreads int
+	// CleanerBackoff is log.cleaner.backoff.ms: the pause when no log needs cleaning
+	// (default 15s).
+	CleanerBackoff time.Duration
+	// CleanerDedupeBufferSize is log.cleaner.dedupe.buffer.size: the bytes of key ->
+	// offset map the cleaner threads share (default 128 MiB, 24 bytes a key).
+	CleanerDedupeBufferSize int64
+	// CleanerIOMaxBytesPerSecond is log.cleaner.io.max.bytes.per.second: the cleaner's
+	// read plus write rate (<= 0 or +Inf: unlimited, Kafka's default).
+	CleanerIOMaxBytesPerSecond float64
 }
 
 // Manager owns every partition log in one data dir: opening and recovering them at
-// start, creating and deleting them, and the background retention, flush and checkpoint
-// work. Its goroutines stop in Close.
+// start, creating and deleting them, and the background retention, flush, checkpoint and
+// compaction (cleaner.go) work. Its goroutines stop in Close.
 type Manager struct {
 	cfg    ManagerConfig
 	logger *slog.Logger
@@ -43,6 +58,7 @@ type Manager struct {
 	logs map[TopicPartition]*Log // guarded by mu
 
 	rolled chan struct{} // a log sealed a segment: wake the flusher
+	clean  cleanerManager
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 	closed bool // guarded by mu
@@ -70,6 +86,7 @@ func OpenManager(cfg ManagerConfig) (*Manager, error) {
 	m.cancel = cancel
 	m.wg.Add(1)
 	go m.background(ctx)
+	m.startCleaner(ctx)
 	return m, nil
 }
 
@@ -91,6 +108,15 @@ func withManagerDefaults(cfg ManagerConfig) ManagerConfig {
 	}
 	if cfg.RecoveryThreads <= 0 {
 		cfg.RecoveryThreads = 2
+	}
+	if cfg.CleanerThreads <= 0 {
+		cfg.CleanerThreads = 1
+	}
+	if cfg.CleanerBackoff <= 0 {
+		cfg.CleanerBackoff = defaultCleanerBackoff
+	}
+	if cfg.CleanerDedupeBufferSize <= 0 {
+		cfg.CleanerDedupeBufferSize = defaultCleanerDedupeBytes
 	}
 	return cfg
 }
@@ -121,6 +147,12 @@ func (m *Manager) openAll(clean bool) error {
 		m.logger.Warn("ignoring unreadable checkpoint", "err", err)
 		starts = map[TopicPartition]int64{}
 	}
+	cleaned, err := readCheckpoint(filepath.Join(m.cfg.Dir, cleanerCheckpointFile))
+	if err != nil {
+		// Any log may have been compacted: recover them all accepting offset gaps.
+		m.logger.Warn("ignoring unreadable checkpoint; every log may have offset gaps", "err", err)
+		cleaned = nil
+	}
 	tps, err := m.partitionDirs()
 	if err != nil {
 		return err
@@ -133,7 +165,7 @@ func (m *Manager) openAll(clean bool) error {
 		go func() {
 			defer wg.Done()
 			for tp := range work {
-				errs <- m.openOne(tp, clean, recovery, starts)
+				errs <- m.openOne(tp, clean, recovery, starts, cleaned)
 			}
 		}()
 	}
@@ -152,15 +184,19 @@ func (m *Manager) openAll(clean bool) error {
 	return errors.Join(all...)
 }
 
-func (m *Manager) openOne(tp TopicPartition, clean bool, recovery, starts map[TopicPartition]int64) error {
+func (m *Manager) openOne(tp TopicPartition, clean bool, recovery, starts, cleaned map[TopicPartition]int64) error {
 	rp, known := recovery[tp]
+	firstDirty, compacted := cleaned[tp] // nil cleaned: unknown
 	l, err := Open(OpenOptions{
 		Dir: filepath.Join(m.cfg.Dir, tp.String()), Topic: tp.Topic, Partition: tp.Partition,
 		Config: m.cfg.Defaults, Logger: m.logger, RecoveryPoint: rp, LogStartOffset: starts[tp],
-		Clean: clean && known, OnRoll: m.noteRoll,
+		Clean: clean && known, OnRoll: m.noteRoll, Cleaned: compacted || cleaned == nil,
 	})
 	if err != nil {
 		return fmt.Errorf("open log %s: %w", tp, err)
+	}
+	if compacted {
+		l.cleanerCheckpoint.Store(firstDirty)
 	}
 	m.mu.Lock()
 	m.logs[tp] = l
@@ -324,7 +360,8 @@ func (m *Manager) flushDue(now time.Time) {
 	}
 }
 
-// WriteCheckpoints records every log's recovery point and log start offset.
+// WriteCheckpoints records every log's recovery point, log start offset and cleaner
+// checkpoint.
 func (m *Manager) WriteCheckpoints() error {
 	recovery := map[TopicPartition]int64{}
 	starts := map[TopicPartition]int64{}
@@ -336,6 +373,7 @@ func (m *Manager) WriteCheckpoints() error {
 	return errors.Join(
 		writeCheckpoint(filepath.Join(m.cfg.Dir, recoveryPointFile), recovery),
 		writeCheckpoint(filepath.Join(m.cfg.Dir, logStartOffsetFile), starts),
+		m.writeCleanerCheckpoint(),
 	)
 }
 

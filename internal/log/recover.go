@@ -30,6 +30,10 @@ type OpenOptions struct {
 	// OnRoll is called (under the append lock, so it must not block) when a segment is
 	// sealed and needs an fsync off the append path.
 	OnRoll func(*Log)
+	// Cleaned says the log was compacted before (the Manager knows it from its
+	// cleaner-offset-checkpoint): recovery accepts offset gaps even if Config.Compacted
+	// is not set yet.
+	Cleaned bool
 }
 
 // Open opens or creates a partition's log, recovering it when the last shutdown was not
@@ -45,6 +49,8 @@ func Open(opts OpenOptions) (*Log, error) {
 	l := &Log{dir: opts.Dir, topic: opts.Topic, partition: opts.Partition, logger: opts.Logger, onRoll: opts.OnRoll}
 	cfg := opts.Config
 	l.config.Store(&cfg)
+	l.cleanerCheckpoint.Store(-1)
+	l.cleaned.Store(opts.Cleaned)
 	segs, err := l.loadSegments(opts)
 	if err != nil {
 		for _, s := range segs {
@@ -76,6 +82,13 @@ func Open(opts OpenOptions) (*Log, error) {
 // loadSegments opens every segment in the directory, oldest first, recovering the
 // unflushed ones, and creates the first segment of an empty log.
 func (l *Log) loadSegments(opts OpenOptions) ([]*segment, error) {
+	swapped, err := completeSwaps(opts.Dir, l.logger)
+	if err != nil {
+		return nil, err
+	}
+	if swapped {
+		l.cleaned.Store(true)
+	}
 	bases, err := listSegments(opts.Dir)
 	if err != nil {
 		return nil, err
@@ -99,7 +112,7 @@ func (l *Log) loadSegments(opts OpenOptions) ([]*segment, error) {
 		if !rebuild && !unflushed {
 			continue
 		}
-		rules := recoveryRules{indexInterval: cfg.IndexIntervalBytes, contiguous: !cfg.Compacted, limit: nextBase, logger: l.logger}
+		rules := recoveryRules{indexInterval: cfg.IndexIntervalBytes, contiguous: l.contiguousOffsets(&cfg), limit: nextBase, logger: l.logger}
 		_, truncated, err := s.recover(rules, i == len(bases)-1)
 		if err != nil {
 			return segs, fmt.Errorf("recover %s: %w", s.logPath, err)
@@ -128,7 +141,8 @@ func (l *Log) loadSegments(opts OpenOptions) ([]*segment, error) {
 }
 
 // listSegments returns the base offsets of the directory's .log files, ascending, and
-// removes leftovers of interrupted operations (Kafka's .deleted, .cleaned, .swap, .tmp)
+// removes leftovers of interrupted operations (Kafka's .deleted, .cleaned, .swap, .tmp;
+// a .log.swap was completed by completeSwaps before, so any .swap left is an index's)
 // and index files whose log file is gone.
 func listSegments(dir string) ([]int64, error) {
 	entries, err := os.ReadDir(dir)

@@ -11,6 +11,11 @@ import (
 // it has expired too). Appends and reads proceed meanwhile; files open in pinned reads
 // stay readable until released. It returns how many segments went.
 func (l *Log) DeleteRetained(now time.Time) (int, error) {
+	if l.cleaning.Load() {
+		return 0, nil // Kafka too leaves a log being cleaned to the next retention check
+	}
+	l.swapMu.Lock()
+	defer l.swapMu.Unlock()
 	l.appendMu.Lock()
 	if l.closed.Load() {
 		l.appendMu.Unlock()
@@ -118,6 +123,8 @@ func (l *Log) DeleteRecordsBefore(offset int64) (int64, error) {
 // land below offset. Truncating below the first segment empties the log and restarts it
 // at offset.
 func (l *Log) Truncate(offset int64) error {
+	l.swapMu.Lock()
+	defer l.swapMu.Unlock()
 	l.appendMu.Lock()
 	defer l.appendMu.Unlock()
 	if l.closed.Load() {
@@ -126,6 +133,7 @@ func (l *Log) Truncate(offset int64) error {
 	if offset >= l.LogEndOffset() {
 		return nil
 	}
+	l.truncations.Add(1)
 	segs := *l.segments.Load()
 	if offset <= segs[0].baseOffset {
 		return l.truncateFullyLocked(offset, segs)
@@ -133,7 +141,7 @@ func (l *Log) Truncate(offset int64) error {
 	i := segmentIndexFor(segs, offset)
 	s := segs[i]
 	cfg := l.config.Load()
-	newEnd, err := s.truncateAt(offset, recoveryRules{indexInterval: cfg.IndexIntervalBytes, contiguous: !cfg.Compacted, limit: -1, logger: l.logger})
+	newEnd, err := s.truncateAt(offset, recoveryRules{indexInterval: cfg.IndexIntervalBytes, contiguous: l.contiguousOffsets(cfg), limit: -1, logger: l.logger})
 	if err != nil {
 		return fmt.Errorf("truncate %s to %d: %w", l.dir, offset, err)
 	}
@@ -171,5 +179,8 @@ func (l *Log) clampOffsetsLocked(end int64) {
 	}
 	if l.LogStartOffset() > end {
 		l.logStartOffset.Store(end)
+	}
+	if l.cleanerCheckpoint.Load() > end {
+		l.cleanerCheckpoint.Store(end) // Kafka's maybeTruncateCheckpoint
 	}
 }

@@ -101,6 +101,13 @@ func LogConfig(t config.Topic) log.Config {
 		FlushMessages:      t.FlushMessages,
 		LogAppendTime:      t.MessageTimestampType == config.LogAppendTime,
 		Compacted:          t.CleanupPolicy.Compact,
+
+		MinCleanableDirtyRatio: t.MinCleanableDirtyRatio,
+		DeleteRetention:        config.Millis(t.DeleteRetentionMs),
+		MinCompactionLag:       config.Millis(t.MinCompactionLagMs),
+	}
+	if t.MaxCompactionLagMs < math.MaxInt64 {
+		c.MaxCompactionLag = config.Millis(t.MaxCompactionLagMs)
 	}
 	if t.RetentionMs >= 0 {
 		c.RetentionTime = config.Millis(t.RetentionMs)
