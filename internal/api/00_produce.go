@@ -6,7 +6,8 @@ package api
 // own error. Batches are appended as the client framed them: validated (framing, magic
 // v2, CRC-32C, record count, max.message.bytes, timestamp bounds for CreateTime) and
 // stamped with offsets, the leader epoch and, under LogAppendTime, the append time.
-// acks=0 gets no response. v13 names topics by ID.
+// acks=0 gets no response. v13 names topics by ID. Internal topics (__consumer_offsets)
+// refuse client writes with INVALID_TOPIC_EXCEPTION.
 //
 // v0-v2 (message format v0/v1) are advertised in ApiVersions and answered with
 // UNSUPPORTED_VERSION per partition, as Kafka 4.0 does (KAFKA-18659): librdkafka only
@@ -80,6 +81,13 @@ func (d *Dispatcher) handleProduce(_ context.Context, r *request) {
 func (d *Dispatcher) producePartition(version, acks int16, topic string, p kmsg.ProduceRequestTopicPartition, now time.Time) kmsg.ProduceResponseTopicPartition {
 	rp := kmsg.NewProduceResponseTopicPartition()
 	rp.Partition = p.Partition
+	if isInternalTopic(topic) {
+		// Only the coordinators write their topics; a client's junk there would stop
+		// every group of that partition from loading (Kafka refuses it the same way).
+		rp.ErrorCode = kerr.InvalidTopicException.Code
+		rp.ErrorMessage = ptr("cannot produce to internal topic " + topic)
+		return rp
+	}
 	part, ok := d.cfg.Partitions.Get(topic, p.Partition)
 	if !ok {
 		rp.ErrorCode = kerr.UnknownTopicOrPartition.Code

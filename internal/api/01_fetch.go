@@ -2,13 +2,16 @@ package api
 
 // Fetch (key 1), v4-v17.
 //
-// Behaviour: records leave as file ranges sent with sendfile. Each partition reads whole
-// batches from its fetch offset within partition_max_bytes, the response within
-// max_bytes; the first partition with data may exceed both by one batch so a consumer
-// always progresses (KIP-74). With less than min_bytes available the request waits up
-// to max_wait_ms and is woken by an append to any partition it reads. read_committed
-// reads up to the last stable offset. v13+ names topics by ID. The leader epoch a
-// client sends (v9+) is checked: older is FENCED_LEADER_EPOCH, newer UNKNOWN_LEADER_EPOCH.
+// Behaviour: records leave as file ranges sent with sendfile, once the read path has made
+// sure they are in the page cache (fetch_warm.go: a cold range is loaded by the warm-up
+// pool while this fetch, and only it, waits up to max_wait_ms, then answers with what is
+// loaded). Each partition reads whole batches from its fetch offset within
+// partition_max_bytes, the response within max_bytes; the first partition with data may
+// exceed both by one batch so a consumer always progresses (KIP-74). With less than
+// min_bytes available the request waits up to max_wait_ms and is woken by an append to
+// any partition it reads. read_committed reads up to the last stable offset. v13+ names
+// topics by ID. The leader epoch a client sends (v9+) is checked: older is
+// FENCED_LEADER_EPOCH, newer UNKNOWN_LEADER_EPOCH.
 //
 // Differs from Kafka: no fetch sessions (KIP-227): every response has session id 0, the
 // protocol's "sessionless" answer, so clients send full requests. Follower fetches come
@@ -32,12 +35,12 @@ const readCommitted = 1
 func (d *Dispatcher) handleFetch(ctx context.Context, r *request) {
 	req := r.body.(*kmsg.FetchRequest)
 	resp := d.readFetch(req, r.header.Version)
+	deadline := r.received.Add(time.Duration(max(req.MaxWaitMillis, 0)) * time.Millisecond)
 	if resp.bytes() >= int64(req.MinBytes) || req.MaxWaitMillis <= 0 || hasFetchError(resp) {
-		d.sendFetch(r, resp)
+		d.sendWhenWarm(ctx, r, req, resp, deadline, false)
 		return
 	}
 	resp.release()
-	deadline := r.received.Add(time.Duration(req.MaxWaitMillis) * time.Millisecond)
 	go d.longPoll(ctx, r, req, deadline)
 }
 
@@ -55,7 +58,7 @@ func (d *Dispatcher) longPoll(ctx context.Context, r *request, req *kmsg.FetchRe
 		chosen, _, _ := reflect.Select(cases)
 		resp := d.readFetch(req, r.header.Version)
 		if chosen >= len(cases)-2 || resp.bytes() >= int64(req.MinBytes) || hasFetchError(resp) {
-			d.sendFetch(r, resp)
+			d.sendWhenWarm(ctx, r, req, resp, deadline, true)
 			return
 		}
 		resp.release()

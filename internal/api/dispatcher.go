@@ -9,8 +9,10 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/nagare-dev/nagare/internal/config"
+	"github.com/nagare-dev/nagare/internal/group"
 	"github.com/nagare-dev/nagare/internal/metadata"
 	"github.com/nagare-dev/nagare/internal/partition"
+	"github.com/nagare-dev/nagare/internal/readpath"
 )
 
 // Config is what the handlers need from the rest of the broker.
@@ -22,7 +24,13 @@ type Config struct {
 	Broker     *config.Broker
 	// ProducerIDs hands out producer ids that are never reused, even across restarts.
 	ProducerIDs ProducerIDAllocator
-	Logger      *slog.Logger
+	// Groups coordinates the consumer groups whose __consumer_offsets partitions this
+	// broker leads.
+	Groups *group.Coordinator
+	// ReadPath checks fetched ranges for page cache residency and warms cold ones; nil
+	// (or disabled) sends ranges to the writer as read.
+	ReadPath *readpath.Pool
+	Logger   *slog.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }

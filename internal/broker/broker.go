@@ -15,9 +15,11 @@ import (
 
 	"github.com/nagare-dev/nagare/internal/api"
 	"github.com/nagare-dev/nagare/internal/config"
+	"github.com/nagare-dev/nagare/internal/group"
 	"github.com/nagare-dev/nagare/internal/log"
 	"github.com/nagare-dev/nagare/internal/metadata"
 	"github.com/nagare-dev/nagare/internal/partition"
+	"github.com/nagare-dev/nagare/internal/readpath"
 	"github.com/nagare-dev/nagare/internal/server"
 )
 
@@ -43,6 +45,8 @@ type Broker struct {
 	logs       *log.Manager
 	meta       *metadata.Store
 	partitions *partition.Registry
+	groups     *group.Coordinator
+	readPath   *readpath.Pool // readpath.go
 	server     *server.Server
 	http       *http.Server
 	httpAddr   net.Addr
@@ -85,6 +89,7 @@ func (b *Broker) start(ctx context.Context, cfg Config) error {
 	}
 	b.applyDynamicConfigs()
 	b.partitions = partition.NewRegistry(b.nodeID, b.logs, b.conf, b.logger)
+	b.groups = group.New(group.Config{NodeID: b.nodeID, Partitions: b.partitions, Settings: group.SettingsFrom(b.conf), Logger: b.logger})
 	if err := b.startServer(); err != nil {
 		return err
 	}
@@ -94,6 +99,7 @@ func (b *Broker) start(ctx context.Context, cfg Config) error {
 	if err := b.partitions.Sync(b.meta.Image()); err != nil {
 		return fmt.Errorf("sync partitions: %w", err)
 	}
+	b.groups.ApplyMetadata(b.meta.Image())
 	followCtx, cancel := context.WithCancel(context.Background())
 	b.stop = cancel
 	b.wg.Add(1)
@@ -142,6 +148,12 @@ func (b *Broker) openLogs() error {
 		Logger:                 b.logger,
 		RetentionCheckInterval: b.conf.Duration("log.retention.check.interval.ms"),
 		CheckpointInterval:     b.conf.Duration("log.flush.offset.checkpoint.interval.ms"),
+
+		CleanerEnable:              b.conf.Bool("log.cleaner.enable") && b.conf.Int("log.cleaner.threads") > 0,
+		CleanerThreads:             b.conf.Int("log.cleaner.threads"),
+		CleanerBackoff:             b.conf.Duration("log.cleaner.backoff.ms"),
+		CleanerDedupeBufferSize:    b.conf.Long("log.cleaner.dedupe.buffer.size"),
+		CleanerIOMaxBytesPerSecond: b.conf.Double("log.cleaner.io.max.bytes.per.second"),
 	})
 	if err != nil {
 		return err
@@ -175,9 +187,13 @@ func (b *Broker) startServer() error {
 	if err != nil {
 		return err
 	}
+	if err := b.openReadPath(); err != nil {
+		return err
+	}
 	dispatcher := api.NewDispatcher(api.Config{
 		NodeID: b.nodeID, ClusterID: clusterID, Metadata: b.meta, Partitions: b.partitions, Broker: b.conf,
-		ProducerIDs: metadata.NewProducerIDAllocator(b.meta, b.nodeID, 1000), Logger: b.logger,
+		ProducerIDs: metadata.NewProducerIDAllocator(b.meta, b.nodeID, 1000), Groups: b.groups, Logger: b.logger,
+		ReadPath: b.readPath,
 	})
 	b.server = server.New(server.Config{
 		Listeners:          lcs,
@@ -185,6 +201,9 @@ func (b *Broker) startServer() error {
 		ConnectionsMaxIdle: b.conf.Duration("connections.max.idle.ms"),
 		Registry:           b.registry,
 	}, dispatcher, b.logger)
+	if err := b.exportReadPath(); err != nil {
+		return err
+	}
 	return b.server.Start()
 }
 
@@ -232,9 +251,11 @@ func (b *Broker) followMetadata(ctx context.Context) {
 				return
 			}
 			b.applyDynamicConfigs()
-			if err := b.partitions.Sync(b.meta.Image()); err != nil {
+			img := b.meta.Image()
+			if err := b.partitions.Sync(img); err != nil {
 				b.logger.Error("applying metadata to partitions", "err", err)
 			}
+			b.groups.ApplyMetadata(img)
 		}
 	}
 }
@@ -280,10 +301,16 @@ func (b *Broker) close(ctx context.Context) error {
 			errs = append(errs, err)
 		}
 	}
+	if b.readPath != nil {
+		errs = append(errs, b.readPath.Close()) // after the server: no fetch waits on it now
+	}
 	if b.stop != nil {
 		b.stop()
 	}
 	b.wg.Wait()
+	if b.groups != nil {
+		b.groups.Close() // before the logs close: its timers and loaders use them
+	}
 	if b.meta != nil {
 		errs = append(errs, b.meta.Close())
 	}

@@ -5,6 +5,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -197,5 +200,96 @@ func TestListOffsetsAndAutoCreate(t *testing.T) {
 	// One partition per auto-created topic by default (num.partitions=1): offset 5.
 	if bt != 5 {
 		t.Fatalf("offset for timestamp: %d, want 5", bt)
+	}
+}
+
+func TestProduceToInternalTopicRefused(t *testing.T) {
+	b := brokertest.Start(t)
+	cl := b.Client(kgo.ConsumerGroup("g"), kgo.ConsumeTopics("x"), kgo.AllowAutoTopicCreation())
+	// Joining a group makes the broker create __consumer_offsets.
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	cl.PollFetches(ctx)
+	cancel()
+	err := b.Client().ProduceSync(testContext(t), &kgo.Record{Topic: "__consumer_offsets", Value: []byte("junk")}).FirstErr()
+	if !errors.Is(err, kerr.InvalidTopicException) {
+		t.Fatalf("produce to __consumer_offsets: %v, want INVALID_TOPIC_EXCEPTION", err)
+	}
+}
+
+// TestCompactedTopicKeepsLatestPerKey runs the log cleaner through the broker: a
+// compacted topic with small segments ends with the latest value of every key, offsets
+// never renumbered, and a consumer reading from the start still gets every key.
+func TestCompactedTopicKeepsLatestPerKey(t *testing.T) {
+	b := brokertest.Start(t, brokertest.WithProperties(map[string]string{"log.cleaner.backoff.ms": "50"}))
+	createTopic(t, b.Admin(), "compact", 1, map[string]*string{
+		"cleanup.policy": kadm.StringPtr("compact"), "segment.bytes": kadm.StringPtr("4096"),
+		"min.cleanable.dirty.ratio": kadm.StringPtr("0.01"),
+	})
+	prod := b.Client(kgo.DefaultProduceTopic("compact"), kgo.ProducerLinger(0), kgo.ProducerBatchCompression(kgo.NoCompression()))
+	const keys, rounds = 20, 30
+	pad := strings.Repeat("p", 100) // big enough that most rounds land in sealed segments
+	for r := 0; r < rounds; r++ {
+		var recs []*kgo.Record
+		for k := 0; k < keys; k++ {
+			recs = append(recs, &kgo.Record{Key: []byte(fmt.Sprintf("key-%02d", k)), Value: []byte(fmt.Sprintf("v%d-%s", r, pad))})
+		}
+		if err := prod.ProduceSync(testContext(t), recs...).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		end, _ := b.Admin().ListEndOffsets(testContext(t), "compact")
+		got := consumeUntil(t, b, "compact", end)
+		latest := map[string]string{}
+		var last int64 = -1
+		for _, r := range got {
+			if r.Offset <= last {
+				t.Fatalf("offsets went backwards: %d after %d", r.Offset, last)
+			}
+			last = r.Offset
+			latest[string(r.Key)] = string(r.Value)
+		}
+		if len(latest) != keys {
+			t.Fatalf("%d keys visible, want %d", len(latest), keys)
+		}
+		for k, v := range latest {
+			if v != fmt.Sprintf("v%d-%s", rounds-1, pad) {
+				t.Fatalf("key %s has %s, want the latest", k, v)
+			}
+		}
+		if len(got) < keys*rounds/2 {
+			return // the cleaner removed superseded records
+		}
+		if time.Now().After(deadline) {
+			entries, _ := os.ReadDir(filepath.Join(b.DataDir(), "compact-0"))
+			for _, e := range entries {
+				info, _ := e.Info()
+				t.Logf("%s %d", e.Name(), info.Size())
+			}
+			t.Fatalf("still %d records of %d written after 20s: the cleaner did not run", len(got), keys*rounds)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// consumeUntil reads a topic from the start up to the given end offsets.
+func consumeUntil(t *testing.T, b *brokertest.Broker, topic string, end kadm.ListedOffsets) []*kgo.Record {
+	t.Helper()
+	want := int64(0)
+	end.Each(func(o kadm.ListedOffset) { want += o.Offset })
+	cl := b.Client(kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxWait(100*time.Millisecond))
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var out []*kgo.Record
+	for {
+		fs := cl.PollFetches(ctx)
+		if ctx.Err() != nil {
+			t.Fatalf("reading %s: %v", topic, ctx.Err())
+		}
+		out = append(out, fs.Records()...)
+		if n := len(out); n > 0 && out[n-1].Offset+1 >= want {
+			return out
+		}
 	}
 }

@@ -303,6 +303,16 @@ var table = []Definition{
 	{Name: "producer.id.expiration.ms", Kinds: KindBroker, Type: TypeInt, Default: "86400000", Update: ClusterWide,
 		Doc: "A producer id with no writes for this long is forgotten by partition leaders.", valid: atLeast(1)},
 
+	// ---- Broker: the read path (Nagare only; internal/readpath). ----
+	// Nagare: fetched file ranges are checked for page cache residency and cold ones are
+	// loaded by a bounded, per-client-fair warm-up pool before a connection writer sends
+	// them, so no writer blocks on the disk (the seed's incident; KAFKA-7504 in Kafka).
+	{Name: "nagare.readpath.warmup.enable", Kinds: KindBroker, Type: TypeBoolean, Default: "true",
+		Doc: "Check fetched ranges for page cache residency and warm cold ones before sendfile; false sends them as read."},
+	// Nagare: 0 is 4 per CPU, at least 4 and at most 64 (readpath.DefaultWorkers).
+	{Name: "nagare.readpath.warmup.threads", Kinds: KindBroker, Type: TypeInt, Default: "0",
+		Doc: "Warm-up workers, each blocking at most one OS thread on the disk; 0 is 4 per CPU (4 to 64).", valid: atLeast(0)},
+
 	// ---- Broker: quotas. ----
 	{Name: "quota.window.num", Kinds: KindBroker, Type: TypeInt, Default: "11",
 		Doc: "Samples kept per client quota.", valid: atLeast(1)},

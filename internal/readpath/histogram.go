@@ -17,12 +17,17 @@ const HistogramBuckets = 64
 // exporters read it with Snapshot.
 type Histogram struct {
 	buckets [HistogramBuckets]atomic.Uint64
+	sum     atomic.Int64 // nanoseconds of every observation, for exporters' _sum
 }
 
 // Observe records one duration.
 func (h *Histogram) Observe(d time.Duration) {
 	h.buckets[histogramBucket(d)].Add(1)
+	h.sum.Add(int64(max(d, 0)))
 }
+
+// Sum is the total of the durations observed (negative ones count as zero).
+func (h *Histogram) Sum() time.Duration { return time.Duration(h.sum.Load()) }
 
 // Snapshot returns the current counts. Buckets are read one by one, so a snapshot taken
 // while others observe may be off by the observations made during the copy.

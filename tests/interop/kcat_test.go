@@ -190,19 +190,12 @@ func TestKcatKeysHeadersAndNulls(t *testing.T) {
 // librdkafka's codec numbers, as Kafka's record batch attributes carry them.
 var codecIDs = map[string]uint8{"gzip": 1, "snappy": 2, "lz4": 3, "zstd": 4}
 
-// compressionGaps are codecs librdkafka sends uncompressed to Nagare today. gzip and
-// snappy needed Produce advertised from v0 (librdkafka#4956; rd_kafka_msgset_writer_
-// select_MsgVersion), which Nagare now does as Kafka 4.0 does (KAFKA-18659).
-var compressionGaps = map[string]*knownGap{
-	"lz4": &lz4Gap,
-}
-
-var lz4Gap = knownGap{
-	id: "librdkafka-lz4-feature",
-	cause: "librdkafka (2.0.2 here) compresses with lz4 only when FindCoordinator (key 10) v0 is " +
-		"advertised: its LZ4 feature flag depends on it (rdkafka_feature.c), and Nagare serves " +
-		"FindCoordinator only with consumer groups (issue 4).",
-}
+// compressionGaps are codecs librdkafka sends uncompressed to Nagare today: none. gzip
+// and snappy needed Produce advertised from v0 (librdkafka#4956; rd_kafka_msgset_writer_
+// select_MsgVersion), which Nagare does as Kafka 4.0 does (KAFKA-18659); lz4 needed
+// FindCoordinator v0, on which librdkafka's LZ4 feature flag depends (rdkafka_feature.c),
+// served since consumer groups.
+var compressionGaps = map[string]*knownGap{}
 
 func TestKcatCompression(t *testing.T) {
 	kcatPath(t)

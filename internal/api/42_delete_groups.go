@@ -1,0 +1,29 @@
+package api
+
+// DeleteGroups (key 42), v0-v3.
+//
+// Behaviour: deletes empty groups with their committed offsets, writing tombstones to
+// __consumer_offsets before answering. A group with members is NON_EMPTY_GROUP, an
+// unknown one GROUP_ID_NOT_FOUND. v2 is flexible, v3 adds error messages.
+//
+// Differs from Kafka: nothing known.
+
+import (
+	"context"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+func (d *Dispatcher) handleDeleteGroups(_ context.Context, r *request) {
+	req := r.body.(*kmsg.DeleteGroupsRequest)
+	resp := req.ResponseKind().(*kmsg.DeleteGroupsResponse)
+	for _, id := range req.Groups {
+		rg := kmsg.NewDeleteGroupsResponseGroup()
+		rg.Group = id
+		if err := d.cfg.Groups.DeleteGroup(id); err != nil {
+			rg.ErrorCode, rg.ErrorMessage = errorCode(err), errorMessage(err)
+		}
+		resp.Groups = append(resp.Groups, rg)
+	}
+	r.respond(resp)
+}

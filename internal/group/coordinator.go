@@ -1,0 +1,304 @@
+package group
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+	"unicode/utf16"
+
+	"github.com/nagare-dev/nagare/internal/config"
+	"github.com/nagare-dev/nagare/internal/metadata"
+	"github.com/nagare-dev/nagare/internal/partition"
+)
+
+// OffsetsTopic is the internal topic that holds committed offsets and group metadata.
+const OffsetsTopic = "__consumer_offsets"
+
+// Settings are the broker configs the coordinator reads, by their Kafka names. Kafka
+// reads them once at start-up (none is dynamic), and so does Nagare.
+type Settings struct {
+	MinSessionTimeout     time.Duration // group.min.session.timeout.ms
+	MaxSessionTimeout     time.Duration // group.max.session.timeout.ms
+	InitialRebalanceDelay time.Duration // group.initial.rebalance.delay.ms
+	MaxSize               int           // group.max.size
+	MaxMetadataBytes      int           // offset.metadata.max.bytes
+	OffsetsRetention      time.Duration // offsets.retention.minutes
+	RetentionCheck        time.Duration // offsets.retention.check.interval.ms
+}
+
+// SettingsFrom reads Settings from the broker's config.
+func SettingsFrom(b *config.Broker) Settings {
+	return Settings{
+		MinSessionTimeout:     b.Duration("group.min.session.timeout.ms"),
+		MaxSessionTimeout:     b.Duration("group.max.session.timeout.ms"),
+		InitialRebalanceDelay: b.Duration("group.initial.rebalance.delay.ms"),
+		MaxSize:               b.Int("group.max.size"),
+		MaxMetadataBytes:      b.Int("offset.metadata.max.bytes"),
+		OffsetsRetention:      b.Duration("offsets.retention.minutes"),
+		RetentionCheck:        b.Duration("offsets.retention.check.interval.ms"),
+	}
+}
+
+// Partitions finds this broker's replicas; *partition.Registry is one.
+type Partitions interface {
+	Get(topic string, index int32) (*partition.Partition, bool)
+}
+
+// Config is everything a Coordinator needs.
+type Config struct {
+	NodeID     int32
+	Partitions Partitions
+	Settings   Settings
+	Logger     *slog.Logger
+	// Now is the clock for timestamps written to the log; nil means time.Now. Timers
+	// always run on the runtime's clock (testing/synctest fakes both).
+	Now func() time.Time
+}
+
+// Coordinator serves the classic groups whose __consumer_offsets partition this broker
+// leads. See doc.go for its concurrency rules.
+type Coordinator struct {
+	cfg    Config
+	logger *slog.Logger
+
+	mu         sync.RWMutex
+	shards     map[int32]*shard            // guarded by mu; the offsets partitions led here
+	partitions int                         // guarded by mu; the offsets topic's partition count, 0 before it exists
+	topicIDs   map[string]metadata.TopicID // guarded by mu; topics as of the last image, to see deletions
+	applied    uint64                      // guarded by mu; the index of the last image applied
+	closed     bool                        // guarded by mu
+
+	stop chan struct{}  // closed by Close: stops the expiry loop
+	wg   sync.WaitGroup // loaders and the expiry loop
+}
+
+// New returns a coordinator that leads nothing until ApplyMetadata says so. It starts
+// the background expiry of old offsets; Close stops it.
+func New(cfg Config) *Coordinator {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	c := &Coordinator{cfg: cfg, logger: cfg.Logger.With("component", "group"),
+		shards: map[int32]*shard{}, stop: make(chan struct{})}
+	if cfg.Settings.RetentionCheck > 0 {
+		c.wg.Add(1)
+		go c.expireLoop(cfg.Settings.RetentionCheck)
+	}
+	return c
+}
+
+func (c *Coordinator) now() time.Time { return c.cfg.Now() }
+
+// PartitionFor is the __consumer_offsets partition that holds a group: Kafka's
+// Utils.abs(groupId.hashCode()) % partitions, so every tool agrees where a group lives.
+func PartitionFor(groupID string, partitions int) int32 {
+	h := javaStringHashCode(groupID)
+	if h == -1<<31 {
+		h = 0 // Kafka's Utils.abs maps Integer.MIN_VALUE to 0
+	} else if h < 0 {
+		h = -h
+	}
+	return h % int32(partitions)
+}
+
+// javaStringHashCode is Java's String.hashCode: s[0]*31^(n-1) + ... over UTF-16 code
+// units, with int32 overflow.
+func javaStringHashCode(s string) int32 {
+	var h int32
+	for _, u := range utf16.Encode([]rune(s)) {
+		h = 31*h + int32(u)
+	}
+	return h
+}
+
+// ApplyMetadata brings the set of led offsets partitions in line with img: partitions
+// this broker now leads start loading (in the background), partitions it no longer leads
+// are unloaded, and a new leader epoch reloads. Offsets of deleted topics are dropped.
+// Safe to call often and from several goroutines.
+func (c *Coordinator) ApplyMetadata(img *metadata.Image) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed || (img.Index() < c.applied) {
+		return // an older image than one already applied: callers race, the newest wins
+	}
+	c.applied = img.Index()
+	deleted := c.deletedTopicsLocked(img)
+	topic, ok := img.TopicByName(OffsetsTopic)
+	led := map[int32]*partition.Partition{}
+	epochs := map[int32]int32{}
+	if ok {
+		c.partitions = len(topic.Partitions)
+		for _, a := range topic.Partitions {
+			if a.Leader != c.cfg.NodeID {
+				continue
+			}
+			if p, ok := c.cfg.Partitions.Get(OffsetsTopic, a.Partition); ok {
+				led[a.Partition], epochs[a.Partition] = p, a.LeaderEpoch
+			}
+		}
+	} else {
+		c.partitions = 0
+	}
+	for index, s := range c.shards {
+		if p, ok := led[index]; !ok || p != s.part || epochs[index] != s.leaderEpoch {
+			delete(c.shards, index)
+			c.unloadLocked(s)
+			c.logger.Info("resigned as coordinator", "partition", index)
+		}
+	}
+	for index, p := range led {
+		if _, ok := c.shards[index]; !ok {
+			c.shards[index] = c.loadLocked(index, p, epochs[index])
+		}
+	}
+	if len(deleted) > 0 {
+		c.wg.Add(1)
+		go c.dropTopicOffsets(deleted)
+	}
+}
+
+// deletedTopicsLocked returns the topics of the last image that img no longer has (by
+// ID: a topic re-created under its name was deleted too), and remembers img's topics.
+func (c *Coordinator) deletedTopicsLocked(img *metadata.Image) map[string]bool {
+	next := make(map[string]metadata.TopicID, img.TopicCount())
+	for _, t := range img.Topics() {
+		next[t.Name] = t.ID
+	}
+	var deleted map[string]bool
+	for name, id := range c.topicIDs {
+		if id2, ok := next[name]; !ok || id2 != id {
+			if deleted == nil {
+				deleted = map[string]bool{}
+			}
+			deleted[name] = true
+		}
+	}
+	c.topicIDs = next
+	return deleted
+}
+
+// unloadLocked stops serving a shard: its loader is canceled and its groups die, their
+// waiting requests answered NOT_COORDINATOR so the clients look the coordinator up again.
+func (c *Coordinator) unloadLocked(s *shard) {
+	s.cancel()
+	for _, g := range s.unload() {
+		g.lock()
+		if g.state != Dead {
+			g.killLocked(ErrNotCoordinator)
+		}
+		g.unlock()
+	}
+}
+
+// Close stops every timer and background goroutine. Requests already waiting get
+// NOT_COORDINATOR; the server is expected to have stopped sending new ones.
+func (c *Coordinator) Close() {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return
+	}
+	c.closed = true
+	close(c.stop)
+	for index, s := range c.shards {
+		delete(c.shards, index)
+		c.unloadLocked(s)
+	}
+	c.mu.Unlock()
+	c.wg.Wait()
+}
+
+// shardFor finds the shard that holds groupID, or says why there is none.
+func (c *Coordinator) shardFor(groupID string) (*shard, error) {
+	c.mu.RLock()
+	n, closed := c.partitions, c.closed
+	var s *shard
+	if n > 0 {
+		s = c.shards[PartitionFor(groupID, n)]
+	}
+	c.mu.RUnlock()
+	if closed || s == nil {
+		return nil, ErrNotCoordinator
+	}
+	return s, s.ready()
+}
+
+// maxLookups bounds retries of a lookup that keeps finding groups dying under it.
+const maxLookups = 8
+
+// lockGroup returns groupID's group with its lock held, creating it when create is set.
+// It returns a nil group (and no error) for a group that does not exist.
+func (c *Coordinator) lockGroup(groupID string, create bool) (*group, error) {
+	for range maxLookups {
+		s, err := c.shardFor(groupID)
+		if err != nil {
+			return nil, err
+		}
+		g, err := s.get(groupID, create)
+		if err != nil || g == nil {
+			return nil, err
+		}
+		g.lock()
+		if g.state != Dead {
+			return g, nil
+		}
+		g.unlock() // removed while we waited for its lock: look again
+	}
+	return nil, fmt.Errorf("%w: group %q keeps being removed", ErrCoordinatorNotAvailable, groupID)
+}
+
+// loaded returns the shards this broker serves, and whether any is still loading.
+func (c *Coordinator) loaded() (shards []*shard, loading bool) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	for _, s := range c.shards {
+		switch s.ready() {
+		case nil:
+			shards = append(shards, s)
+		case ErrLoadInProgress:
+			loading = true
+		}
+	}
+	return shards, loading
+}
+
+// dropTopicOffsets removes every group's offsets for topics that were deleted, as
+// Kafka does, writing tombstones.
+func (c *Coordinator) dropTopicOffsets(topics map[string]bool) {
+	defer c.wg.Done()
+	shards, _ := c.loaded()
+	for _, s := range shards {
+		for _, g := range s.all() {
+			g.lock()
+			if g.state != Dead {
+				var doomed []TopicPartition
+				for tp := range g.offsets {
+					if topics[tp.Topic] {
+						doomed = append(doomed, tp)
+					}
+				}
+				if len(doomed) > 0 {
+					if err := g.removeOffsetsLocked(doomed); err != nil {
+						c.logger.Warn("dropping offsets of deleted topics", "group", g.id, "err", err)
+					}
+				}
+			}
+			g.unlock()
+		}
+	}
+}
+
+// contextDone reports whether ctx is done, without blocking.
+func contextDone(ctx context.Context) bool {
+	select {
+	case <-ctx.Done():
+		return true
+	default:
+		return false
+	}
+}

@@ -1,0 +1,60 @@
+// Package group is the classic consumer group coordinator (Kafka's GroupCoordinator
+// before KIP-848): membership, rebalances and committed offsets of the groups whose
+// __consumer_offsets partition this broker leads. A group lives in partition
+// abs(javaStringHashCode(groupID)) % partitions (PartitionFor), exactly Kafka's rule, so
+// tools that compute the coordinator themselves agree.
+//
+// # Files
+//
+//	coordinator.go  Coordinator, Config, Settings; which partitions are led (ApplyMetadata),
+//	                lookups, Close, PartitionFor
+//	load.go         shard: one led partition, loading it from the log, writing to it
+//	group.go        group and member state, protocol selection, subscriptions
+//	join.go         JoinGroup, SyncGroup, Heartbeat, LeaveGroup: the rebalance state machine
+//	                (Empty → PreparingRebalance → CompletingRebalance → Stable, and Dead)
+//	offsets.go      OffsetCommit, OffsetFetch, OffsetDelete, group metadata records, expiry
+//	admin.go        ListGroups, DescribeGroups, DeleteGroups
+//	records.go      the records of __consumer_offsets and their record batches
+//
+// # Storage
+//
+// Committed offsets and group metadata are records of the compacted topic
+// __consumer_offsets in Kafka's key and value formats (OffsetCommitKey v1 /
+// OffsetCommitValue v3, GroupMetadataKey v2 / GroupMetadataValue v3); deletions are
+// tombstones. Writes go through partition.Append with acks=all, one append per request,
+// uncompressed, so loading never needs a codec. When this broker becomes leader of a
+// partition (at start-up too) the partition is read from its log start with
+// Log.ReadBytes and every batch decoded; until that finishes the partition's groups
+// answer COORDINATOR_LOAD_IN_PROGRESS. Loaded groups with members come back Stable and
+// their sessions restart, so members that are gone expire and the group rebalances.
+//
+// This package imports kmsg, an exception to "only internal/api imports kmsg": for the
+// record schemas above, for record batches (kmsg.RecordBatch, kmsg.Record) and for
+// ConsumerMemberMetadata (a consumer group's subscriptions, which OffsetDelete and
+// offset expiry need). Requests and responses are this package's own Go types; the api
+// files map them to and from the wire.
+//
+// # Concurrency
+//
+// Each group has its own mutex; no goroutine owns all groups (kfake's design, which
+// serialises every client). Requests, timers and the expiry loop lock the one group
+// they touch. Lock order: Coordinator.mu, then group.mu, then shard.mu; shard.mu is
+// only held for map lookups, and a group's lock is never held while taking the
+// Coordinator's.
+//
+// A group's log writes happen under its lock, so the log's order is the order of the
+// group's state changes; groups of one partition append concurrently (the log
+// serialises appends).
+//
+// JoinGroup and SyncGroup may complete later: their callbacks are queued while the
+// group's lock is held and run after it is released (group.unlock), exactly once each,
+// whatever happens (a response, an error, or NOT_COORDINATOR when the partition is
+// unloaded). A member's newer request answers its older waiting one, so no connection
+// waits forever for a reply.
+//
+// Timers belong to their group: the join barrier (rebalance timeout, or
+// group.initial.rebalance.delay.ms for a new group), the pending-sync deadline, each
+// member's session and each KIP-394 pending member id. A timer that fires after losing a
+// race re-checks under the lock (epochs and deadlines) and does nothing. Close stops
+// them all and waits for loaders and the expiry loop.
+package group

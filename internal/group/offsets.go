@@ -1,0 +1,356 @@
+package group
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// CommitRequest is an OffsetCommit.
+type CommitRequest struct {
+	MemberRef
+	// Retention is OffsetCommit v2-v4's retention_time_ms; zero or less means the
+	// broker's offsets.retention.minutes.
+	Retention time.Duration
+	Offsets   []OffsetCommit
+}
+
+// OffsetCommit is one partition's offset to commit.
+type OffsetCommit struct {
+	TopicPartition
+	Offset      int64
+	LeaderEpoch int32
+	Metadata    string
+}
+
+// CommittedOffset is a committed offset as OffsetFetch returns it.
+type CommittedOffset struct {
+	Offset      int64
+	LeaderEpoch int32
+	Metadata    string
+}
+
+// CommitOffsets stores offsets, one error per offset (nil when stored). Members of a
+// generation commit with their member id and generation; anyone may commit to an empty
+// group with generation -1 (a "simple" commit: kcat, admin tools, manual assignment),
+// which creates the group if needed.
+func (c *Coordinator) CommitOffsets(req CommitRequest) []error {
+	errs := make([]error, len(req.Offsets))
+	all := func(err error) []error {
+		for i := range errs {
+			if errs[i] == nil {
+				errs[i] = err
+			}
+		}
+		return errs
+	}
+	if req.GroupID == "" {
+		return all(ErrInvalidGroupID)
+	}
+	if _, err := c.shardFor(req.GroupID); err != nil {
+		return all(err)
+	}
+	g, err := c.lockGroup(req.GroupID, req.Generation < 0)
+	if err != nil {
+		return all(err)
+	}
+	if g == nil {
+		return all(fmt.Errorf("%w: group %q does not exist", ErrIllegalGeneration, req.GroupID))
+	}
+	defer g.unlock()
+	if err := g.checkCommitLocked(req.MemberRef); err != nil {
+		if g.isEmptyOfStateLocked() {
+			g.killLocked(ErrCoordinatorNotAvailable)
+		}
+		return all(err)
+	}
+	if m := g.members[req.MemberID]; m != nil {
+		g.touchLocked(m)
+	}
+	if g.state == CompletingRebalance {
+		// The member has its new generation from JoinGroup but not yet its assignment.
+		return all(ErrRebalanceInProgress)
+	}
+	now := c.now()
+	var expire time.Time
+	if req.Retention > 0 {
+		expire = now.Add(req.Retention)
+	}
+	var records []record
+	var writes []int
+	for i, o := range req.Offsets {
+		if len(o.Metadata) > c.cfg.Settings.MaxMetadataBytes {
+			errs[i] = fmt.Errorf("%w: %d bytes > offset.metadata.max.bytes %d", ErrOffsetMetadataTooLarge, len(o.Metadata), c.cfg.Settings.MaxMetadataBytes)
+			continue
+		}
+		co := committed{offset: o.Offset, leaderEpoch: o.LeaderEpoch, metadata: o.Metadata, commitTime: now, expireTime: expire}
+		records = append(records, record{key: offsetKey(g.id, o.TopicPartition), value: offsetValue(co)})
+		writes = append(writes, i)
+	}
+	if len(records) == 0 {
+		if g.isEmptyOfStateLocked() {
+			g.killLocked(ErrCoordinatorNotAvailable)
+		}
+		return errs
+	}
+	if err := g.shard.append(records, now); err != nil {
+		for _, i := range writes {
+			errs[i] = err
+		}
+		if g.isEmptyOfStateLocked() {
+			g.killLocked(ErrCoordinatorNotAvailable)
+		}
+		return errs
+	}
+	for _, i := range writes {
+		o := req.Offsets[i]
+		g.offsets[o.TopicPartition] = committed{offset: o.Offset, leaderEpoch: o.LeaderEpoch, metadata: o.Metadata, commitTime: now, expireTime: expire}
+	}
+	return errs
+}
+
+// checkCommitLocked is Kafka's validateOffsetCommit for classic groups.
+func (g *group) checkCommitLocked(ref MemberRef) error {
+	if ref.Generation >= 0 || ref.MemberID != "" || ref.InstanceID != "" {
+		if err := g.checkMemberLocked(ref.MemberID, ref.InstanceID); err != nil {
+			return err
+		}
+		if ref.Generation != g.generation {
+			return fmt.Errorf("%w: %d, the group is at %d", ErrIllegalGeneration, ref.Generation, g.generation)
+		}
+		return nil
+	}
+	if g.state != Empty {
+		return fmt.Errorf("%w: only members may commit to a group with members", ErrUnknownMemberID)
+	}
+	return nil
+}
+
+// FetchOffsets returns the group's committed offsets: for the partitions asked for, or
+// all of them when partitions is nil. An unknown group has none.
+func (c *Coordinator) FetchOffsets(groupID string, partitions []TopicPartition) (map[TopicPartition]CommittedOffset, error) {
+	g, err := c.lockGroup(groupID, false)
+	if err != nil {
+		return nil, err
+	}
+	out := map[TopicPartition]CommittedOffset{}
+	if g == nil {
+		return out, nil
+	}
+	defer g.unlock()
+	get := func(tp TopicPartition) {
+		if o, ok := g.offsets[tp]; ok {
+			out[tp] = CommittedOffset{Offset: o.offset, LeaderEpoch: o.leaderEpoch, Metadata: o.metadata}
+		}
+	}
+	if partitions == nil {
+		for tp := range g.offsets {
+			get(tp)
+		}
+	} else {
+		for _, tp := range partitions {
+			get(tp)
+		}
+	}
+	return out, nil
+}
+
+// DeleteOffsets removes committed offsets (OffsetDelete): any of an empty group's; of a
+// consumer group with members, only those of topics no member subscribes to. It returns
+// one error per partition, and an error for the whole request.
+func (c *Coordinator) DeleteOffsets(groupID string, partitions []TopicPartition) ([]error, error) {
+	if groupID == "" {
+		return nil, ErrInvalidGroupID
+	}
+	g, err := c.lockGroup(groupID, false)
+	if err != nil {
+		return nil, err
+	}
+	if g == nil {
+		return nil, ErrGroupIDNotFound
+	}
+	defer g.unlock()
+	errs := make([]error, len(partitions))
+	var subscribed map[string]bool
+	switch {
+	case g.state == Empty:
+	case g.protocolType == consumerProtocolType:
+		subscribed = g.subscribed
+		if subscribed == nil { // unknown: Kafka assumes every topic is consumed
+			subscribed = map[string]bool{}
+			for _, tp := range partitions {
+				subscribed[tp.Topic] = true
+			}
+		}
+	default:
+		return nil, ErrNonEmptyGroup
+	}
+	var doomed []TopicPartition
+	for i, tp := range partitions {
+		if subscribed[tp.Topic] {
+			errs[i] = ErrGroupSubscribedToTopic
+			continue
+		}
+		doomed = append(doomed, tp)
+	}
+	if err := g.removeOffsetsLocked(doomed); err != nil {
+		for i := range errs {
+			if errs[i] == nil {
+				errs[i] = err
+			}
+		}
+	}
+	return errs, nil
+}
+
+// removeOffsetsLocked writes tombstones for the partitions the group has offsets for
+// and forgets them.
+func (g *group) removeOffsetsLocked(partitions []TopicPartition) error {
+	var records []record
+	var gone []TopicPartition
+	for _, tp := range partitions {
+		if _, ok := g.offsets[tp]; ok {
+			records = append(records, record{key: offsetKey(g.id, tp)})
+			gone = append(gone, tp)
+		}
+	}
+	if len(records) == 0 {
+		return nil
+	}
+	if err := g.shard.append(records, g.coord.now()); err != nil {
+		return err
+	}
+	for _, tp := range gone {
+		delete(g.offsets, tp)
+	}
+	return nil
+}
+
+// storeLocked writes the group's metadata record: its generation, protocol, leader and
+// members with their subscriptions and assignments (assignments, or each member's
+// current one when nil).
+func (g *group) storeLocked(assignments map[string][]byte) error {
+	v := kmsg.NewGroupMetadataValue()
+	v.Version = groupValueVersion
+	v.ProtocolType, v.Generation = g.protocolType, g.generation
+	v.CurrentStateTimestamp = g.stateTime.UnixMilli()
+	if g.protocol != "" {
+		v.Protocol = kmsg.StringPtr(g.protocol)
+	}
+	if g.leader != "" && len(g.members) > 0 {
+		v.Leader = kmsg.StringPtr(g.leader)
+	}
+	for _, m := range g.sortedMembersLocked() {
+		vm := kmsg.NewGroupMetadataValueMember()
+		vm.MemberID, vm.ClientID, vm.ClientHost = m.id, m.clientID, m.clientHost
+		if m.instanceID != "" {
+			vm.InstanceID = kmsg.StringPtr(m.instanceID)
+		}
+		vm.RebalanceTimeoutMillis = int32(m.rebalanceTimeout / time.Millisecond)
+		vm.SessionTimeoutMillis = int32(m.sessionTimeout / time.Millisecond)
+		vm.Subscription, _ = m.metadataFor(g.protocol)
+		vm.Assignment = m.assignment
+		if assignments != nil {
+			vm.Assignment = assignments[m.id]
+		}
+		v.Members = append(v.Members, vm)
+	}
+	err := g.shard.append([]record{{key: groupKey(g.id), value: v.AppendTo(nil)}}, g.coord.now())
+	if errors.Is(err, ErrCommitTooLarge) {
+		return fmt.Errorf("group %q metadata does not fit in a record batch: %v", g.id, err)
+	}
+	return err
+}
+
+// deleteLocked removes an empty group and everything it stored: tombstones for its
+// offsets, then for its metadata.
+func (g *group) deleteLocked() error {
+	records := make([]record, 0, len(g.offsets)+1)
+	for tp := range g.offsets {
+		records = append(records, record{key: offsetKey(g.id, tp)})
+	}
+	records = append(records, record{key: groupKey(g.id)})
+	if err := g.shard.append(records, g.coord.now()); err != nil {
+		return err
+	}
+	g.offsets = map[TopicPartition]committed{}
+	g.killLocked(ErrCoordinatorNotAvailable)
+	return nil
+}
+
+// expireLoop removes expired offsets, and groups left with nothing, every interval.
+func (c *Coordinator) expireLoop(interval time.Duration) {
+	defer c.wg.Done()
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-c.stop:
+			return
+		case <-t.C:
+			c.expireOffsets()
+		}
+	}
+}
+
+// expireOffsets applies offsets.retention.minutes now, as each background check does:
+// an empty group's offsets expire that long after it became empty (after their commit,
+// for groups that only store offsets); a stable consumer group's offsets of topics it no
+// longer subscribes to expire that long after their commit (KIP-211, KIP-496). A commit
+// that named its own retention (v2-v4) expires when it said. An empty group left with no
+// offsets is deleted.
+func (c *Coordinator) expireOffsets() {
+	shards, _ := c.loaded()
+	retention := c.cfg.Settings.OffsetsRetention
+	for _, s := range shards {
+		for _, g := range s.all() {
+			g.lock()
+			if g.state != Dead {
+				if err := g.expireLocked(c.now(), retention); err != nil {
+					c.logger.Warn("expiring offsets", "group", g.id, "err", err)
+				}
+			}
+			g.unlock()
+		}
+	}
+}
+
+func (g *group) expireLocked(now time.Time, retention time.Duration) error {
+	var base func(committed) time.Time
+	var skip map[string]bool
+	switch {
+	case g.protocolType == "":
+		base = func(o committed) time.Time { return o.commitTime }
+	case g.state == Empty:
+		base = func(committed) time.Time { return g.stateTime }
+	case g.state == Stable && g.protocolType == consumerProtocolType && g.subscribed != nil:
+		base, skip = func(o committed) time.Time { return o.commitTime }, g.subscribed
+	}
+	var expired []TopicPartition
+	for tp, o := range g.offsets {
+		switch {
+		case !o.expireTime.IsZero():
+			if !now.Before(o.expireTime) {
+				expired = append(expired, tp)
+			}
+		case base != nil && !skip[tp.Topic] && now.Sub(base(o)) >= retention:
+			expired = append(expired, tp)
+		}
+	}
+	if err := g.removeOffsetsLocked(expired); err != nil {
+		return err
+	}
+	if len(expired) > 0 {
+		g.coord.logger.Info("expired offsets", "group", g.id, "partitions", len(expired))
+	}
+	if g.state == Empty && len(g.offsets) == 0 && len(g.pending) == 0 {
+		if g.protocolType == "" && g.generation == 0 {
+			g.killLocked(ErrCoordinatorNotAvailable) // nothing was ever stored for it but offsets
+			return nil
+		}
+		return g.deleteLocked()
+	}
+	return nil
+}
