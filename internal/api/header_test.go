@@ -310,3 +310,20 @@ func FuzzDecodeRequest(f *testing.F) {
 		}
 	})
 }
+
+// TestFlexibleTableMatchesKmsg pins the precomputed table to kmsg for every key and
+// version kmsg knows.
+func TestFlexibleTableMatchesKmsg(t *testing.T) {
+	for key := int16(0); key <= maxAPIKey; key++ {
+		req := kmsg.RequestForKey(key)
+		if req == nil {
+			continue
+		}
+		for v := int16(0); v <= req.MaxVersion()+1; v++ {
+			req.SetVersion(v)
+			if got, want := isFlexible(key, v), req.IsFlexible(); got != want {
+				t.Fatalf("key %d v%d: isFlexible %v, kmsg says %v", key, v, got, want)
+			}
+		}
+	}
+}
