@@ -1,19 +1,20 @@
 package main
 
 // `nagare bench produce|consume`: throughput and latency of a cluster, and
-// with --compare-kfake the same workload against franz-go's kfake in this
+// with --compare-kfake the same workload against franz-go's kfake in a child
 // process, in memory and persisting, as the reference for docs/BENCHMARKS.md.
-// The workloads are in bench_workload.go, the report in bench_report.go.
+// The workloads are in bench_workload.go, the report in bench_report.go, the
+// kfake child in bench_kfake.go, CPU accounting in bench_cpu.go.
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
-	"os"
+	"runtime/debug"
 	"time"
 
 	"github.com/spf13/cobra"
-	"github.com/twmb/franz-go/pkg/kfake"
 )
 
 // Names of the runs in a report.
@@ -31,7 +32,11 @@ type benchFlags struct {
 	partitions        int32
 	replicationFactor int16
 	compareKfake      bool
+	repeat            int
 	label             string
+	serverHTTP        string // --http: the cluster's metrics, for its CPU time
+	serverPID         int    // --server-pid: a local cluster process, for its CPU time
+	clientGCPercent   int
 	output            *choiceFlag
 }
 
@@ -42,10 +47,17 @@ func newBenchCommand() *cobra.Command {
 		Use:   "bench",
 		Short: "Measure produce and consume throughput and latency",
 		Long: `Benchmark a Kafka-compatible cluster with franz-go clients. Both workloads create
-the topic when it is missing. With --compare-kfake the same workload then runs
-twice more inside this process against franz-go's kfake (once holding the log in
-memory, once persisting to a temporary directory with kfake.DataDir), and the
-report adds the ratios of the first run to each.
+the topic when it is missing. With --compare-kfake the same workload also runs
+against franz-go's kfake, started in a child process of this binary (once holding
+the log in memory, once persisting to a temporary directory with kfake.DataDir),
+and the report adds the ratios of the first cluster to each. With --repeat N each
+target runs N times, in rotating order so that drift in the machine's load
+favours none, and the report gives medians.
+
+Besides records/s, MiB/s and produce latency, runs report CPU-seconds per million
+records: the client's own, kfake's (read from /proc), and the cluster's when
+--http names its metrics endpoint (process_cpu_seconds_total) or --server-pid a
+local process. On a shared machine CPU per record is the steadier figure.
 
 The tables are for reading; --output json is for scripts such as the ones that
 build docs/BENCHMARKS.md.`,
@@ -61,10 +73,18 @@ build docs/BENCHMARKS.md.`,
 	fs.Int16Var(&bf.replicationFactor, "replication-factor", -1,
 		"replication factor of the topic when it is created (-1: the broker's default)")
 	fs.BoolVar(&bf.compareKfake, "compare-kfake", false,
-		"also run the workload against in-process kfake, in memory and with a data dir, and report ratios")
+		"also run the workload against kfake in a child process, in memory and with a data dir, and report ratios")
+	fs.IntVar(&bf.repeat, "repeat", 1, "runs per target, interleaved; the report gives medians")
 	fs.StringVar(&bf.label, "label", "nagare", "name of the --bootstrap cluster in the report")
+	fs.StringVar(&bf.serverHTTP, "http", "",
+		"the cluster's metrics address (as serve --http, or a URL), to report its process_cpu_seconds_total")
+	fs.IntVar(&bf.serverPID, "server-pid", 0, "process id of a local one-broker cluster, to report its CPU time from /proc")
+	fs.IntVar(&bf.clientGCPercent, "client-gc-percent", 1000,
+		"GOGC of this client while it runs; garbage collection in the client shows in the latency tail")
 	fs.VarP(bf.output, "output", "o", "report format")
 	cmd.AddCommand(newBenchProduceCommand(bf), newBenchConsumeCommand(bf))
+	cmd.AddCommand(newBenchColdReadCommand(bf), newBenchColdReadConsumersCommand(bf)) // bench_coldread.go
+	cmd.AddCommand(newBenchKfakeServeCommand())
 	return cmd
 }
 
@@ -81,6 +101,14 @@ func (bf *benchFlags) validate(cmd *cobra.Command) error {
 		return usagef(cmd, "--record-size must not be negative")
 	case bf.partitions == 0 || bf.partitions < -1:
 		return usagef(cmd, "--partitions must be positive (or -1 for the broker's default)")
+	case bf.repeat <= 0:
+		return usagef(cmd, "--repeat must be positive")
+	case bf.serverHTTP != "" && bf.serverPID != 0:
+		return usagef(cmd, "give --http or --server-pid, not both")
+	case bf.serverPID < 0:
+		return usagef(cmd, "--server-pid must be positive")
+	case bf.clientGCPercent <= 0:
+		return usagef(cmd, "--client-gc-percent must be positive")
 	}
 	return nil
 }
@@ -178,8 +206,9 @@ first (with --record-size, untimed), and the command says so.`,
 type workload interface {
 	name() string // "produce" or "consume"
 	// run measures the workload against the cluster that cf names,
-	// logging progress to log.
-	run(ctx context.Context, cf *clientFlags, log io.Writer) (benchRun, error)
+	// logging progress to log. server, when not nil, reads the cluster's
+	// CPU time, which run measures over the timed phase only.
+	run(ctx context.Context, cf *clientFlags, server cpuMeter, log io.Writer) (benchRun, error)
 	// matchFirstRun makes the kfake runs do the work the first run did: the
 	// same partition count (replication factor: kfake's default, as it has
 	// one broker) and, for consume, records of the size the first run read.
@@ -191,63 +220,101 @@ type workload interface {
 }
 
 // runBench runs w against --bootstrap and, with --compare-kfake, against the
-// two kfake clusters, then prints the report.
+// two kfake clusters, --repeat times each, then prints the report.
 func runBench(ctx context.Context, bf *benchFlags, out, log io.Writer, w workload) error {
-	report := benchReport{Workload: w.name(), Settings: w.settings(), description: w.describe()}
-	fmt.Fprintf(log, "bench %s: %s at %s\n", w.name(), bf.label, bf.client.bootstrap)
-	first, err := w.run(ctx, bf.client, log)
+	server, err := bf.serverMeter()
 	if err != nil {
-		return fmt.Errorf("bench %s against %s: %w", w.name(), bf.label, err)
+		return err
 	}
-	first.Target, first.Bootstrap = bf.label, bf.client.bootstrap
-	report.Runs = append(report.Runs, first)
-
+	targets := []benchTarget{{name: bf.label, client: bf.client, server: server}}
 	if bf.compareKfake {
-		w.matchFirstRun(first)
-		for _, persist := range []bool{false, true} {
-			r, err := runOnKfake(ctx, bf.client, w, persist, log)
-			if err != nil {
-				return err
-			}
-			report.Runs = append(report.Runs, r)
-		}
-		report.addRatios()
+		targets = append(targets,
+			benchTarget{name: kfakeMemoryName, client: bf.client, kfake: true},
+			benchTarget{name: kfakeDataDirName, client: bf.client, kfake: true, persist: true})
 	}
+	names := make([]string, len(targets))
+	for i, t := range targets {
+		names[i] = t.name
+	}
+	// Garbage collection in the client stretched the latency tail it
+	// measures; its heap is small, so a higher target costs little memory.
+	defer debug.SetGCPercent(debug.SetGCPercent(bf.clientGCPercent))
+
+	report := benchReport{Workload: w.name(), Settings: w.settings(), Repeat: bf.repeat, description: w.describe()}
+	for round := range bf.repeat {
+		// Rotate the order each round. The first round starts with the
+		// --bootstrap cluster, whose first run the kfake runs then match.
+		for i := range targets {
+			t := &targets[(round+i)%len(targets)]
+			run, err := t.run(ctx, w, log)
+			if err != nil {
+				return fmt.Errorf("bench %s against %s: %w", w.name(), t.name, err)
+			}
+			run.Repeat = round + 1
+			report.Runs = append(report.Runs, run)
+			if round == 0 && i == 0 {
+				w.matchFirstRun(run)
+			}
+		}
+	}
+	report.summarize(names)
 	if bf.output.value == outputJSON {
 		return writeJSON(out, report)
 	}
 	return report.printTable(out)
 }
 
-// runOnKfake starts a one-broker kfake cluster on a loopback port (in memory,
-// or persisting to a temporary directory), runs w against it and stops it.
-func runOnKfake(ctx context.Context, cf *clientFlags, w workload, persist bool, log io.Writer) (benchRun, error) {
-	name := kfakeMemoryName
-	opts := []kfake.Opt{kfake.NumBrokers(1)}
-	if persist {
-		name = kfakeDataDirName
-		dir, err := os.MkdirTemp("", "nagare-bench-kfake-")
-		if err != nil {
-			return benchRun{}, err
+// serverMeter returns the meter of the --bootstrap cluster's CPU time that
+// the flags ask for, checked by a first reading, or nil.
+func (bf *benchFlags) serverMeter() (cpuMeter, error) {
+	switch {
+	case bf.serverHTTP != "":
+		m := newMetricsMeter(bf.serverHTTP)
+		if _, err := m.cpuSeconds(); err != nil {
+			return nil, fmt.Errorf("--http: read the cluster's CPU time: %w", err)
 		}
-		defer os.RemoveAll(dir)
-		opts = append(opts, kfake.DataDir(dir))
+		return m, nil
+	case bf.serverPID != 0:
+		m, err := newProcMeter(bf.serverPID)
+		if err != nil {
+			return nil, fmt.Errorf("--server-pid: read the process's CPU time: %w", err)
+		}
+		return m, nil
 	}
-	cluster, err := kfake.NewCluster(opts...)
-	if err != nil {
-		return benchRun{}, fmt.Errorf("start %s: %w", name, err)
-	}
-	defer cluster.Close()
+	return nil, nil
+}
 
-	seeds := cluster.ListenAddrs()
-	fmt.Fprintf(log, "bench %s: %s at %s\n", w.name(), name, seeds[0])
-	// The client flags name the cluster under test; kfake listens elsewhere.
-	kcf := *cf
-	kcf.bootstrap = seeds[0]
-	r, err := w.run(ctx, &kcf, log)
-	if err != nil {
-		return benchRun{}, fmt.Errorf("bench %s against %s: %w", w.name(), name, err)
+// benchTarget is one cluster of a bench: the --bootstrap cluster, or a kfake
+// started for each run in a child process, so every kfake run starts empty.
+type benchTarget struct {
+	name    string
+	client  *clientFlags
+	server  cpuMeter // the --bootstrap cluster's; nil: not measured
+	kfake   bool     // start a kfake child per run
+	persist bool     // the kfake child persists (kfake.DataDir)
+}
+
+// run runs w once against the target.
+func (t *benchTarget) run(ctx context.Context, w workload, log io.Writer) (benchRun, error) {
+	if !t.kfake {
+		fmt.Fprintf(log, "bench %s: %s at %s\n", w.name(), t.name, t.client.bootstrap)
+		r, err := w.run(ctx, t.client, t.server, log)
+		r.Target, r.Bootstrap = t.name, t.client.bootstrap
+		return r, err
 	}
-	r.Target, r.Bootstrap = name, seeds[0]
-	return r, nil
+	child, err := startKfakeChild(ctx, t.persist, t.client.timeout, log)
+	if err != nil {
+		return benchRun{}, err
+	}
+	// The client flags name the cluster under test; kfake listens elsewhere.
+	kcf := *t.client
+	kcf.bootstrap = child.addr
+	fmt.Fprintf(log, "bench %s: %s at %s (pid %d)\n", w.name(), t.name, child.addr, child.pid())
+	var server cpuMeter
+	if m, err := newProcMeter(child.pid()); err == nil {
+		server = m
+	}
+	r, err := w.run(ctx, &kcf, server, log)
+	r.Target, r.Bootstrap = t.name, child.addr
+	return r, errors.Join(err, child.stop(t.client.timeout))
 }
