@@ -1,12 +1,15 @@
 package log
 
 import (
+	"encoding/binary"
 	"errors"
 	"os"
 	"path/filepath"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/nagare-dev/nagare/internal/compress"
 )
 
 func TestAppendAssignsOffsetsAndReadsBack(t *testing.T) {
@@ -400,5 +403,32 @@ func TestFlushAdvancesRecoveryPoint(t *testing.T) {
 	appendN(t, l, 1, 2, 1, 0)
 	if err := l.FlushIfDue(time.Now().Add(time.Second)); err != nil || l.RecoveryPoint() != 12 {
 		t.Fatalf("flush.ms: recovery point %d, %v", l.RecoveryPoint(), err)
+	}
+}
+
+// TestOffsetForTimestampInsideCompressedBatch: the answer is the exact record, not the
+// batch's first, even when the batch is compressed.
+func TestOffsetForTimestampInsideCompressedBatch(t *testing.T) {
+	for _, codec := range []compress.Codec{1, 2, 3, 4} {
+		l := openTestLog(t, t.TempDir(), smallConfig(), true)
+		appendN(t, l, 1, 3, 10, 1000)    // offsets 0-2, timestamps 1000-1002
+		plain := testBatch(10, 20, 5000) // offsets 3-12, timestamps 5000-5009
+		body, err := compress.AppendCompressed(nil, codec, plain[BatchHeaderSize:])
+		if err != nil {
+			t.Fatal(err)
+		}
+		b := append(append([]byte(nil), plain[:BatchHeaderSize]...), body...)
+		binary.BigEndian.PutUint32(b[offBatchLength:], uint32(len(b)-logOverhead))
+		binary.BigEndian.PutUint16(b[offAttributes:], uint16(codec))
+		fixCRC(b)
+		if _, err := l.Append(b, AppendOptions{LeaderEpoch: -1}); err != nil {
+			t.Fatalf("%v: %v", codec, err)
+		}
+		l.SetHighWatermark(l.LogEndOffset())
+		off, ts, found, err := l.OffsetForTimestamp(5004)
+		if err != nil || !found || off != 7 || ts != 5004 {
+			t.Fatalf("%v: OffsetForTimestamp(5004) = %d, %d, %v, %v; want 7, 5004", codec, off, ts, found, err)
+		}
+		l.Close()
 	}
 }

@@ -1,43 +1,26 @@
 package log
 
-import (
-	"encoding/binary"
-	"fmt"
-)
+import "errors"
 
-// recordTimestamps calls fn with each record's offset and timestamp in an uncompressed
-// v2 batch, until fn returns false. Only the fields before the key are decoded.
+// recordTimestamps calls fn with each record's offset and timestamp in a v2 batch,
+// decompressing it when needed, until fn returns false.
 func recordTimestamps(batch []byte, fn func(offset, timestamp int64) bool) error {
 	h := ParseBatchHeader(batch)
-	if h.Compression() != 0 {
-		return fmt.Errorf("%w: records of a compressed batch are not decoded here", ErrInvalidRecord)
+	records, _, err := recordsOf(batch, &h, nil, maxDecompressedBatch)
+	if err != nil {
+		return err
 	}
-	body := batch[BatchHeaderSize:]
-	for i := int32(0); i < h.RecordCount; i++ {
-		length, n := binary.Varint(body)
-		if n <= 0 || length < 0 || int64(len(body)-n) < length {
-			return fmt.Errorf("%w: record %d length", ErrCorruptBatch, i)
-		}
-		rec := body[n : n+int(length)]
-		body = body[n+int(length):]
-		if len(rec) < 1 {
-			return fmt.Errorf("%w: record %d empty", ErrCorruptBatch, i)
-		}
-		tsDelta, n1 := binary.Varint(rec[1:])
-		if n1 <= 0 {
-			return fmt.Errorf("%w: record %d timestamp", ErrCorruptBatch, i)
-		}
-		offDelta, n2 := binary.Varint(rec[1+n1:])
-		if n2 <= 0 {
-			return fmt.Errorf("%w: record %d offset delta", ErrCorruptBatch, i)
-		}
-		ts := h.BaseTimestamp + tsDelta
+	return forEachRecord(&h, records, func(r *v2Record) error {
+		ts := r.timestamp
 		if h.LogAppendTime() {
 			ts = h.MaxTimestamp
 		}
-		if !fn(h.BaseOffset+offDelta, ts) {
-			return nil
+		if !fn(r.offset, ts) {
+			return errStopRecords
 		}
-	}
-	return nil
+		return nil
+	})
 }
+
+// errStopRecords ends a record walk early; it never leaves the package.
+var errStopRecords = errors.New("log: stop record walk")

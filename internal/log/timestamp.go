@@ -2,14 +2,14 @@ package log
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 )
 
 // OffsetForTimestamp finds the first record whose timestamp is at or after ts, as
-// ListOffsets asks. found is false when every record is older. Within a compressed
-// batch the answer is the batch's base offset and its max timestamp: the log does not
-// decompress.
+// ListOffsets asks. found is false when every record is older. The one batch holding the
+// answer is read (and decompressed) to find the exact record.
 func (l *Log) OffsetForTimestamp(ts int64) (offset, timestamp int64, found bool, err error) {
 	segs := *l.segments.Load()
 	for _, s := range segs {
@@ -71,10 +71,6 @@ func (s *segment) recordAtOrAfter(pos, size, ts, logStart int64) (int64, int64, 
 	if _, err := s.file.ReadAt(batch, pos); err != nil {
 		return 0, 0, false, fmt.Errorf("read batch at %d of %s: %w", pos, s.logPath, err)
 	}
-	h := ParseBatchHeader(batch)
-	if h.Compression() != 0 {
-		return max(h.BaseOffset, logStart), h.MaxTimestamp, true, nil
-	}
 	var offset, timestamp int64
 	found := false
 	err := recordTimestamps(batch, func(o, t int64) bool {
@@ -84,6 +80,9 @@ func (s *segment) recordAtOrAfter(pos, size, ts, logStart int64) (int64, int64, 
 		}
 		return true
 	})
+	if errors.Is(err, errStopRecords) {
+		err = nil
+	}
 	return offset, timestamp, found, err
 }
 
