@@ -72,7 +72,7 @@ func (d *Dispatcher) handleProduce(_ context.Context, r *request) {
 		resp.Topics = append(resp.Topics, rt)
 	}
 	if req.Acks == acksNone {
-		r.reply.NoResponse()
+		r.noResponse()
 		return
 	}
 	r.respond(resp)

@@ -80,8 +80,20 @@ func (d *Dispatcher) appendWaits(req *kmsg.FetchRequest, version int16) []reflec
 	return cases
 }
 
+// sendFetch encodes and sends the response. consumer_byte_rate counts the whole encoded
+// response, so the throttle is decided after encoding and written into its place.
 func (d *Dispatcher) sendFetch(r *request, resp *fetchResponse) {
-	r.reply.Send(resp.encode(r.header.CorrelationID), resp.release)
+	start := time.Now()
+	parts := resp.encode(r.header.CorrelationID)
+	if r.quota.manager != nil {
+		var size int64
+		for _, p := range parts {
+			size += p.Size()
+		}
+		resp.setThrottle(parts, throttleMillis(r.throttleNow(size)))
+		r.chargeEncode(start)
+	}
+	r.reply.Send(parts, resp.release)
 }
 
 func hasFetchError(resp *fetchResponse) bool {

@@ -12,7 +12,9 @@ package api
 // OFFSET_METADATA_TOO_LARGE. Partitions of unknown topics are UNKNOWN_TOPIC_OR_PARTITION
 // (UNKNOWN_TOPIC_ID for v10's topic ids). v1 adds generation and member, v2-v4 carry a
 // retention time (honoured per commit), v7 group.instance.id, v8 is flexible, v10 names
-// topics by id.
+// topics by id. For KIP-848 consumer groups the generation is the member epoch: members
+// commit with v9+ (UNSUPPORTED_VERSION before) at their current epoch
+// (STALE_MEMBER_EPOCH otherwise).
 //
 // Differs from Kafka: v0, which Kafka stored in ZooKeeper apart from v1+ commits, is a
 // simple commit to the coordinator like any other. v1's per-partition commit timestamp is
@@ -35,7 +37,8 @@ func (d *Dispatcher) handleOffsetCommit(ctx context.Context, r *request) {
 	if _, err := d.ensureOffsetsTopic(ctx); err != nil {
 		d.cfg.Logger.Warn("creating "+group.OffsetsTopic, "err", err)
 	}
-	cr := group.CommitRequest{MemberRef: group.MemberRef{GroupID: req.Group, MemberID: req.MemberID, Generation: req.Generation}}
+	cr := group.CommitRequest{MemberRef: group.MemberRef{GroupID: req.Group, MemberID: req.MemberID, Generation: req.Generation},
+		Version: r.header.Version}
 	if r.header.Version == 0 {
 		cr.MemberID, cr.Generation = "", -1
 	}

@@ -8,9 +8,11 @@ package api
 // offsets and no error. v2 adds the top-level error, v6 is flexible, v7 require_stable,
 // v8 batches groups, v9 carries a KIP-848 member id and epoch, v10 names topics by id.
 //
+// v9's member id and epoch are checked for KIP-848 consumer groups (UNKNOWN_MEMBER_ID,
+// STALE_MEMBER_EPOCH) and ignored for classic groups, as in Kafka.
+//
 // Differs from Kafka: require_stable is ignored (there are no transactional offset
-// commits yet to be unstable), and so are v9's member id and epoch (classic groups do
-// not check them). v0, which Kafka read from ZooKeeper, reads the coordinator's offsets.
+// commits yet to be unstable). v0, which Kafka read from ZooKeeper, reads the coordinator's offsets.
 
 import (
 	"cmp"
@@ -84,7 +86,14 @@ func (d *Dispatcher) fetchGroupOffsets(rg kmsg.OffsetFetchRequestGroup, version 
 			}
 		}
 	}
-	offsets, err := d.cfg.Groups.FetchOffsets(rg.Group, asked)
+	ref := group.MemberRef{GroupID: rg.Group, Generation: -1}
+	if version >= 9 {
+		ref.Generation = rg.MemberEpoch
+		if rg.MemberID != nil {
+			ref.MemberID = *rg.MemberID
+		}
+	}
+	offsets, err := d.cfg.Groups.FetchMemberOffsets(ref, asked)
 	if err != nil && version >= 2 { // v0-v1 have no group-level error: each partition carries it
 		out.ErrorCode = errorCode(err)
 		return out

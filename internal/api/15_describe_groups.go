@@ -5,7 +5,8 @@ package api
 // Behaviour: each group's state, protocol type and members (member id, group.instance.id
 // v4+, client id and host); while the group is Stable also the selected protocol and
 // each member's metadata and assignment, as Kafka shows them. An unknown group is
-// described as Dead with no error, and from v6 with GROUP_ID_NOT_FOUND (KIP-1043). v3
+// described as Dead with no error, and from v6 with GROUP_ID_NOT_FOUND (KIP-1043); so is
+// a KIP-848 consumer group ("not a classic group"; ConsumerGroupDescribe shows it). v3
 // adds authorized operations, v5 is flexible, v6 adds error messages.
 //
 // Differs from Kafka: authorized operations are reported as not computed (INT32_MIN)

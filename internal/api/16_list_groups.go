@@ -3,13 +3,15 @@ package api
 // ListGroups (key 16), v0-v5.
 //
 // Behaviour: the groups this broker coordinates, with their protocol type; v4+ adds
-// each group's state and filters by state (KIP-518), v5 adds the group type ("classic")
-// and filters by type (KIP-848); filters match case-insensitively, as Kafka's do. While
+// each group's state and filters by state (KIP-518), v5 adds the group type ("classic", or
+// "consumer" for KIP-848 groups, whose states are Empty, Reconciling and Stable) and
+// filters by type (KIP-848); filters match case-insensitively, as Kafka's do. While
 // a __consumer_offsets partition is still loading, the error is
 // COORDINATOR_LOAD_IN_PROGRESS and the list holds the groups already loaded. v3 is
 // flexible.
 //
-// Differs from Kafka: nothing known.
+// Differs from Kafka: an empty KIP-848 group whose coordinator restarted is listed as
+// classic until a member rejoins (its membership is not persisted; see key 68).
 
 import (
 	"context"

@@ -12,6 +12,7 @@ import (
 	"github.com/nagare-dev/nagare/internal/group"
 	"github.com/nagare-dev/nagare/internal/metadata"
 	"github.com/nagare-dev/nagare/internal/partition"
+	"github.com/nagare-dev/nagare/internal/quota"
 	"github.com/nagare-dev/nagare/internal/readpath"
 )
 
@@ -27,6 +28,9 @@ type Config struct {
 	// Groups coordinates the consumer groups whose __consumer_offsets partitions this
 	// broker leads.
 	Groups *group.Coordinator
+	// Quotas holds clients to their quotas (KIP-219 throttling); nil serves everyone
+	// unthrottled.
+	Quotas *quota.Manager
 	// ReadPath checks fetched ranges for page cache residency and warms cold ones; nil
 	// (or disabled) sends ranges to the writer as read.
 	ReadPath *readpath.Pool
@@ -69,10 +73,12 @@ type request struct {
 	session  *Session
 	reply    *Reply
 	received time.Time
+	quota    requestQuota
 }
 
 // Handle implements Handler.
 func (d *Dispatcher) Handle(ctx context.Context, s *Session, frame []byte) *Reply {
+	start := time.Now() // broker time starts here: see docs/ARCHITECTURE.md
 	reply := NewReply()
 	h, body, err := parseHeader(frame)
 	if err != nil {
@@ -99,7 +105,16 @@ func (d *Dispatcher) Handle(ctx context.Context, s *Session, frame []byte) *Repl
 		reply.CloseConnection()
 		return reply
 	}
-	e.handle(d, ctx, &request{header: h, body: req, session: s, reply: reply, received: d.cfg.Now()})
+	r := &request{header: h, body: req, session: s, reply: reply, received: d.cfg.Now()}
+	if m := d.cfg.Quotas; m != nil {
+		r.quota.manager, r.quota.start = m, start
+		if h.Key == produceKey {
+			// Kafka counts the whole request against producer_byte_rate.
+			r.quota.byteThrottle = m.RecordBytes(quota.ProducerByteRate, quotaUser, h.ClientID, int64(len(frame)))
+		}
+	}
+	e.handle(d, ctx, r)
+	r.chargeHandled(false) // a response still to come: charge the time up to here
 	return reply
 }
 
@@ -110,9 +125,21 @@ func (d *Dispatcher) entry(key int16) *apiEntry {
 	return d.apis[key]
 }
 
-// respond encodes resp with the request's version and completes the reply.
+// respond encodes resp with the request's version and completes the reply, with the
+// throttle the client's quotas call for set in the response and on the reply.
 func (r *request) respond(resp kmsg.Response) {
-	r.reply.SendBytes(encodeResponse(r.header, resp))
+	setThrottle(resp, r.throttleNow(0))
+	start := time.Now()
+	b := encodeResponse(r.header, resp)
+	r.chargeEncode(start)
+	r.reply.SendBytes(b)
+}
+
+// noResponse completes a request the protocol does not answer (acks=0), still charging
+// its time and muting the connection if the client is over its quota.
+func (r *request) noResponse() {
+	r.throttleNow(0)
+	r.reply.NoResponse()
 }
 
 // encodeResponse writes the response header and body. ApiVersions always answers with

@@ -70,6 +70,13 @@ var errorCodes = []struct {
 	{group.ErrGroupSubscribedToTopic, kerr.GroupSubscribedToTopic},
 	{group.ErrOffsetMetadataTooLarge, kerr.OffsetMetadataTooLarge},
 	{group.ErrCommitTooLarge, kerr.InvalidCommitOffsetSize},
+	{group.ErrInvalidRequest, kerr.InvalidRequest},
+	{group.ErrFencedMemberEpoch, kerr.FencedMemberEpoch},
+	{group.ErrStaleMemberEpoch, kerr.StaleMemberEpoch},
+	{group.ErrUnreleasedInstanceID, kerr.UnreleasedInstanceID},
+	{group.ErrUnsupportedAssignor, kerr.UnsupportedAssignor},
+	{group.ErrInvalidRegularExpression, kerr.InvalidRegularExpression},
+	{group.ErrUnsupportedVersion, kerr.UnsupportedVersion},
 	{context.DeadlineExceeded, kerr.RequestTimedOut},
 }
 

@@ -1,6 +1,8 @@
 package api
 
 import (
+	"encoding/binary"
+
 	"github.com/twmb/franz-go/pkg/kbin"
 
 	"github.com/nagare-dev/nagare/internal/log"
@@ -85,6 +87,17 @@ func (f *fetchResponse) encode(correlationID int32) []Part {
 	}
 	e.tags() // top-level tags (v16 NodeEndpoints: sent only with leader changes)
 	return e.finish()
+}
+
+// setThrottle writes throttle_time_ms into encoded parts: it follows the correlation id
+// and, in flexible versions, the empty header tags, all in the first part.
+func (f *fetchResponse) setThrottle(parts []Part, ms int32) {
+	at := 4
+	if f.version >= 12 {
+		at++
+	}
+	f.throttleMs = ms
+	binary.BigEndian.PutUint32(parts[0].Bytes[at:at+4], uint32(ms))
 }
 
 func (f *fetchResponse) encodePartition(e *partsEncoder, p *fetchPartition) {

@@ -41,5 +41,9 @@ var registry = []apiEntry{
 	{key: 42, min: 0, max: 3, handle: (*Dispatcher).handleDeleteGroups},
 	{key: 44, min: 0, max: 1, handle: (*Dispatcher).handleIncrementalAlterConfigs},
 	{key: 47, min: 0, max: 0, handle: (*Dispatcher).handleOffsetDelete},
+	{key: 48, min: 0, max: 1, handle: (*Dispatcher).handleDescribeClientQuotas},
+	{key: 49, min: 0, max: 1, handle: (*Dispatcher).handleAlterClientQuotas},
 	{key: 60, min: 0, max: 2, handle: (*Dispatcher).handleDescribeCluster},
+	{key: 68, min: 0, max: 1, handle: (*Dispatcher).handleConsumerGroupHeartbeat},
+	{key: 69, min: 0, max: 1, handle: (*Dispatcher).handleConsumerGroupDescribe},
 }

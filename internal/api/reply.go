@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"sync"
+	"time"
 )
 
 // Handler serves request frames. The server calls Handle from a connection's reader
@@ -55,6 +56,9 @@ type Reply struct {
 	action  ReplyAction
 	parts   []Part
 	release func()
+	// throttle is how long the server leaves the connection unread once the reply has
+	// completed (KIP-219); set before completion, read after Done.
+	throttle time.Duration
 }
 
 // NewReply returns a reply that has not yet completed.
@@ -87,6 +91,13 @@ func (r *Reply) complete(action ReplyAction, parts []Part, release func()) {
 		release() // a second completion is a bug upstream; never leak what it pinned
 	}
 }
+
+// SetThrottle asks the server not to read the connection for d once the reply has
+// completed: the client is over a quota (KIP-219). Call it before completing the reply.
+func (r *Reply) SetThrottle(d time.Duration) { r.throttle = d }
+
+// Throttle is how long the connection stays unread after this reply. Valid after Done.
+func (r *Reply) Throttle() time.Duration { return r.throttle }
 
 // Done is closed when the reply has completed.
 func (r *Reply) Done() <-chan struct{} { return r.done }

@@ -19,6 +19,7 @@ import (
 	"github.com/nagare-dev/nagare/internal/log"
 	"github.com/nagare-dev/nagare/internal/metadata"
 	"github.com/nagare-dev/nagare/internal/partition"
+	"github.com/nagare-dev/nagare/internal/quota"
 	"github.com/nagare-dev/nagare/internal/readpath"
 	"github.com/nagare-dev/nagare/internal/server"
 )
@@ -46,6 +47,7 @@ type Broker struct {
 	meta       *metadata.Store
 	partitions *partition.Registry
 	groups     *group.Coordinator
+	quotas     *quota.Manager // quota.go
 	readPath   *readpath.Pool // readpath.go
 	server     *server.Server
 	http       *http.Server
@@ -88,6 +90,7 @@ func (b *Broker) start(ctx context.Context, cfg Config) error {
 		return err
 	}
 	b.applyDynamicConfigs()
+	b.openQuotas()
 	b.partitions = partition.NewRegistry(b.nodeID, b.logs, b.conf, b.logger)
 	b.groups = group.New(group.Config{NodeID: b.nodeID, Partitions: b.partitions, Settings: group.SettingsFrom(b.conf), Logger: b.logger})
 	if err := b.startServer(); err != nil {
@@ -193,7 +196,7 @@ func (b *Broker) startServer() error {
 	dispatcher := api.NewDispatcher(api.Config{
 		NodeID: b.nodeID, ClusterID: clusterID, Metadata: b.meta, Partitions: b.partitions, Broker: b.conf,
 		ProducerIDs: metadata.NewProducerIDAllocator(b.meta, b.nodeID, 1000), Groups: b.groups, Logger: b.logger,
-		ReadPath: b.readPath,
+		ReadPath: b.readPath, Quotas: b.quotas,
 	})
 	b.server = server.New(server.Config{
 		Listeners:          lcs,
@@ -252,6 +255,7 @@ func (b *Broker) followMetadata(ctx context.Context) {
 			}
 			b.applyDynamicConfigs()
 			img := b.meta.Image()
+			b.applyQuotas(img)
 			if err := b.partitions.Sync(img); err != nil {
 				b.logger.Error("applying metadata to partitions", "err", err)
 			}

@@ -288,6 +288,10 @@ var table = []Definition{
 		Doc: "Shortest session timeout a consumer may ask for."},
 	{Name: "group.max.session.timeout.ms", Kinds: KindBroker, Type: TypeInt, Default: "1800000",
 		Doc: "Longest session timeout a consumer may ask for."},
+	{Name: "group.consumer.session.timeout.ms", Kinds: KindBroker, Type: TypeInt, Default: "45000",
+		Doc: "Session timeout of KIP-848 consumer group members.", valid: atLeast(1)},
+	{Name: "group.consumer.heartbeat.interval.ms", Kinds: KindBroker, Type: TypeInt, Default: "5000",
+		Doc: "Heartbeat interval given to KIP-848 consumer group members.", valid: atLeast(1)},
 	{Name: "group.max.size", Kinds: KindBroker, Type: TypeInt, Default: maxInt,
 		Doc: "Most members one classic consumer group may have.", valid: atLeast(1)},
 	{Name: "transaction.state.log.num.partitions", Kinds: KindBroker, Type: TypeInt, Default: "50",
@@ -318,6 +322,17 @@ var table = []Definition{
 		Doc: "Samples kept per client quota.", valid: atLeast(1)},
 	{Name: "quota.window.size.seconds", Kinds: KindBroker, Type: TypeInt, Default: "1",
 		Doc: "Span of each client quota sample.", valid: atLeast(1)},
+	// Nagare: static defaults for every client, applied below Kafka's eight levels of
+	// client quota entities (as a /clients/<default> quota would be), so that each client-id
+	// is held to a share of broker time as shipped. Kafka removed its static defaults
+	// (quota.producer.default, quota.consumer.default) in 4.0; AlterClientQuotas entries,
+	// <default> ones included, override these. 0 means no default quota of that type.
+	{Name: "nagare.quota.default.request.percentage", Kinds: KindBroker, Type: TypeDouble, Default: "100.0", Update: ClusterWide,
+		Doc: "Broker time each client-id may use by default, in percent of one thread; 0 disables the default.", valid: betweenDouble(0, 1e9)},
+	{Name: "nagare.quota.default.producer.byte.rate", Kinds: KindBroker, Type: TypeLong, Default: "0", Update: ClusterWide,
+		Doc: "Produce request bytes per second each client-id may send by default; 0 disables the default.", valid: atLeast(0)},
+	{Name: "nagare.quota.default.consumer.byte.rate", Kinds: KindBroker, Type: TypeLong, Default: "0", Update: ClusterWide,
+		Doc: "Fetch response bytes per second each client-id may receive by default; 0 disables the default.", valid: atLeast(0)},
 
 	// ---- Broker: security. ----
 	// Nagare: SCRAM by default, and only the mechanisms it implements (Kafka: GSSAPI).

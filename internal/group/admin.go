@@ -1,6 +1,7 @@
 package group
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 )
@@ -23,6 +24,9 @@ func (c *Coordinator) ListGroups(states, types []string) ([]Listing, error) {
 		for _, g := range s.all() {
 			g.lock()
 			l := Listing{GroupID: g.id, ProtocolType: g.protocolType, State: g.state.String(), Type: classicType}
+			if g.consumer != nil {
+				l.State, l.Type = string(g.consumer.state()), consumerType
+			}
 			dead := g.state == Dead
 			g.unlock()
 			if dead || !matchesAny(states, l.State) || !matchesAny(types, l.Type) {
@@ -74,6 +78,9 @@ func (c *Coordinator) DescribeGroup(groupID string) (Description, error) {
 		return d, ErrGroupIDNotFound
 	}
 	defer g.unlock()
+	if g.consumer != nil {
+		return d, fmt.Errorf("%w: group %s is not a classic group", ErrGroupIDNotFound, groupID)
+	}
 	d.State, d.ProtocolType = g.state.String(), g.protocolType
 	stable := g.state == Stable
 	if stable {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf16"
 
@@ -26,6 +27,9 @@ type Settings struct {
 	MaxMetadataBytes      int           // offset.metadata.max.bytes
 	OffsetsRetention      time.Duration // offsets.retention.minutes
 	RetentionCheck        time.Duration // offsets.retention.check.interval.ms
+	// KIP-848 consumer groups; zero means Kafka's defaults (45 s and 5 s).
+	ConsumerSessionTimeout    time.Duration // group.consumer.session.timeout.ms
+	ConsumerHeartbeatInterval time.Duration // group.consumer.heartbeat.interval.ms
 }
 
 // SettingsFrom reads Settings from the broker's config.
@@ -38,6 +42,9 @@ func SettingsFrom(b *config.Broker) Settings {
 		MaxMetadataBytes:      b.Int("offset.metadata.max.bytes"),
 		OffsetsRetention:      b.Duration("offsets.retention.minutes"),
 		RetentionCheck:        b.Duration("offsets.retention.check.interval.ms"),
+
+		ConsumerSessionTimeout:    b.Duration("group.consumer.session.timeout.ms"),
+		ConsumerHeartbeatInterval: b.Duration("group.consumer.heartbeat.interval.ms"),
 	}
 }
 
@@ -70,6 +77,10 @@ type Coordinator struct {
 	applied    uint64                      // guarded by mu; the index of the last image applied
 	closed     bool                        // guarded by mu
 
+	// image is the last metadata image applied: consumer groups resolve subscriptions
+	// and topic ids with it. Atomic, so a group's lock holder may read it.
+	image atomic.Pointer[metadata.Image]
+
 	stop chan struct{}  // closed by Close: stops the expiry loop
 	wg   sync.WaitGroup // loaders and the expiry loop
 }
@@ -82,6 +93,12 @@ func New(cfg Config) *Coordinator {
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.Settings.ConsumerSessionTimeout <= 0 {
+		cfg.Settings.ConsumerSessionTimeout = 45 * time.Second
+	}
+	if cfg.Settings.ConsumerHeartbeatInterval <= 0 {
+		cfg.Settings.ConsumerHeartbeatInterval = 5 * time.Second
 	}
 	c := &Coordinator{cfg: cfg, logger: cfg.Logger.With("component", "group"),
 		shards: map[int32]*shard{}, stop: make(chan struct{})}
@@ -127,6 +144,7 @@ func (c *Coordinator) ApplyMetadata(img *metadata.Image) {
 		return // an older image than one already applied: callers race, the newest wins
 	}
 	c.applied = img.Index()
+	c.image.Store(img)
 	deleted := c.deletedTopicsLocked(img)
 	topic, ok := img.TopicByName(OffsetsTopic)
 	led := map[int32]*partition.Partition{}

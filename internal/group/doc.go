@@ -1,6 +1,7 @@
-// Package group is the classic consumer group coordinator (Kafka's GroupCoordinator
-// before KIP-848): membership, rebalances and committed offsets of the groups whose
-// __consumer_offsets partition this broker leads. A group lives in partition
+// Package group is the consumer group coordinator: membership, rebalances and
+// committed offsets of the groups whose __consumer_offsets partition this broker leads,
+// for classic groups (JoinGroup/SyncGroup, client-side assignment) and KIP-848 consumer
+// groups (ConsumerGroupHeartbeat, server-side assignment). A group lives in partition
 // abs(javaStringHashCode(groupID)) % partitions (PartitionFor), exactly Kafka's rule, so
 // tools that compute the coordinator themselves agree.
 //
@@ -15,10 +16,23 @@
 //	offsets.go      OffsetCommit, OffsetFetch, OffsetDelete, group metadata records, expiry
 //	admin.go        ListGroups, DescribeGroups, DeleteGroups
 //	records.go      the records of __consumer_offsets and their record batches
+//	consumer.go     KIP-848 groups: members, epochs, joins, leaves, static members,
+//	                sessions (a group with g.consumer set is a consumer group)
+//	consumer_reconcile.go  target assignment (group epoch) and the step-by-step
+//	                reconciliation that never gives a partition still owned by another
+//	consumer_assign.go     the server-side assignors, uniform (sticky) and range
+//	consumer_describe.go   ConsumerGroupDescribe
+//
+// A group is classic or consumer. An empty group (offsets only) becomes whichever kind
+// a member next joins with; a group with members refuses the other protocol
+// (INCONSISTENT_GROUP_PROTOCOL for JoinGroup, GROUP_ID_NOT_FOUND for the rest, as
+// Kafka). A consumer group keeps the classic fields that offsets, expiry, listing and
+// deletion read (state Empty or Stable, protocol type "consumer", subscribed topics) in
+// line with its members, so those paths serve both kinds.
 //
 // # Storage
 //
-// Committed offsets and group metadata are records of the compacted topic
+// Committed offsets and classic group metadata are records of the compacted topic
 // __consumer_offsets in Kafka's key and value formats (OffsetCommitKey v1 /
 // OffsetCommitValue v3, GroupMetadataKey v2 / GroupMetadataValue v3); deletions are
 // tombstones. Writes go through partition.Append with acks=all, one append per request,
@@ -27,6 +41,12 @@
 // Log.ReadBytes and every batch decoded; until that finishes the partition's groups
 // answer COORDINATOR_LOAD_IN_PROGRESS. Loaded groups with members come back Stable and
 // their sessions restart, so members that are gone expire and the group rebalances.
+//
+// KIP-848 groups persist only their offsets: kmsg has no schemas for Kafka's
+// ConsumerGroup* records. After a restart or coordinator move their members get
+// UNKNOWN_MEMBER_ID and rejoin with epoch 0, and the group is rebuilt; until then it
+// is an offsets-only group (listed as classic, Empty). Kafka would restore members,
+// epochs and target assignment from its records.
 //
 // This package imports kmsg, an exception to "only internal/api imports kmsg": for the
 // record schemas above, for record batches (kmsg.RecordBatch, kmsg.Record) and for

@@ -54,3 +54,28 @@ var (
 	// partition fails rather than serving groups that silently lost state.
 	ErrCorruptRecord = errors.New("group: corrupt __consumer_offsets record")
 )
+
+// Errors of KIP-848 consumer groups.
+var (
+	// ErrInvalidRequest: a ConsumerGroupHeartbeat that breaks the protocol's rules
+	// (INVALID_REQUEST).
+	ErrInvalidRequest = errors.New("group: invalid request")
+	// ErrFencedMemberEpoch: the member's epoch is not the coordinator's; it must drop
+	// its partitions and rejoin (FENCED_MEMBER_EPOCH).
+	ErrFencedMemberEpoch = errors.New("group: fenced member epoch")
+	// ErrStaleMemberEpoch: an offset commit or fetch with an epoch that is not the
+	// member's current one (STALE_MEMBER_EPOCH).
+	ErrStaleMemberEpoch = errors.New("group: stale member epoch")
+	// ErrUnreleasedInstanceID: a static member joins while its instance id is still in
+	// use by a member that has not left (UNRELEASED_INSTANCE_ID).
+	ErrUnreleasedInstanceID = errors.New("group: instance id still in use")
+	// ErrUnsupportedAssignor: the member asks for an assignor this broker does not
+	// have (UNSUPPORTED_ASSIGNOR).
+	ErrUnsupportedAssignor = errors.New("group: unsupported assignor")
+	// ErrInvalidRegularExpression: the subscription regex does not compile
+	// (INVALID_REGULAR_EXPRESSION).
+	ErrInvalidRegularExpression = errors.New("group: invalid regular expression")
+	// ErrUnsupportedVersion: a classic-protocol request version used for a consumer
+	// group member (UNSUPPORTED_VERSION).
+	ErrUnsupportedVersion = errors.New("group: unsupported version")
+)

@@ -127,6 +127,7 @@ type group struct {
 	delayLeft    time.Duration                // what the initial delay may still extend by
 	newJoiner    bool                         // a member joined during the initial delay
 	outbox       []func()                     // replies to send once mu is released
+	consumer     *consumerGroup               // set for a KIP-848 consumer group
 }
 
 func newGroup(c *Coordinator, s *shard, id string, now time.Time) *group {
@@ -288,6 +289,7 @@ func (g *group) stopTimersLocked() {
 	}
 	g.stopJoinTimerLocked()
 	g.stopSyncTimerLocked()
+	g.stopConsumerTimersLocked()
 }
 
 func (g *group) stopJoinTimerLocked() {

@@ -124,6 +124,13 @@ func (g *group) joinLocked(req JoinRequest, done func(JoinResult)) {
 		res := JoinResult{Err: err, MemberID: req.MemberID, Generation: -1}
 		g.outbox = append(g.outbox, func() { done(res) })
 	}
+	if g.consumer != nil {
+		if len(g.consumer.members) > 0 {
+			fail(fmt.Errorf("%w: group %q is a consumer group with members", ErrInconsistentProtocol, g.id))
+			return
+		}
+		g.consumer, g.protocolType, g.subscribed = nil, "", nil // an empty consumer group becomes classic
+	}
 	if !g.supportsLocked(req.ProtocolType, req.Protocols) {
 		fail(ErrInconsistentProtocol)
 		return
@@ -580,6 +587,10 @@ func (c *Coordinator) Sync(req SyncRequest, done func(SyncResult)) {
 
 func (g *group) syncLocked(req SyncRequest, done func(SyncResult)) {
 	fail := func(err error) { g.outbox = append(g.outbox, func() { done(SyncResult{Err: err}) }) }
+	if err := g.checkClassicLocked(); err != nil {
+		fail(err)
+		return
+	}
 	if err := g.checkMemberLocked(req.MemberID, req.InstanceID); err != nil {
 		fail(err)
 		return
@@ -666,6 +677,9 @@ func (c *Coordinator) Heartbeat(req MemberRef) error {
 		return ErrUnknownMemberID
 	}
 	defer g.unlock()
+	if err := g.checkClassicLocked(); err != nil {
+		return err
+	}
 	if g.state == Empty {
 		return ErrUnknownMemberID
 	}
@@ -700,6 +714,9 @@ func (c *Coordinator) Leave(groupID string, members []LeavingMember) ([]error, e
 		return errs, nil
 	}
 	defer g.unlock()
+	if err := g.checkClassicLocked(); err != nil {
+		return nil, err
+	}
 	for i, lm := range members {
 		errs[i] = g.leaveLocked(lm)
 	}

@@ -270,7 +270,8 @@ func (st *loadState) apply(offset int64, r record) error {
 		}
 		st.metadata[k.Group] = v
 	default:
-		// KIP-848 consumer group records (key v3+): not served yet, skipped.
+		// Kafka's KIP-848 consumer group records (key v3+): kmsg has no schemas for
+		// them and Nagare does not write them; skipped (members rejoin).
 	}
 	return nil
 }

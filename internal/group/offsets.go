@@ -15,6 +15,9 @@ type CommitRequest struct {
 	// broker's offsets.retention.minutes.
 	Retention time.Duration
 	Offsets   []OffsetCommit
+	// Version is the OffsetCommit version: members of consumer groups must commit
+	// with v9+, where Generation is their member epoch.
+	Version int16
 }
 
 // OffsetCommit is one partition's offset to commit.
@@ -60,7 +63,11 @@ func (c *Coordinator) CommitOffsets(req CommitRequest) []error {
 		return all(fmt.Errorf("%w: group %q does not exist", ErrIllegalGeneration, req.GroupID))
 	}
 	defer g.unlock()
-	if err := g.checkCommitLocked(req.MemberRef); err != nil {
+	check := g.checkCommitLocked
+	if g.consumer != nil {
+		check = func(ref MemberRef) error { return g.checkConsumerCommitLocked(ref, req.Version) }
+	}
+	if err := check(req.MemberRef); err != nil {
 		if g.isEmptyOfStateLocked() {
 			g.killLocked(ErrCoordinatorNotAvailable)
 		}
@@ -128,10 +135,40 @@ func (g *group) checkCommitLocked(ref MemberRef) error {
 	return nil
 }
 
+// checkConsumerCommitLocked is Kafka's validateOffsetCommit for consumer groups: a
+// commit without a member goes to an empty group only; a member commits with v9+ at
+// its current epoch.
+func (g *group) checkConsumerCommitLocked(ref MemberRef, version int16) error {
+	cg := g.consumer
+	if ref.Generation < 0 && ref.MemberID == "" && ref.InstanceID == "" {
+		if len(cg.members) > 0 {
+			return fmt.Errorf("%w: only members may commit to a group with members", ErrUnknownMemberID)
+		}
+		return nil
+	}
+	m := cg.members[ref.MemberID]
+	if m == nil {
+		return fmt.Errorf("%w: %s", ErrUnknownMemberID, ref.MemberID)
+	}
+	if version < 9 {
+		return fmt.Errorf("%w: members of consumer groups commit with OffsetCommit v9+", ErrUnsupportedVersion)
+	}
+	if ref.Generation != m.epoch {
+		return fmt.Errorf("%w: %d, the member is at %d", ErrStaleMemberEpoch, ref.Generation, m.epoch)
+	}
+	return nil
+}
+
 // FetchOffsets returns the group's committed offsets: for the partitions asked for, or
 // all of them when partitions is nil. An unknown group has none.
 func (c *Coordinator) FetchOffsets(groupID string, partitions []TopicPartition) (map[TopicPartition]CommittedOffset, error) {
-	g, err := c.lockGroup(groupID, false)
+	return c.FetchMemberOffsets(MemberRef{GroupID: groupID, Generation: -1}, partitions)
+}
+
+// FetchMemberOffsets is FetchOffsets for OffsetFetch v9+, which names the member and
+// its epoch: a member of a consumer group must be known and at its current epoch.
+func (c *Coordinator) FetchMemberOffsets(ref MemberRef, partitions []TopicPartition) (map[TopicPartition]CommittedOffset, error) {
+	g, err := c.lockGroup(ref.GroupID, false)
 	if err != nil {
 		return nil, err
 	}
@@ -140,6 +177,15 @@ func (c *Coordinator) FetchOffsets(groupID string, partitions []TopicPartition) 
 		return out, nil
 	}
 	defer g.unlock()
+	if g.consumer != nil && (ref.MemberID != "" || ref.Generation >= 0) {
+		m := g.consumer.members[ref.MemberID]
+		if m == nil {
+			return nil, fmt.Errorf("%w: %s", ErrUnknownMemberID, ref.MemberID)
+		}
+		if ref.Generation != m.epoch {
+			return nil, fmt.Errorf("%w: %d, the member is at %d", ErrStaleMemberEpoch, ref.Generation, m.epoch)
+		}
+	}
 	get := func(tp TopicPartition) {
 		if o, ok := g.offsets[tp]; ok {
 			out[tp] = CommittedOffset{Offset: o.offset, LeaderEpoch: o.leaderEpoch, Metadata: o.metadata}

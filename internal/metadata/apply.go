@@ -33,6 +33,8 @@ func (img *Image) apply(rec Record, index uint64) (*Image, error) {
 		return img.applyAllocateProducerIDs(r, index)
 	case SetClusterID:
 		return img.applySetClusterID(r, index)
+	case ClientQuota:
+		return img.applyClientQuota(r, index)
 	}
 	// Only reachable with a pointer to a record struct, which DecodeRecord never returns.
 	return nil, fmt.Errorf("%w: cannot apply %T", ErrUnknownRecord, rec)

@@ -44,7 +44,8 @@ func dumpImage(tb testing.TB, img *Image) string {
 		Topics         []*Topic
 		BrokerConfigs  map[string]map[string]string
 		NextProducerID int64
-	}{img.Index(), img.ClusterID(), img.Brokers(), img.Topics(), configs, img.NextProducerID()}, "", " ")
+		ClientQuotas   []ClientQuota
+	}{img.Index(), img.ClusterID(), img.Brokers(), img.Topics(), configs, img.NextProducerID(), img.clientQuotaRecords()}, "", " ")
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -389,7 +390,14 @@ func TestSnapshotRoundTrip(t *testing.T) {
 		AllocateProducerIDs{NodeID: 1, Start: 0, Count: 1000},
 		AllocateProducerIDs{NodeID: 2, Start: 1000, Count: 1000},
 		SetClusterID{ID: "MkU3OEVBNTcwNTJENDM2Qk"},
+		ClientQuota{Entity: []QuotaEntityPart{{Type: QuotaEntityClientID}}, Key: "request_percentage", Value: 50},
+		ClientQuota{Entity: []QuotaEntityPart{{Type: QuotaEntityUser, Name: ptr("bob")}}, Key: "producer_byte_rate", Value: 1000},
+		ClientQuota{Entity: []QuotaEntityPart{{Type: QuotaEntityUser, Name: ptr("bob")}}, Key: "consumer_byte_rate", Value: 2000},
+		ClientQuota{Entity: []QuotaEntityPart{{Type: QuotaEntityUser, Name: ptr("bob")}}, Key: "consumer_byte_rate", Remove: true},
 	)...)
+	if n := len(img.ClientQuotas()); n != 2 {
+		t.Fatalf("%d quota entities, want 2", n)
+	}
 
 	var buf bytes.Buffer
 	w := bufio.NewWriter(&buf)
@@ -544,6 +552,21 @@ func BenchmarkTopicByID(b *testing.B) {
 	for i := 0; b.Loop(); i++ {
 		if _, ok := img.TopicByID(topics[i%len(topics)].ID); !ok {
 			b.Fatal("missing")
+		}
+	}
+}
+
+func TestApplyClientQuotaRejects(t *testing.T) {
+	bad := []ClientQuota{
+		{Key: "producer_byte_rate", Value: 1},
+		{Entity: []QuotaEntityPart{{Type: "ip"}}, Key: "producer_byte_rate", Value: 1},
+		{Entity: []QuotaEntityPart{{Type: QuotaEntityUser}, {Type: QuotaEntityUser}}, Key: "producer_byte_rate", Value: 1},
+		{Entity: []QuotaEntityPart{{Type: QuotaEntityUser}}, Value: 1},
+		{Entity: []QuotaEntityPart{{Type: QuotaEntityUser}}, Key: "producer_byte_rate", Value: math.Inf(1)},
+	}
+	for _, r := range bad {
+		if _, err := emptyImage.apply(r, 1); !errors.Is(err, ErrInvalidRecord) {
+			t.Errorf("%+v: err %v, want ErrInvalidRecord", r, err)
 		}
 	}
 }

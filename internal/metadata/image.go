@@ -30,6 +30,8 @@ type Image struct {
 
 	nextProducerID int64  // the first producer ID no AllocateProducerIDs block has covered
 	clusterID      string // "" until SetClusterID
+
+	clientQuotas map[QuotaEntity]map[string]float64 // entity → key → value; no empty maps
 }
 
 type sortedTopics struct {

@@ -25,6 +25,7 @@ const (
 	RecordAlterBrokerConfigs  RecordType = 6
 	RecordAllocateProducerIDs RecordType = 7
 	RecordSetClusterID        RecordType = 8
+	RecordClientQuota         RecordType = 9
 )
 
 // recordVersions is the newest payload version this code writes and reads, per type. A change
@@ -39,6 +40,7 @@ var recordVersions = map[RecordType]uint8{
 	RecordAlterBrokerConfigs:  0,
 	RecordAllocateProducerIDs: 0,
 	RecordSetClusterID:        0,
+	RecordClientQuota:         0,
 }
 
 // String names the type as the Go struct that carries it, for logs and errors.
@@ -60,6 +62,8 @@ func (t RecordType) String() string {
 		return "AllocateProducerIDs"
 	case RecordSetClusterID:
 		return "SetClusterID"
+	case RecordClientQuota:
+		return "ClientQuota"
 	}
 	return fmt.Sprintf("RecordType(%d)", uint8(t))
 }
@@ -248,6 +252,8 @@ func DecodeRecord(b []byte) (Record, error) {
 		rec, err = decodePayload[AllocateProducerIDs](b[recordHeaderSize:])
 	case RecordSetClusterID:
 		rec, err = decodePayload[SetClusterID](b[recordHeaderSize:])
+	case RecordClientQuota:
+		rec, err = decodePayload[ClientQuota](b[recordHeaderSize:])
 	}
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v version %d: %v", ErrCorruptRecord, typ, version, err)

@@ -32,8 +32,12 @@ func sampleRecords() []Record {
 		AlterBrokerConfigs{NodeID: ClusterDefault, Set: map[string]string{"log.retention.ms": "3600000"}, Delete: []string{"num.io.threads"}},
 		AllocateProducerIDs{NodeID: 1, Start: 0, Count: DefaultProducerIDBlockSize},
 		SetClusterID{ID: "MkU3OEVBNTcwNTJENDM2Qk"},
+		ClientQuota{Entity: []QuotaEntityPart{{Type: QuotaEntityUser, Name: ptr("alice")}, {Type: QuotaEntityClientID}},
+			Key: "producer_byte_rate", Value: 1048576, Remove: true},
 	}
 }
+
+func ptr[T any](v T) *T { return &v }
 
 func TestRecordRoundTrip(t *testing.T) {
 	for _, rec := range sampleRecords() {

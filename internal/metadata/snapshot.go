@@ -23,7 +23,8 @@ import (
 // for every broker, CreateTopic for every topic (sorted by name, with its partitions and
 // config overrides), AlterBrokerConfigs for every broker and the cluster default that has
 // dynamic configs, and one AllocateProducerIDs{NodeID: -1, Start: 0, Count: NextProducerID}
-// when any producer IDs were handed out (the blocks themselves are not kept, as in Kafka).
+// when any producer IDs were handed out (the blocks themselves are not kept, as in Kafka),
+// then one ClientQuota per entity and key, sorted.
 // The count finds a truncated snapshot; raft's FileSnapshotStore also checks a CRC-64 of the
 // whole file before Restore.
 //
@@ -48,6 +49,8 @@ func writeSnapshot(w *bufio.Writer, img *Image) error {
 	if img.nextProducerID > 0 {
 		count++
 	}
+	quotas := img.clientQuotaRecords()
+	count += len(quotas)
 	var header [4 + 1 + 8 + 4]byte
 	copy(header[:], snapshotMagic)
 	header[4] = snapshotVersion
@@ -78,6 +81,11 @@ func writeSnapshot(w *bufio.Writer, img *Image) error {
 	}
 	if img.nextProducerID > 0 {
 		if err := writeSnapshotRecord(w, AllocateProducerIDs{NodeID: -1, Start: 0, Count: img.nextProducerID}); err != nil {
+			return err
+		}
+	}
+	for _, q := range quotas {
+		if err := writeSnapshotRecord(w, q); err != nil {
 			return err
 		}
 	}

@@ -52,9 +52,12 @@ type conn struct {
 	closing   chan struct{}      // closed once, by close
 	closeOnce sync.Once          // guards closing, cancel and netConn.Close
 
-	draining   atomic.Bool  // set by Shutdown: stop reading, finish what is queued
-	pending    atomic.Int32 // replies queued and not yet released; > 0 means not idle
-	lastActive atomic.Int64 // time since born of the last frame read or reply written
+	draining   atomic.Bool   // set by Shutdown: stop reading, finish what is queued
+	drainWake  chan struct{} // closed by drain, so a muted reader wakes for shutdown
+	drainOnce  sync.Once     // guards drainWake
+	mutedUntil atomic.Int64  // sinceBorn until which the reader handles no frame (KIP-219)
+	pending    atomic.Int32  // replies queued and not yet released; > 0 means not idle
+	lastActive atomic.Int64  // time since born of the last frame read or reply written
 
 	// Reader-only state.
 	in         *bufio.Reader
@@ -67,17 +70,18 @@ func newConn(s *Server, nc net.Conn, listener string, lm *listenerMetrics) *conn
 	remote := nc.RemoteAddr().String()
 	ctx, cancel := context.WithCancel(context.Background())
 	return &conn{
-		server:  s,
-		netConn: nc,
-		session: &api.Session{RemoteAddr: remote, Listener: listener},
-		logger:  s.logger.With("listener", listener, "remote", remote),
-		metrics: lm,
-		born:    time.Now(),
-		ctx:     ctx,
-		cancel:  cancel,
-		replies: make(chan queued, s.cfg.MaxInFlight),
-		closing: make(chan struct{}),
-		in:      bufio.NewReaderSize(nc, readBufferBytes),
+		server:    s,
+		netConn:   nc,
+		session:   &api.Session{RemoteAddr: remote, Listener: listener},
+		logger:    s.logger.With("listener", listener, "remote", remote),
+		metrics:   lm,
+		born:      time.Now(),
+		ctx:       ctx,
+		cancel:    cancel,
+		replies:   make(chan queued, s.cfg.MaxInFlight),
+		closing:   make(chan struct{}),
+		drainWake: make(chan struct{}),
+		in:        bufio.NewReaderSize(nc, readBufferBytes),
 	}
 }
 
@@ -92,7 +96,15 @@ func (c *conn) readLoop() {
 		}
 	}
 	for !c.draining.Load() {
+		if err := c.waitMuted(); err != nil {
+			c.stopReading(err)
+			return
+		}
 		frame, err := c.readFrame()
+		if err == nil {
+			// The writer may have muted the connection while this read waited.
+			err = c.waitMuted()
+		}
 		if err != nil {
 			c.stopReading(err)
 			return
@@ -101,6 +113,11 @@ func (c *conn) readLoop() {
 		if err != nil {
 			c.stopReading(err)
 			return
+		}
+		if isDone(reply) {
+			// Answered at once: mute now rather than when the writer gets to it, so a
+			// pipelining client cannot slip requests in between.
+			c.mute(reply.Throttle())
 		}
 		c.pending.Add(1)
 		c.replies <- queued{reply: reply, frame: frame} // blocks while MaxInFlight wait
@@ -187,9 +204,51 @@ func (c *conn) setReadDeadline(t time.Time) error {
 	return nil
 }
 
+// mute leaves the connection unread for d from now, or longer if already muted longer:
+// the client is throttled (KIP-219), and a client that ignores throttle_time_ms is held
+// all the same because nothing it sends is handled meanwhile.
+func (c *conn) mute(d time.Duration) {
+	if d <= 0 {
+		return
+	}
+	until := int64(c.sinceBorn() + d)
+	for {
+		cur := c.mutedUntil.Load()
+		if cur >= until {
+			return
+		}
+		if c.mutedUntil.CompareAndSwap(cur, until) {
+			c.metrics.muted.Add(time.Duration(until - max(cur, until-int64(d))).Seconds())
+			return
+		}
+	}
+}
+
+// waitMuted returns once the connection is no longer muted, or with why the reader must
+// stop instead (the connection closed, or Shutdown is draining it).
+func (c *conn) waitMuted() error {
+	for {
+		d := time.Duration(c.mutedUntil.Load()) - c.sinceBorn()
+		if d <= 0 {
+			return nil
+		}
+		timer := time.NewTimer(d)
+		select {
+		case <-timer.C:
+		case <-c.closing:
+			timer.Stop()
+			return net.ErrClosed
+		case <-c.drainWake:
+			timer.Stop()
+			return errDraining
+		}
+	}
+}
+
 // drain makes the reader stop at its next read; called by Shutdown.
 func (c *conn) drain() {
 	c.draining.Store(true)
+	c.drainOnce.Do(func() { close(c.drainWake) })
 	c.netConn.SetReadDeadline(time.Now()) // error means already closed: nothing to wake
 }
 

@@ -16,6 +16,7 @@ type metrics struct {
 	received *prometheus.CounterVec
 	sent     *prometheus.CounterVec
 	panics   *prometheus.CounterVec
+	muted    *prometheus.CounterVec
 }
 
 // Reasons a frame is rejected, the values of the "reason" label.
@@ -41,11 +42,13 @@ func newMetrics() *metrics {
 		received: counter("received_bytes_total", "Bytes of request frames read, size prefixes included.", "listener"),
 		sent:     counter("sent_bytes_total", "Bytes of responses written, size prefixes included.", "listener"),
 		panics:   counter("handler_panics_total", "Panics recovered from handlers; each closed its connection.", "listener"),
+		muted: counter("throttle_mute_seconds_total",
+			"Seconds of throttle (KIP-219) asked of connections: time they were left unread.", "listener"),
 	}
 }
 
 func (m *metrics) collectors() []prometheus.Collector {
-	return []prometheus.Collector{m.accepted, m.open, m.rejected, m.received, m.sent, m.panics}
+	return []prometheus.Collector{m.accepted, m.open, m.rejected, m.received, m.sent, m.panics, m.muted}
 }
 
 // register adds the collectors to r, all or none. A nil r registers nothing.
@@ -85,6 +88,7 @@ type listenerMetrics struct {
 	received         prometheus.Counter
 	sent             prometheus.Counter
 	panics           prometheus.Counter
+	muted            prometheus.Counter
 }
 
 func (m *metrics) forListener(name string) *listenerMetrics {
@@ -96,6 +100,7 @@ func (m *metrics) forListener(name string) *listenerMetrics {
 		received:         m.received.WithLabelValues(name),
 		sent:             m.sent.WithLabelValues(name),
 		panics:           m.panics.WithLabelValues(name),
+		muted:            m.muted.WithLabelValues(name),
 	}
 }
 

@@ -60,6 +60,7 @@ func (c *conn) writeNext() bool {
 	batch := c.collectCompleted(append(c.out.batch[:0], first))
 	open, err := c.writeBatch(batch)
 	for i := range batch {
+		c.mute(batch[i].reply.Throttle()) // from when the response left, as KIP-219 says
 		c.finish(batch[i])
 		batch[i] = queued{}
 	}

@@ -1,0 +1,90 @@
+package api
+
+import (
+	"sync/atomic"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/nagare-dev/nagare/internal/quota"
+)
+
+// quotaUser is the user every request is attributed to until SASL gives connections
+// principals: Kafka's User:ANONYMOUS, by the name quota entities use.
+const quotaUser = "ANONYMOUS"
+
+// produceKey is Produce's api key: its request bytes count against producer_byte_rate.
+const produceKey = 0
+
+// A request's broker time is charged once, by whichever comes first: its response being
+// built (respond, sendFetch, noResponse), which then also decides the throttle; or its
+// handler returning with the response still to come (a long poll, acks=all, a group
+// join), which charges the time so far without judging it. See docs/ARCHITECTURE.md.
+const (
+	chargeHandling int32 = iota // the handler is running; nothing charged yet
+	chargeDone                  // the time up to the handler's return or the response is charged
+)
+
+// requestQuota is a request's quota state, inside request.
+type requestQuota struct {
+	manager      *quota.Manager // nil: quotas off
+	start        time.Time      // Handle's entry, monotonic
+	charge       atomic.Int32   // chargeHandling, then chargeDone
+	byteThrottle time.Duration  // from the produce byte rate, decided at decode
+}
+
+// chargeHandled charges the time from Handle's entry to now, once; it returns whether
+// this call did. check says whether to judge the rate (and so return a throttle).
+func (r *request) chargeHandled(check bool) (charged bool, throttle time.Duration) {
+	q := &r.quota
+	if q.manager == nil || !q.charge.CompareAndSwap(chargeHandling, chargeDone) {
+		return false, 0
+	}
+	return true, q.manager.RecordTime(quotaUser, r.header.ClientID, time.Since(q.start), check)
+}
+
+// throttleNow decides the throttle as the response is built: the request rate with this
+// request's time included, and the byte rates, whichever is longest (Kafka's max of the
+// bandwidth and request throttles). responseBytes > 0 counts against consumer_byte_rate.
+func (r *request) throttleNow(responseBytes int64) time.Duration {
+	q := &r.quota
+	if q.manager == nil {
+		return 0
+	}
+	charged, throttle := r.chargeHandled(true)
+	if !charged {
+		// The handler returned earlier and charged its time; judge the rate as it is.
+		throttle = q.manager.RecordTime(quotaUser, r.header.ClientID, 0, true)
+	}
+	throttle = max(throttle, q.byteThrottle)
+	if responseBytes > 0 {
+		throttle = max(throttle, q.manager.RecordBytes(quota.ConsumerByteRate, quotaUser, r.header.ClientID, responseBytes))
+	}
+	q.manager.RecordThrottle(quotaUser, r.header.ClientID, throttle)
+	r.reply.SetThrottle(throttle)
+	return throttle
+}
+
+// chargeEncode charges the encoding that followed the throttle decision, unjudged (as
+// Kafka's recordNoThrottle charges what follows its decision).
+func (r *request) chargeEncode(since time.Time) {
+	if m := r.quota.manager; m != nil {
+		m.RecordTime(quotaUser, r.header.ClientID, time.Since(since), false)
+	}
+}
+
+// throttleMillis is a throttle as the protocol's int32 milliseconds.
+func throttleMillis(d time.Duration) int32 {
+	return int32(min(d.Milliseconds(), 1<<31-1))
+}
+
+// throttleSetter is every kmsg response with a throttle_time_ms field.
+type throttleSetter interface{ SetThrottle(int32) }
+
+// setThrottle puts the throttle in resp if its type carries one; the older versions of a
+// type without the field just do not encode it.
+func setThrottle(resp kmsg.Response, d time.Duration) {
+	if t, ok := resp.(throttleSetter); ok && d > 0 {
+		t.SetThrottle(throttleMillis(d))
+	}
+}
