@@ -47,6 +47,7 @@ Kafka protocol and admin APIs only, so they need nothing but --bootstrap.`,
 	root.AddCommand(
 		newTopicCommand(),
 		newGroupCommand(),
+		newQuotaCommand(),
 		newProduceCommand(),
 		newConsumeCommand(),
 		newBenchCommand(),
