@@ -161,7 +161,7 @@ unknown to the cluster, which then starts with these offsets).`,
 func parseTopicSelection(s string) (topicSelection, error) {
 	topic, list, hasList := strings.Cut(strings.TrimSpace(s), ":")
 	if topic == "" {
-		return topicSelection{}, fmt.Errorf("--topic %q: want TOPIC or TOPIC:PARTITION,...", s)
+		return topicSelection{}, fmt.Errorf("--topic %q: want TOPIC or TOPIC:PARTITIONS (e.g. orders:0,2-4)", s)
 	}
 	sel := topicSelection{topic: topic}
 	if !hasList {

@@ -20,13 +20,12 @@ const (
 // warmTest is a fetch response whose partitions are ranges of real files, a pool whose
 // loads the test controls, and the warmFetch tying them together.
 type warmTest struct {
-	t      *testing.T
-	resp   *fetchResponse
-	pool   *readpath.Pool
-	loads  atomic.Int32
-	allow  atomic.Int32  // loads let through at once; the rest wait for gate
-	gate   chan struct{} // closed: every load goes through
-	cutOff []int64       // per partition: bytes the fake log will re-read at most
+	t     *testing.T
+	resp  *fetchResponse
+	pool  *readpath.Pool
+	loads atomic.Int32
+	allow atomic.Int32  // loads let through at once; the rest wait for gate
+	gate  chan struct{} // closed: every load goes through
 }
 
 // newWarmTest makes one partition per length; the first `cold` of them are cold.

@@ -46,14 +46,6 @@ func (s partSet) equal(o partSet) bool {
 	return true
 }
 
-func (s partSet) clone() partSet {
-	out := make(partSet, len(s))
-	for tp := range s {
-		out[tp] = struct{}{}
-	}
-	return out
-}
-
 func compareTP(a, b TopicPartition) int {
 	return cmp.Or(cmp.Compare(a.Topic, b.Topic), cmp.Compare(a.Partition, b.Partition))
 }
