@@ -34,6 +34,12 @@ const readCommitted = 1
 
 func (d *Dispatcher) handleFetch(ctx context.Context, r *request) {
 	req := r.body.(*kmsg.FetchRequest)
+	var waits []reflect.SelectCase
+	if req.MaxWaitMillis > 0 && req.MinBytes > 0 {
+		// Taken before the read: an append landing between the read and the wait then
+		// closes a channel we hold, instead of waking nobody.
+		waits = d.appendWaits(req, r.header.Version)
+	}
 	resp := d.readFetch(req, r.header.Version)
 	deadline := r.received.Add(time.Duration(max(req.MaxWaitMillis, 0)) * time.Millisecond)
 	if resp.bytes() >= int64(req.MinBytes) || req.MaxWaitMillis <= 0 || hasFetchError(resp) {
@@ -41,23 +47,27 @@ func (d *Dispatcher) handleFetch(ctx context.Context, r *request) {
 		return
 	}
 	resp.release()
-	go d.longPoll(ctx, r, req, deadline)
+	go d.longPoll(ctx, r, req, deadline, waits)
 }
 
 // longPoll waits for appends to the partitions a fetch reads, until min_bytes are there
 // or max_wait_ms passes, then answers. It runs on its own goroutine so the connection
-// keeps reading requests; the writer still sends replies in order.
-func (d *Dispatcher) longPoll(ctx context.Context, r *request, req *kmsg.FetchRequest, deadline time.Time) {
+// keeps reading requests; the writer still sends replies in order. waits are the
+// partitions' wake-up channels, always taken before the read they guard.
+func (d *Dispatcher) longPoll(ctx context.Context, r *request, req *kmsg.FetchRequest, deadline time.Time, waits []reflect.SelectCase) {
 	timer := time.NewTimer(time.Until(deadline))
 	defer timer.Stop()
 	for {
-		cases := d.appendWaits(req, r.header.Version)
-		cases = append(cases,
+		cases := append(waits[:len(waits):len(waits)],
 			reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(timer.C)},
 			reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(ctx.Done())})
 		chosen, _, _ := reflect.Select(cases)
+		expired := chosen >= len(cases)-2
+		if !expired {
+			waits = d.appendWaits(req, r.header.Version) // before the re-read, as above
+		}
 		resp := d.readFetch(req, r.header.Version)
-		if chosen >= len(cases)-2 || resp.bytes() >= int64(req.MinBytes) || hasFetchError(resp) {
+		if expired || resp.bytes() >= int64(req.MinBytes) || hasFetchError(resp) {
 			d.sendWhenWarm(ctx, r, req, resp, deadline, true)
 			return
 		}

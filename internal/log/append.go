@@ -58,8 +58,11 @@ func (l *Log) Append(records []byte, opts AppendOptions) (AppendResult, error) {
 	l.unflushed += int64(count)
 	l.wakeWaiters()
 	if l.unflushed >= cfg.FlushMessages && cfg.FlushMessages > 0 {
+		// The batch is written and visible: a failed fsync must not make the producer
+		// retry (and duplicate) it. The data stays below the recovery point, so a crash
+		// rescans it; the error is for the operator.
 		if err := l.flushLocked(); err != nil {
-			return AppendResult{}, err
+			l.logger.Error("flush.messages fsync failed", "dir", l.dir, "err", err)
 		}
 	}
 	return AppendResult{BaseOffset: base, LastOffset: next - 1, LogAppendTime: appendTime,
@@ -126,6 +129,8 @@ func (l *Log) rollLocked() error {
 		return fmt.Errorf("roll %s: %w", l.dir, err)
 	}
 	if err := old.seal(); err != nil {
+		_ = next.remove() // do not leave the new segment's files behind
+		next.release()
 		return fmt.Errorf("roll %s: %w", l.dir, err)
 	}
 	segs := *l.segments.Load()

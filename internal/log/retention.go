@@ -153,15 +153,21 @@ func (l *Log) Truncate(offset int64) error {
 
 // truncateFullyLocked deletes every segment and starts an empty one at offset.
 func (l *Log) truncateFullyLocked(offset int64, segs []*segment) error {
+	// A segment at the same base offset must be unlinked first: re-creating its path in
+	// place would empty the very file that pinned reads are still sending from.
+	doomed := segs
+	if segs[0].baseOffset == offset {
+		if err := segs[0].remove(); err != nil {
+			return err
+		}
+		doomed = segs[1:]
+	}
 	fresh, err := createSegment(l.dir, offset, l.config.Load().SegmentIndexBytes)
 	if err != nil {
 		return err
 	}
-	// A segment at the same base offset was just recreated in place; do not unlink it.
-	doomed := segs
-	if segs[0].baseOffset == offset {
-		segs[0].release()
-		doomed = segs[1:]
+	if len(doomed) < len(segs) {
+		segs[0].release() // already unlinked above; pinned reads keep its descriptor
 	}
 	l.setSegments([]*segment{fresh})
 	l.logEndOffset.Store(offset)
