@@ -87,9 +87,26 @@ func (f *clientFlags) newAdmin() (*kadm.Client, error) {
 	if err != nil {
 		return nil, err
 	}
+	return f.adminFor(cl), nil
+}
+
+// adminFor wraps a franz-go client as an admin client with --timeout as the
+// broker-side timeout.
+func (f *clientFlags) adminFor(cl *kgo.Client) *kadm.Client {
 	adm := kadm.NewClient(cl)
 	adm.SetTimeoutMillis(int32(min(f.timeout, time.Hour).Milliseconds()))
-	return adm, nil
+	return adm
+}
+
+// openAdmin is the preamble every admin command shares: an admin client, a
+// context bounded by --timeout, and one function that releases both.
+func (f *clientFlags) openAdmin(ctx context.Context) (*kadm.Client, context.Context, func(), error) {
+	adm, err := f.newAdmin()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	ctx, cancel := f.withTimeout(ctx)
+	return adm, ctx, func() { cancel(); adm.Close() }, nil
 }
 
 // withTimeout bounds one exchange with the cluster by --timeout.

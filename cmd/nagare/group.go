@@ -15,7 +15,6 @@ import (
 	"io"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -118,13 +117,11 @@ type groupSummary struct {
 }
 
 func listGroups(ctx context.Context, cf *clientFlags, out io.Writer, states []string, output string) error {
-	adm, err := newGroupAdmin(cf)
+	adm, ctx, done, err := openGroupAdmin(ctx, cf)
 	if err != nil {
 		return err
 	}
-	defer adm.Close()
-	ctx, cancel := cf.withTimeout(ctx)
-	defer cancel()
+	defer done()
 
 	listed, err := adm.ListGroups(ctx, states...)
 	if err != nil {
@@ -188,13 +185,11 @@ type groupDeletion struct {
 }
 
 func deleteGroups(ctx context.Context, cf *clientFlags, out io.Writer, groups []string, output string) error {
-	adm, err := newGroupAdmin(cf)
+	adm, ctx, done, err := openGroupAdmin(ctx, cf)
 	if err != nil {
 		return err
 	}
-	defer adm.Close()
-	ctx, cancel := cf.withTimeout(ctx)
-	defer cancel()
+	defer done()
 
 	resps, err := adm.DeleteGroups(ctx, groups...)
 	if err != nil && len(resps) == 0 {
@@ -278,9 +273,17 @@ func newGroupAdmin(cf *clientFlags) (groupAdmin, error) {
 	if err != nil {
 		return groupAdmin{}, err
 	}
-	adm := kadm.NewClient(cl)
-	adm.SetTimeoutMillis(int32(min(cf.timeout, time.Hour).Milliseconds()))
-	return groupAdmin{Client: adm, raw: cl}, nil
+	return groupAdmin{Client: cf.adminFor(cl), raw: cl}, nil
+}
+
+// openGroupAdmin is openAdmin for the group commands.
+func openGroupAdmin(ctx context.Context, cf *clientFlags) (groupAdmin, context.Context, func(), error) {
+	adm, err := newGroupAdmin(cf)
+	if err != nil {
+		return groupAdmin{}, nil, nil, err
+	}
+	ctx, cancel := cf.withTimeout(ctx)
+	return adm, ctx, func() { cancel(); adm.Close() }, nil
 }
 
 // orDash returns s, or "-" when it is empty, for table cells.

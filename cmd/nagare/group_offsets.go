@@ -221,13 +221,11 @@ type resetPlan struct {
 var inactiveStates = []string{"Empty", "Dead", ""}
 
 func resetOffsets(ctx context.Context, cf *clientFlags, out, errOut io.Writer, opts resetOptions) error {
-	adm, err := newGroupAdmin(cf)
+	adm, ctx, done, err := openGroupAdmin(ctx, cf)
 	if err != nil {
 		return err
 	}
-	defer adm.Close()
-	ctx, cancel := cf.withTimeout(ctx)
-	defer cancel()
+	defer done()
 
 	views, err := describeGroupViews(ctx, adm, []string{opts.group})
 	if err != nil {
@@ -497,13 +495,11 @@ type offsetDeletion struct {
 }
 
 func deleteOffsets(ctx context.Context, cf *clientFlags, out io.Writer, group string, topics []topicSelection, output string) error {
-	adm, err := newGroupAdmin(cf)
+	adm, ctx, done, err := openGroupAdmin(ctx, cf)
 	if err != nil {
 		return err
 	}
-	defer adm.Close()
-	ctx, cancel := cf.withTimeout(ctx)
-	defer cancel()
+	defer done()
 
 	partitions, err := resolveTopicSelections(ctx, adm, topics)
 	if err != nil {

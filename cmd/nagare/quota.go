@@ -293,13 +293,11 @@ type quotaAlteration struct {
 
 func alterQuotas(ctx context.Context, cf *clientFlags, out io.Writer, entity kadm.ClientQuotaEntity,
 	ops []kadm.AlterClientQuotaOp, validateOnly bool, output string) error {
-	adm, err := cf.newAdmin()
+	adm, ctx, done, err := cf.openAdmin(ctx)
 	if err != nil {
 		return err
 	}
-	defer adm.Close()
-	ctx, cancel := cf.withTimeout(ctx)
-	defer cancel()
+	defer done()
 
 	alter := adm.AlterClientQuotas
 	if validateOnly {

@@ -88,13 +88,11 @@ the broker's defaults apply (num.partitions, default.replication.factor).`,
 func createTopic(ctx context.Context, cf *clientFlags, out io.Writer, topic string,
 	partitions int32, replicationFactor int16, configs map[string]*string, ifNotExists bool,
 ) error {
-	adm, err := cf.newAdmin()
+	adm, ctx, done, err := cf.openAdmin(ctx)
 	if err != nil {
 		return err
 	}
-	defer adm.Close()
-	ctx, cancel := cf.withTimeout(ctx)
-	defer cancel()
+	defer done()
 
 	resp, err := adm.CreateTopic(ctx, partitions, replicationFactor, configs, topic)
 	if ifNotExists && errors.Is(err, kerr.TopicAlreadyExists) {
@@ -144,13 +142,11 @@ type topicSummary struct {
 }
 
 func listTopics(ctx context.Context, cf *clientFlags, out, errOut io.Writer, internal bool, output string) error {
-	adm, err := cf.newAdmin()
+	adm, ctx, done, err := cf.openAdmin(ctx)
 	if err != nil {
 		return err
 	}
-	defer adm.Close()
-	ctx, cancel := cf.withTimeout(ctx)
-	defer cancel()
+	defer done()
 
 	list := adm.ListTopics
 	if internal {
@@ -253,13 +249,11 @@ type configEntry struct {
 }
 
 func describeTopics(ctx context.Context, cf *clientFlags, out io.Writer, names []string, allConfigs bool, output string) error {
-	adm, err := cf.newAdmin()
+	adm, ctx, done, err := cf.openAdmin(ctx)
 	if err != nil {
 		return err
 	}
-	defer adm.Close()
-	ctx, cancel := cf.withTimeout(ctx)
-	defer cancel()
+	defer done()
 
 	details, err := adm.ListTopics(ctx, names...)
 	if err != nil {
@@ -475,13 +469,11 @@ Configs not named are left as they are.`,
 }
 
 func alterTopicConfigs(ctx context.Context, cf *clientFlags, out io.Writer, topics []string, alters []kadm.AlterConfig, dryRun bool) error {
-	adm, err := cf.newAdmin()
+	adm, ctx, done, err := cf.openAdmin(ctx)
 	if err != nil {
 		return err
 	}
-	defer adm.Close()
-	ctx, cancel := cf.withTimeout(ctx)
-	defer cancel()
+	defer done()
 
 	alter := adm.AlterTopicConfigs
 	verb := "Altered"
@@ -551,13 +543,11 @@ func newTopicDeleteCommand(cf *clientFlags) *cobra.Command {
 }
 
 func deleteTopics(ctx context.Context, cf *clientFlags, out io.Writer, topics []string, ifExists bool) error {
-	adm, err := cf.newAdmin()
+	adm, ctx, done, err := cf.openAdmin(ctx)
 	if err != nil {
 		return err
 	}
-	defer adm.Close()
-	ctx, cancel := cf.withTimeout(ctx)
-	defer cancel()
+	defer done()
 
 	resps, err := adm.DeleteTopics(ctx, topics...)
 	if err != nil {

@@ -117,16 +117,7 @@ func TestConsumerGroupProtocol(t *testing.T) {
 			time.Sleep(200 * time.Millisecond) // a duplicate would arrive by now
 			seen.check(t, want)
 
-			ctx := testContext(t)
-			waitFor(t, 10*time.Second, func() bool {
-				offsets, err := adm.FetchOffsets(ctx, groupID)
-				if err != nil {
-					return false
-				}
-				total := int64(0)
-				offsets.Each(func(o kadm.OffsetResponse) { total += o.At })
-				return total == int64(len(want))
-			}, func() string { return "committed offsets never summed to the records produced" })
+			waitCommittedTotal(t, adm, groupID, int64(len(want)))
 		})
 	}
 }

@@ -260,16 +260,7 @@ func TestGroupConsumeAndRebalance(t *testing.T) {
 			_ = c2
 
 			// Every partition's commit is its end offset.
-			ctx := testContext(t)
-			waitFor(t, 10*time.Second, func() bool {
-				offsets, err := adm.FetchOffsets(ctx, groupID)
-				if err != nil {
-					return false
-				}
-				total := int64(0)
-				offsets.Each(func(o kadm.OffsetResponse) { total += o.At })
-				return total == int64(len(want))
-			}, func() string { return "committed offsets never summed to the records produced" })
+			waitCommittedTotal(t, adm, groupID, int64(len(want)))
 		})
 	}
 }
@@ -796,4 +787,20 @@ func TestGroupOffsetsSurviveKill(t *testing.T) {
 	if g := describeGroup(t, adm, "members"); g.State != "Stable" || len(g.Members) != 1 {
 		t.Errorf("after the kill the group is %s with %d members, want Stable with 1", g.State, len(g.Members))
 	}
+}
+
+// waitCommittedTotal waits until a group's committed offsets add up to total: every
+// produced record consumed and committed.
+func waitCommittedTotal(t *testing.T, adm *kadm.Client, group string, total int64) {
+	t.Helper()
+	ctx := testContext(t)
+	waitFor(t, 10*time.Second, func() bool {
+		offsets, err := adm.FetchOffsets(ctx, group)
+		if err != nil {
+			return false
+		}
+		sum := int64(0)
+		offsets.Each(func(o kadm.OffsetResponse) { sum += o.At })
+		return sum == total
+	}, func() string { return "committed offsets never summed to the records produced" })
 }
