@@ -110,7 +110,7 @@ func (d *Dispatcher) Handle(ctx context.Context, s *Session, frame []byte) *Repl
 		r.quota.manager, r.quota.start = m, start
 		if h.Key == produceKey {
 			// Kafka counts the whole request against producer_byte_rate.
-			r.quota.byteThrottle = m.RecordBytes(quota.ProducerByteRate, quotaUser, h.ClientID, int64(len(frame)))
+			r.quota.byteThrottle = m.RecordBytes(quota.ProducerByteRate, s.Principal(), h.ClientID, int64(len(frame)))
 		}
 	}
 	e.handle(d, ctx, r)

@@ -24,10 +24,6 @@ import (
 	"github.com/nagare-dev/nagare/internal/readpath"
 )
 
-// anonymousPrincipal is every client's principal until authentication lands; warm-up is
-// then fair between client ids within it.
-const anonymousPrincipal = "User:ANONYMOUS"
-
 // coldPartition is a partition of a fetch response whose range is not in the page cache.
 type coldPartition struct {
 	topic, partition int   // indexes into fetchResponse.topics and its partitions
@@ -73,7 +69,7 @@ func (d *Dispatcher) sendWhenWarm(ctx context.Context, r *request, req *kmsg.Fet
 	}
 	w := &warmFetch{
 		resp: resp, cold: cold, deadline: deadline,
-		job:    pool.Warm(readpath.Tenant{Principal: anonymousPrincipal, ClientID: r.header.ClientID}, ranges),
+		job:    pool.Warm(readpath.Tenant{Principal: "User:" + r.session.Principal(), ClientID: r.header.ClientID}, ranges),
 		prefix: func(c coldPartition, maxBytes int64) log.FileRange { return d.readPrefix(resp, c, maxBytes) },
 	}
 	if inline {

@@ -9,10 +9,6 @@ import (
 	"github.com/nagare-dev/nagare/internal/quota"
 )
 
-// quotaUser is the user every request is attributed to until SASL gives connections
-// principals: Kafka's User:ANONYMOUS, by the name quota entities use.
-const quotaUser = "ANONYMOUS"
-
 // produceKey is Produce's api key: its request bytes count against producer_byte_rate.
 const produceKey = 0
 
@@ -40,7 +36,7 @@ func (r *request) chargeHandled(check bool) (charged bool, throttle time.Duratio
 	if q.manager == nil || !q.charge.CompareAndSwap(chargeHandling, chargeDone) {
 		return false, 0
 	}
-	return true, q.manager.RecordTime(quotaUser, r.header.ClientID, time.Since(q.start), check)
+	return true, q.manager.RecordTime(r.session.Principal(), r.header.ClientID, time.Since(q.start), check)
 }
 
 // throttleNow decides the throttle as the response is built: the request rate with this
@@ -54,13 +50,13 @@ func (r *request) throttleNow(responseBytes int64) time.Duration {
 	charged, throttle := r.chargeHandled(true)
 	if !charged {
 		// The handler returned earlier and charged its time; judge the rate as it is.
-		throttle = q.manager.RecordTime(quotaUser, r.header.ClientID, 0, true)
+		throttle = q.manager.RecordTime(r.session.Principal(), r.header.ClientID, 0, true)
 	}
 	throttle = max(throttle, q.byteThrottle)
 	if responseBytes > 0 {
-		throttle = max(throttle, q.manager.RecordBytes(quota.ConsumerByteRate, quotaUser, r.header.ClientID, responseBytes))
+		throttle = max(throttle, q.manager.RecordBytes(quota.ConsumerByteRate, r.session.Principal(), r.header.ClientID, responseBytes))
 	}
-	q.manager.RecordThrottle(quotaUser, r.header.ClientID, throttle)
+	q.manager.RecordThrottle(r.session.Principal(), r.header.ClientID, throttle)
 	r.reply.SetThrottle(throttle)
 	return throttle
 }
@@ -69,7 +65,7 @@ func (r *request) throttleNow(responseBytes int64) time.Duration {
 // Kafka's recordNoThrottle charges what follows its decision).
 func (r *request) chargeEncode(since time.Time) {
 	if m := r.quota.manager; m != nil {
-		m.RecordTime(quotaUser, r.header.ClientID, time.Since(since), false)
+		m.RecordTime(r.session.Principal(), r.header.ClientID, time.Since(since), false)
 	}
 }
 

@@ -1,6 +1,14 @@
 package api
 
-import "sync"
+import (
+	"sync"
+	"sync/atomic"
+)
+
+// AnonymousUser is the principal name of a connection that has not authenticated
+// (Kafka's User:ANONYMOUS): quotas, ACLs and metrics see every unauthenticated client
+// as this user.
+const AnonymousUser = "ANONYMOUS"
 
 // Session is what handlers may know about the connection a request came on. The server
 // creates one per connection; handlers read it and record what the client tells about
@@ -11,9 +19,25 @@ type Session struct {
 	// Listener names the listener the connection arrived on.
 	Listener string
 
+	principal atomic.Pointer[string] // nil until authenticated: AnonymousUser
+
 	mu              sync.Mutex
 	softwareName    string // guarded by mu; from ApiVersions v3+
 	softwareVersion string // guarded by mu; from ApiVersions v3+
+}
+
+// SetPrincipal records the user the connection authenticated as (SASL, or a TLS client
+// certificate), by name without the "User:" type prefix.
+func (s *Session) SetPrincipal(user string) { s.principal.Store(&user) }
+
+// Principal is the connection's user name (without the "User:" prefix): the
+// authenticated user, or AnonymousUser. It is read on every request, so it is one
+// atomic load.
+func (s *Session) Principal() string {
+	if p := s.principal.Load(); p != nil {
+		return *p
+	}
+	return AnonymousUser
 }
 
 // SetClientSoftware records the client library's self-reported name and version.
