@@ -27,6 +27,7 @@ import (
 const (
 	quotaUser     = "user"
 	quotaClientID = "client-id"
+	quotaIP       = "ip" // KIP-612: connection_creation_rate, on its own
 )
 
 // defaultName is how Kafka's tools print the default entity of a type.
@@ -50,7 +51,8 @@ user+client-id, user+<default> client-id, user, <default> user+client-id,
 
 Quotas: request_percentage (share of one request thread's time, in percent),
 producer_byte_rate and consumer_byte_rate (bytes/s), controller_mutation_rate
-(partitions/s), and connection_creation_rate (per IP; not set by this command).
+(partitions created or deleted per second), and connection_creation_rate
+(new connections per second, on an IP entity alone: --ip ADDR or --ip-default).
 
 The connection flags are --bootstrap and --timeout; --client-id names the quota
 entity here, so this command's own requests go out as client.id nagare-cli.`,
@@ -58,7 +60,9 @@ entity here, so this command's own requests go out as client.id nagare-cli.`,
   nagare quota set --user alice --client-id etl --add producer_byte_rate=1048576
   nagare quota list --user-any --output json
   nagare quota describe --user alice --client-id etl
-  nagare quota remove --user alice --client-id etl --delete producer_byte_rate`,
+  nagare quota remove --user alice --client-id etl --delete producer_byte_rate
+  nagare quota set --ip-default --add connection_creation_rate=50
+  nagare quota set --client-id-default --add controller_mutation_rate=10`,
 		Args: noSubcommand,
 		RunE: showHelp,
 	}
@@ -79,8 +83,8 @@ entity here, so this command's own requests go out as client.id nagare-cli.`,
 
 // entityFlags name one quota entity.
 type entityFlags struct {
-	user, clientID               string
-	userDefault, clientIDDefault bool
+	user, clientID, ip                      string
+	userDefault, clientIDDefault, ipDefault bool
 }
 
 func (e *entityFlags) register(fs *pflag.FlagSet, what string) {
@@ -88,6 +92,8 @@ func (e *entityFlags) register(fs *pflag.FlagSet, what string) {
 	fs.BoolVar(&e.userDefault, "user-default", false, what+" of the default user, <default>")
 	fs.StringVar(&e.clientID, "client-id", "", what+" of this client-id")
 	fs.BoolVar(&e.clientIDDefault, "client-id-default", false, what+" of the default client-id, <default>")
+	fs.StringVar(&e.ip, "ip", "", what+" of this client IP address (connection_creation_rate only)")
+	fs.BoolVar(&e.ipDefault, "ip-default", false, what+" of the default IP, <default>")
 }
 
 // entity returns the entity the flags name, user first as Kafka orders it.
@@ -99,6 +105,7 @@ func (e *entityFlags) entity(cmd *cobra.Command) (kadm.ClientQuotaEntity, error)
 	}{
 		{quotaUser, e.user, "user", "user-default", e.userDefault},
 		{quotaClientID, e.clientID, "client-id", "client-id-default", e.clientIDDefault},
+		{quotaIP, e.ip, "ip", "ip-default", e.ipDefault},
 	} {
 		named := cmd.Flags().Changed(part.nameFlag)
 		switch {
@@ -113,7 +120,7 @@ func (e *entityFlags) entity(cmd *cobra.Command) (kadm.ClientQuotaEntity, error)
 		}
 	}
 	if len(entity) == 0 {
-		return nil, usagef(cmd, "name the entity: --user NAME or --user-default, --client-id NAME or --client-id-default")
+		return nil, usagef(cmd, "name the entity: --user NAME or --user-default, --client-id NAME or --client-id-default, or --ip ADDR or --ip-default")
 	}
 	return entity, nil
 }
@@ -422,9 +429,9 @@ func entrySortKey(e quotaEntry) string {
 // newQuotaListCommand returns `nagare quota list`.
 func newQuotaListCommand(cf *clientFlags) *cobra.Command {
 	var (
-		ef                 entityFlags
-		userAny, clientAny bool
-		strict             bool
+		ef                        entityFlags
+		userAny, clientAny, ipAny bool
+		strict                    bool
 	)
 	output := newChoice(outputTable, outputTable, outputJSON)
 	cmd := &cobra.Command{
@@ -453,6 +460,7 @@ component beyond the filters: --user alice --strict lists /users/alice but not
 			}{
 				{quotaUser, "user", "user-default", "user-any", ef.user, ef.userDefault, userAny},
 				{quotaClientID, "client-id", "client-id-default", "client-id-any", ef.clientID, ef.clientIDDefault, clientAny},
+				{quotaIP, "ip", "ip-default", "ip-any", ef.ip, ef.ipDefault, ipAny},
 			} {
 				named := cmd.Flags().Changed(part.nameFlag)
 				given := 0
@@ -488,6 +496,7 @@ component beyond the filters: --user alice --strict lists /users/alice but not
 	ef.register(cmd.Flags(), "only quotas")
 	cmd.Flags().BoolVar(&userAny, "user-any", false, "only quotas of entities with a user, named or default")
 	cmd.Flags().BoolVar(&clientAny, "client-id-any", false, "only quotas of entities with a client-id, named or default")
+	cmd.Flags().BoolVar(&ipAny, "ip-any", false, "only quotas of ip entities, named or default")
 	cmd.Flags().BoolVar(&strict, "strict", false, "only entities with no component beyond the filters")
 	cmd.Flags().VarP(output, "output", "o", "output format")
 	return cmd

@@ -7,6 +7,10 @@ package api
 // without creating. A topic named twice in one request fails with INVALID_REQUEST.
 // v5+ returns the topic ID, partition count, replication factor and configs.
 //
+// A topic's partitions count against the client's controller_mutation_rate (KIP-599): from
+// v6 a topic is refused with THROTTLING_QUOTA_EXCEEDED while the quota is exhausted;
+// earlier versions are only throttled.
+//
 // Differs from Kafka: no create.topic.policy.class.name (POLICY_VIOLATION) yet.
 
 import (
@@ -34,7 +38,9 @@ func (d *Dispatcher) handleCreateTopics(ctx context.Context, r *request) {
 			resp.Topics = append(resp.Topics, rt)
 			continue
 		}
-		rec, err := d.createTopic(ctx, createSpec(t), req.ValidateOnly)
+		spec := createSpec(t)
+		spec.mutations = r.mutationQuota(createTopicsStrictVersion)
+		rec, err := d.createTopic(ctx, spec, req.ValidateOnly)
 		if err != nil {
 			rt.ErrorCode = topicErrorCode(err)
 			rt.ErrorMessage = errorMessage(err)

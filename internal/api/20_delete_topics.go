@@ -9,7 +9,9 @@ package api
 // ControllerApis. An unknown name is UNKNOWN_TOPIC_OR_PARTITION, an unknown ID
 // UNKNOWN_TOPIC_ID. With delete.topic.enable=false every topic fails with
 // TOPIC_DELETION_DISABLED (v3+) or INVALID_REQUEST (v0-v2). v1 adds throttling, v4 is
-// flexible, v5 adds error messages, v6 topic IDs.
+// flexible, v5 adds error messages, v6 topic IDs. A topic's partitions count against the
+// client's controller_mutation_rate (KIP-599): from v5 a topic is refused with
+// THROTTLING_QUOTA_EXCEEDED while the quota is exhausted; earlier versions only throttle.
 //
 // Differs from Kafka: internal topics (__consumer_offsets, __transaction_state) cannot be
 // deleted: INVALID_TOPIC_EXCEPTION. Kafka's controller deletes them when asked (only its
@@ -72,7 +74,7 @@ func (d *Dispatcher) handleDeleteTopics(ctx context.Context, r *request) {
 			err = newError(kerr.InvalidRequest, "Duplicate topic id.")
 		default:
 			var topic *metadata.Topic
-			topic, err = d.deleteTopic(ctx, t)
+			topic, err = d.deleteTopic(ctx, t, r.mutationQuota(deleteTopicsStrictVersion))
 			if topic != nil {
 				rt.Topic, rt.TopicID = ptr(topic.Name), topic.ID
 			}
@@ -101,7 +103,7 @@ func deleteTopicResult(t kmsg.DeleteTopicsRequestTopic) kmsg.DeleteTopicsRespons
 }
 
 // deleteTopic removes one topic from the metadata, returning it when it was found.
-func (d *Dispatcher) deleteTopic(ctx context.Context, t kmsg.DeleteTopicsRequestTopic) (*metadata.Topic, error) {
+func (d *Dispatcher) deleteTopic(ctx context.Context, t kmsg.DeleteTopicsRequestTopic, mutations mutationQuota) (*metadata.Topic, error) {
 	img := d.cfg.Metadata.Image()
 	var topic *metadata.Topic
 	var ok bool
@@ -115,6 +117,9 @@ func (d *Dispatcher) deleteTopic(ctx context.Context, t kmsg.DeleteTopicsRequest
 	if isInternalTopic(topic.Name) {
 		return topic, newError(kerr.InvalidTopicException,
 			"Topic %s is an internal topic and cannot be deleted.", topic.Name)
+	}
+	if err := mutations.admit(len(topic.Partitions)); err != nil {
+		return topic, err
 	}
 	_, err := d.cfg.Metadata.Propose(ctx, metadata.DeleteTopic{TopicID: topic.ID})
 	if isCode(err, kerr.UnknownTopicOrPartition) && t.Topic == nil {

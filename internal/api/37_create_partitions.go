@@ -9,7 +9,10 @@ package api
 // topic's replication factor, of distinct registered brokers, else
 // INVALID_REPLICA_ASSIGNMENT. validate_only checks without creating. A topic named twice is
 // INVALID_REQUEST, an unknown one UNKNOWN_TOPIC_OR_PARTITION. The partitions exist on this
-// broker when the response leaves. v1 adds throttling, v2 is flexible, v3 is v2.
+// broker when the response leaves. v1 adds throttling, v2 is flexible, v3 is v2 with
+// KIP-599: the new partitions count against the client's controller_mutation_rate, and
+// from v3 a topic is refused with THROTTLING_QUOTA_EXCEEDED while the quota is exhausted
+// (earlier versions only throttle).
 //
 // Differs from Kafka: timeout_ms is not waited on; the work is done when the response
 // leaves. Adding more than maxNewPartitions in one request is POLICY_VIOLATION with Kafka's
@@ -43,7 +46,7 @@ func (d *Dispatcher) handleCreatePartitions(ctx context.Context, r *request) {
 		if seen[t.Topic] > 1 {
 			err = newError(kerr.InvalidRequest, "Duplicate topic name.")
 		} else {
-			err = d.createPartitions(ctx, t, req.ValidateOnly)
+			err = d.createPartitions(ctx, t, req.ValidateOnly, r.mutationQuota(createPartitionsStrictVersion))
 		}
 		if err != nil {
 			rt.ErrorCode, rt.ErrorMessage = errorCode(err), errorMessage(err)
@@ -53,7 +56,7 @@ func (d *Dispatcher) handleCreatePartitions(ctx context.Context, r *request) {
 	r.respond(resp)
 }
 
-func (d *Dispatcher) createPartitions(ctx context.Context, t kmsg.CreatePartitionsRequestTopic, validateOnly bool) error {
+func (d *Dispatcher) createPartitions(ctx context.Context, t kmsg.CreatePartitionsRequestTopic, validateOnly bool, mutations mutationQuota) error {
 	img := d.cfg.Metadata.Image()
 	topic, ok := img.TopicByName(t.Topic)
 	if !ok {
@@ -71,6 +74,9 @@ func (d *Dispatcher) createPartitions(ctx context.Context, t kmsg.CreatePartitio
 	}
 	added, err := planNewPartitions(img.Brokers(), topic, t)
 	if err != nil || validateOnly {
+		return err
+	}
+	if err := mutations.admit(len(added)); err != nil {
 		return err
 	}
 	if _, err := d.cfg.Metadata.Propose(ctx, metadata.CreatePartitions{TopicID: topic.ID, New: added}); err != nil {

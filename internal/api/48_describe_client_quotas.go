@@ -81,6 +81,8 @@ func quotaFilterMatches(components []kmsg.DescribeClientQuotasRequestComponent, 
 			has, def, name = e.HasUser, e.UserDefault, e.User
 		case metadata.QuotaEntityClientID:
 			has, def, name = e.HasClientID, e.ClientIDDefault, e.ClientID
+		case metadata.QuotaEntityIP:
+			has, def, name = e.HasIP, e.IPDefault, e.IP
 		}
 		if !has {
 			return false

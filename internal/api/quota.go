@@ -27,6 +27,9 @@ type requestQuota struct {
 	start        time.Time      // Handle's entry, monotonic
 	charge       atomic.Int32   // chargeHandling, then chargeDone
 	byteThrottle time.Duration  // from the produce byte rate, decided at decode
+	// mutationThrottle is from the controller mutation rate, decided per topic by the
+	// handler (mutation_quota.go).
+	mutationThrottle time.Duration
 }
 
 // chargeHandled charges the time from Handle's entry to now, once; it returns whether
@@ -52,7 +55,7 @@ func (r *request) throttleNow(responseBytes int64) time.Duration {
 		// The handler returned earlier and charged its time; judge the rate as it is.
 		throttle = q.manager.RecordTime(r.session.Principal(), r.header.ClientID, 0, true)
 	}
-	throttle = max(throttle, q.byteThrottle)
+	throttle = max(throttle, q.byteThrottle, q.mutationThrottle)
 	if responseBytes > 0 {
 		throttle = max(throttle, q.manager.RecordBytes(quota.ConsumerByteRate, r.session.Principal(), r.header.ClientID, responseBytes))
 	}

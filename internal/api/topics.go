@@ -19,6 +19,7 @@ type topicSpec struct {
 	replicationFactor int16 // -1: default.replication.factor
 	assignment        map[int32][]int32
 	configs           map[string]string
+	mutations         mutationQuota // charged the topic's partitions when it is created
 }
 
 // createTopic validates spec and, unless validateOnly, records the topic in the
@@ -27,6 +28,9 @@ type topicSpec struct {
 func (d *Dispatcher) createTopic(ctx context.Context, spec topicSpec, validateOnly bool) (metadata.CreateTopic, error) {
 	rec, err := d.planTopic(spec)
 	if err != nil || validateOnly {
+		return rec, err
+	}
+	if err := spec.mutations.admit(len(rec.Partitions)); err != nil {
 		return rec, err
 	}
 	if _, err := d.cfg.Metadata.Propose(ctx, rec); err != nil {

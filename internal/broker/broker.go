@@ -105,8 +105,9 @@ func (b *Broker) start(ctx context.Context, cfg Config) error {
 	b.groups.ApplyMetadata(b.meta.Image())
 	followCtx, cancel := context.WithCancel(context.Background())
 	b.stop = cancel
-	b.wg.Add(1)
+	b.wg.Add(2)
 	go b.followMetadata(followCtx)
+	go b.expireIdleQuotas(followCtx)
 	b.ready.Store(true)
 	b.logger.Info("broker ready", "node_id", b.nodeID, "listener", b.Addr(), "data_dir", b.dataDir)
 	return nil
@@ -203,6 +204,7 @@ func (b *Broker) startServer() error {
 		MaxRequestBytes:    int32(b.conf.Int("socket.request.max.bytes")),
 		ConnectionsMaxIdle: b.conf.Duration("connections.max.idle.ms"),
 		Registry:           b.registry,
+		ConnectionGate:     b.quotas,
 	}, dispatcher, b.logger)
 	if err := b.exportReadPath(); err != nil {
 		return err

@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"context"
 	"time"
 
 	"github.com/nagare-dev/nagare/internal/api"
@@ -28,6 +29,29 @@ func (b *Broker) applyQuotas(img *metadata.Image) {
 		quota.ConsumerByteRate:  float64(b.conf.Long("nagare.quota.default.consumer.byte.rate")),
 	})
 	b.quotas.SetQuotas(api.ClientQuotas(img))
+	b.quotas.SetIPQuotas(api.IPQuotas(img))
+}
+
+// quotaExpiryInterval is how often idle clients' quota usage is dropped; a tenth of
+// Kafka's one-hour idle time, so nothing idle lingers much past it.
+const quotaExpiryInterval = 6 * time.Minute
+
+// expireIdleQuotas drops the quota usage of clients and IPs idle for longer than
+// quota.DefaultIdleExpiry, so random client ids cannot grow the broker without bound.
+func (b *Broker) expireIdleQuotas(ctx context.Context) {
+	defer b.wg.Done()
+	t := time.NewTicker(quotaExpiryInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if n := b.quotas.ExpireIdle(); n > 0 {
+				b.logger.Debug("quota usage of idle clients dropped", "entries", n)
+			}
+		}
+	}
 }
 
 // Quotas is the broker's quota manager: per-client accounting for metrics and tools.

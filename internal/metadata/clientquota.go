@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"math"
+	"net"
 	"slices"
 )
 
@@ -12,6 +13,9 @@ import (
 const (
 	QuotaEntityUser     = "user"
 	QuotaEntityClientID = "client-id"
+	// QuotaEntityIP is KIP-612's entity for connection_creation_rate: an address, never
+	// combined with a user or client-id.
+	QuotaEntityIP = "ip"
 )
 
 // ClientQuota sets or removes one client quota, as Kafka's ClientQuotaRecord: Key (such
@@ -30,13 +34,15 @@ type QuotaEntityPart struct {
 	Name *string `json:"name"`
 }
 
-// QuotaEntity is a quota entity as a comparable value: each of user and client-id absent,
-// <default>, or a name.
+// QuotaEntity is a quota entity as a comparable value: each of user, client-id and ip
+// absent, <default>, or a name; ip stands alone.
 type QuotaEntity struct {
 	HasUser, UserDefault         bool
 	User                         string
 	HasClientID, ClientIDDefault bool
 	ClientID                     string
+	HasIP, IPDefault             bool
+	IP                           string
 }
 
 // Parts returns the entity in record form, user first.
@@ -54,6 +60,7 @@ func (e QuotaEntity) Parts() []QuotaEntityPart {
 	}
 	add(e.HasUser, e.UserDefault, QuotaEntityUser, e.User)
 	add(e.HasClientID, e.ClientIDDefault, QuotaEntityClientID, e.ClientID)
+	add(e.HasIP, e.IPDefault, QuotaEntityIP, e.IP)
 	return parts
 }
 
@@ -79,9 +86,20 @@ func QuotaEntityOf(parts []QuotaEntityPart) (QuotaEntity, error) {
 				return e, fmt.Errorf("%w: client quota entity names client-id twice", ErrInvalidRecord)
 			}
 			e.HasClientID, e.ClientIDDefault, e.ClientID = true, def, name
+		case QuotaEntityIP:
+			if e.HasIP {
+				return e, fmt.Errorf("%w: client quota entity names ip twice", ErrInvalidRecord)
+			}
+			if !def && net.ParseIP(name) == nil {
+				return e, fmt.Errorf("%w: client quota entity ip %q is not an IP address", ErrInvalidRecord, name)
+			}
+			e.HasIP, e.IPDefault, e.IP = true, def, name
 		default:
 			return e, fmt.Errorf("%w: client quota entity type %q", ErrInvalidRecord, p.Type)
 		}
+	}
+	if e.HasIP && (e.HasUser || e.HasClientID) {
+		return e, fmt.Errorf("%w: an ip quota entity cannot also name a user or client-id", ErrInvalidRecord)
 	}
 	return e, nil
 }
@@ -147,7 +165,8 @@ func (img *Image) clientQuotaRecords() []ClientQuota {
 
 func compareEntity(a, b QuotaEntity) int {
 	key := func(e QuotaEntity) string {
-		return fmt.Sprintf("%v%v%q%v%v%q", e.HasUser, e.UserDefault, e.User, e.HasClientID, e.ClientIDDefault, e.ClientID)
+		return fmt.Sprintf("%v%v%q%v%v%q%v%v%q", e.HasUser, e.UserDefault, e.User,
+			e.HasClientID, e.ClientIDDefault, e.ClientID, e.HasIP, e.IPDefault, e.IP)
 	}
 	return cmp.Compare(key(a), key(b))
 }

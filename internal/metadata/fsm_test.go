@@ -559,7 +559,9 @@ func BenchmarkTopicByID(b *testing.B) {
 func TestApplyClientQuotaRejects(t *testing.T) {
 	bad := []ClientQuota{
 		{Key: "producer_byte_rate", Value: 1},
-		{Entity: []QuotaEntityPart{{Type: "ip"}}, Key: "producer_byte_rate", Value: 1},
+		{Entity: []QuotaEntityPart{{Type: "cluster"}}, Key: "producer_byte_rate", Value: 1},
+		{Entity: []QuotaEntityPart{{Type: QuotaEntityIP}, {Type: QuotaEntityUser}}, Key: "connection_creation_rate", Value: 1},
+		{Entity: []QuotaEntityPart{{Type: QuotaEntityIP, Name: ptr("not-an-ip")}}, Key: "connection_creation_rate", Value: 1},
 		{Entity: []QuotaEntityPart{{Type: QuotaEntityUser}, {Type: QuotaEntityUser}}, Key: "producer_byte_rate", Value: 1},
 		{Entity: []QuotaEntityPart{{Type: QuotaEntityUser}}, Value: 1},
 		{Entity: []QuotaEntityPart{{Type: QuotaEntityUser}}, Key: "producer_byte_rate", Value: math.Inf(1)},

@@ -12,13 +12,16 @@ const (
 	ProducerByteRate
 	// ConsumerByteRate bounds fetch response bytes per second.
 	ConsumerByteRate
+	// ControllerMutationRate bounds partitions created or deleted per second (KIP-599),
+	// measured by a token bucket so that a burst within the quota's window is allowed.
+	ControllerMutationRate
 	numTypes
 )
 
 // Types lists every quota type, in Type order.
-var Types = [numTypes]Type{RequestPercentage, ProducerByteRate, ConsumerByteRate}
+var Types = [numTypes]Type{RequestPercentage, ProducerByteRate, ConsumerByteRate, ControllerMutationRate}
 
-var typeNames = [numTypes]string{"request_percentage", "producer_byte_rate", "consumer_byte_rate"}
+var typeNames = [numTypes]string{"request_percentage", "producer_byte_rate", "consumer_byte_rate", "controller_mutation_rate"}
 
 // String is Kafka's config key for the type.
 func (t Type) String() string {

@@ -16,7 +16,14 @@ type Config struct {
 	// Now is the clock; nil means time.Now. Only differences between its readings are
 	// used, so time.Now's monotonic reading is what counts.
 	Now func() time.Time
+	// IdleExpiry is how long a client's usage and accounting are kept after its last
+	// request (Kafka's one-hour inactive sensor expiration); ExpireIdle drops older ones.
+	// Zero means DefaultIdleExpiry.
+	IdleExpiry time.Duration
 }
+
+// DefaultIdleExpiry is Kafka's inactive sensor expiration for client quota sensors.
+const DefaultIdleExpiry = time.Hour
 
 // Quotas are the limits set on entities, by type. A missing type means no limit set on
 // that entity for it.
@@ -24,10 +31,11 @@ type Quotas map[Entity]map[Type]float64
 
 // Manager resolves quotas, measures usage and computes throttle times. See doc.go.
 type Manager struct {
-	windows int
-	window  time.Duration
-	now     func() time.Time
-	epoch   time.Time
+	windows    int
+	window     time.Duration
+	now        func() time.Time
+	epoch      time.Time
+	idleExpiry time.Duration
 
 	mu       sync.RWMutex
 	quotas   Quotas                    // guarded by mu; never modified once set
@@ -35,6 +43,7 @@ type Manager struct {
 	clients  map[Key]*client           // guarded by mu; resolutions for the current quotas
 	sensors  [numTypes]map[Key]*sensor // guarded by mu; usage per type and sharing key
 	accounts map[Key]*account          // guarded by mu; per (user, client-id) totals
+	ips      ipQuotas                  // guarded by mu; connection_creation_rate (ip.go)
 }
 
 // client is one (user, client-id)'s resolved quotas: the sensor and bound per type (nil
@@ -47,8 +56,10 @@ type client struct {
 
 // sensor measures one sharing key's usage of one quota type.
 type sensor struct {
-	mu   sync.Mutex
-	rate rate // guarded by mu
+	mu       sync.Mutex
+	rate     rate          // guarded by mu; every type but ControllerMutationRate
+	bucket   tokenBucket   // guarded by mu; ControllerMutationRate
+	lastUsed time.Duration // guarded by mu; Manager clock of the last record
 }
 
 // account is the running totals of one (user, client-id), for metrics.
@@ -60,6 +71,7 @@ type account struct {
 	throttled     time.Duration // guarded by mu; sum of throttle times given
 	throttleCount int64         // guarded by mu; responses that carried a throttle
 	lastRatio     float64       // guarded by mu; measured rate / bound at the last check
+	lastUsed      time.Duration // guarded by mu; Manager clock of the last request charged
 }
 
 // New returns a Manager with no quotas set.
@@ -73,12 +85,20 @@ func New(cfg Config) *Manager {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Manager{
-		windows: cfg.Windows, window: cfg.Window, now: cfg.Now, epoch: cfg.Now(),
-		clients:  map[Key]*client{},
-		sensors:  [numTypes]map[Key]*sensor{{}, {}, {}},
-		accounts: map[Key]*account{},
+	if cfg.IdleExpiry <= 0 {
+		cfg.IdleExpiry = DefaultIdleExpiry
 	}
+	m := &Manager{
+		windows: cfg.Windows, window: cfg.Window, now: cfg.Now, epoch: cfg.Now(),
+		idleExpiry: cfg.IdleExpiry,
+		clients:    map[Key]*client{},
+		accounts:   map[Key]*account{},
+		ips:        newIPQuotas(),
+	}
+	for t := range m.sensors {
+		m.sensors[t] = map[Key]*sensor{}
+	}
+	return m
 }
 
 // SetDefaults sets the broker's static default per type (value <= 0: none); they apply
@@ -129,8 +149,10 @@ func (m *Manager) Limit(t Type, user, clientID string) (float64, bool) {
 // built, as Kafka's recordNoThrottle).
 func (m *Manager) RecordTime(user, clientID string, d time.Duration, check bool) time.Duration {
 	c := m.client(user, clientID)
+	now := m.clock()
 	c.account.mu.Lock()
 	c.account.timeUsed += d
+	c.account.lastUsed = now
 	c.account.mu.Unlock()
 	// Percent-seconds: a rate of them per second is a percentage of one thread.
 	return m.record(c, RequestPercentage, d.Seconds()*100, check)
@@ -167,8 +189,9 @@ func (m *Manager) record(c *client, t Type, value float64, check bool) time.Dura
 	if s == nil {
 		return 0
 	}
-	now := m.now().Sub(m.epoch)
+	now := m.clock()
 	s.mu.Lock()
+	s.lastUsed = now
 	s.rate.record(value, now, m.windows, m.window)
 	var throttle time.Duration
 	var measured float64
@@ -189,6 +212,9 @@ func (m *Manager) record(c *client, t Type, value float64, check bool) time.Dura
 	return throttle
 }
 
+// clock is the Manager's monotonic time.
+func (m *Manager) clock() time.Duration { return m.now().Sub(m.epoch) }
+
 // client returns the resolution for (user, clientID), resolving on first use after a
 // quota change.
 func (m *Manager) client(user, clientID string) *client {
@@ -206,7 +232,7 @@ func (m *Manager) client(user, clientID string) *client {
 	}
 	c = &client{account: m.accounts[k]}
 	if c.account == nil {
-		c.account = &account{}
+		c.account = &account{lastUsed: m.clock()}
 		m.accounts[k] = c.account
 	}
 	for _, t := range Types {
@@ -216,7 +242,8 @@ func (m *Manager) client(user, clientID string) *client {
 		}
 		s := m.sensors[t][key]
 		if s == nil {
-			s = &sensor{rate: newRate(m.windows, m.now().Sub(m.epoch))}
+			now := m.clock()
+			s = &sensor{rate: newRate(m.windows, now), lastUsed: now}
 			m.sensors[t][key] = s
 		}
 		c.sensors[t], c.bounds[t] = s, bound

@@ -17,6 +17,8 @@ type metrics struct {
 	sent     *prometheus.CounterVec
 	panics   *prometheus.CounterVec
 	muted    *prometheus.CounterVec
+	// throttled counts connections refused by the ConnectionGate (KIP-612).
+	throttled *prometheus.CounterVec
 }
 
 // Reasons a frame is rejected, the values of the "reason" label.
@@ -44,11 +46,13 @@ func newMetrics() *metrics {
 		panics:   counter("handler_panics_total", "Panics recovered from handlers; each closed its connection.", "listener"),
 		muted: counter("throttle_mute_seconds_total",
 			"Seconds of throttle (KIP-219) asked of connections: time they were left unread.", "listener"),
+		throttled: counter("connections_throttled_total",
+			"Connections refused for their IP's connection_creation_rate (KIP-612), closed after the throttle.", "listener"),
 	}
 }
 
 func (m *metrics) collectors() []prometheus.Collector {
-	return []prometheus.Collector{m.accepted, m.open, m.rejected, m.received, m.sent, m.panics, m.muted}
+	return []prometheus.Collector{m.accepted, m.open, m.rejected, m.received, m.sent, m.panics, m.muted, m.throttled}
 }
 
 // register adds the collectors to r, all or none. A nil r registers nothing.
@@ -89,6 +93,7 @@ type listenerMetrics struct {
 	sent             prometheus.Counter
 	panics           prometheus.Counter
 	muted            prometheus.Counter
+	throttled        prometheus.Counter
 }
 
 func (m *metrics) forListener(name string) *listenerMetrics {
@@ -101,6 +106,7 @@ func (m *metrics) forListener(name string) *listenerMetrics {
 		sent:             m.sent.WithLabelValues(name),
 		panics:           m.panics.WithLabelValues(name),
 		muted:            m.muted.WithLabelValues(name),
+		throttled:        m.throttled.WithLabelValues(name),
 	}
 }
 

@@ -56,6 +56,8 @@ type Config struct {
 	// Registry receives the server's metrics at Start and loses them at Shutdown; nil
 	// registers nothing.
 	Registry *prometheus.Registry
+	// ConnectionGate, if set, may refuse new connections (per-IP connection quotas).
+	ConnectionGate ConnectionGate
 }
 
 // ListenerConfig is one listening socket.
@@ -99,10 +101,11 @@ type Server struct {
 	acceptLoops     sync.WaitGroup
 
 	mu        sync.Mutex
-	state     serverState        // guarded by mu
-	listeners []net.Listener     // guarded by mu; in Config order, set by Start
-	conns     map[*conn]struct{} // guarded by mu; open connections
-	drained   chan struct{}      // guarded by mu; closed when shutting down and conns is empty
+	state     serverState              // guarded by mu
+	listeners []net.Listener           // guarded by mu; in Config order, set by Start
+	conns     map[*conn]struct{}       // guarded by mu; open connections
+	throttled map[net.Conn]*time.Timer // guarded by mu; refused connections held until closed
+	drained   chan struct{}            // guarded by mu; closed when shutting down and conns is empty
 }
 
 type serverState int
@@ -126,6 +129,7 @@ func New(cfg Config, handler api.Handler, logger *slog.Logger) *Server {
 		metrics:       newMetrics(),
 		stopAccepting: make(chan struct{}),
 		conns:         make(map[*conn]struct{}),
+		throttled:     make(map[net.Conn]*time.Timer),
 		drained:       make(chan struct{}),
 	}
 }
@@ -228,6 +232,10 @@ func (s *Server) acceptLoop(ln net.Listener, name string, lm *listenerMetrics) {
 
 // serveConn registers a new connection and starts its reader and writer.
 func (s *Server) serveConn(nc net.Conn, listener string, lm *listenerMetrics) {
+	if !s.admit(nc, listener) {
+		lm.throttled.Inc()
+		return
+	}
 	c := newConn(s, nc, listener, lm)
 	s.mu.Lock()
 	if s.state != stateRunning {
@@ -296,6 +304,7 @@ func (s *Server) stopListening() {
 		ln.Close()
 	}
 	s.acceptLoops.Wait()
+	s.closeAllThrottled()
 }
 
 // drainConns tells every connection to stop reading; it runs after the accept loops have
