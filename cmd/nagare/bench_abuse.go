@@ -49,6 +49,7 @@ type abuseOptions struct {
 	repeat      int
 	quota       float64 // request percentage of the quota phase; 0: the broker's default
 	inProcess   bool    // abusers in this process (tests)
+	abuserCPUs  string  // taskset CPU list for the abusers' process; "" leaves them unpinned
 	topic       string
 	timeout     time.Duration
 	logOutput   io.Writer
@@ -66,8 +67,8 @@ temporary data dir, a fresh broker per phase); --bootstrap is not used. Phases:
   alone     a probe producer sends --probe-size-byte records at --rate records/s, acks=1,
             no linger, to its own topic for --duration; its latencies are the baseline
   no-quota  the same while --connections abusive clients (one client.id, in a child
-            process) loop over ApiVersions, Metadata and a one-record Produce as fast as
-            they can, with nagare.quota.default.request.percentage=0 (no request quota)
+            process) loop over ApiVersions, Metadata and a one-record Produce (to their
+            own topic, --topic with -abuser appended) as fast as they can, with nagare.quota.default.request.percentage=0 (no request quota)
   quota     the same with the default request quota on (--quota overrides its value)
 
 The report gives the probe's p50, p99 and p99.9 and their ratios to alone, the abuser's
@@ -110,6 +111,10 @@ within 1.5x of alone, abuser's broker time within its quota (+15%).`,
 	fs.IntVar(&o.connections, "connections", o.connections, "abusive clients, each with its own connections")
 	fs.IntVar(&o.repeat, "repeat", o.repeat, "rounds of the three phases; the verdict uses medians")
 	fs.Float64Var(&o.quota, "quota", 0, "request_percentage of the quota phase (0: the broker's shipped default)")
+	fs.StringVar(&o.abuserCPUs, "abuser-cpus", "",
+		"pin the abusers' process to these CPUs (taskset list, e.g. 1), so that with the bench itself pinned "+
+			"elsewhere (taskset -c 0 nagare bench abuse ...) their own CPU does not compete with the broker's, "+
+			"as an abuser on another machine would not")
 	fs.BoolVar(&o.inProcess, "abusers-in-process", false,
 		"run the abusers in this process, not a child (for tests: their CPU then competes with the probe's)")
 	return cmd
@@ -158,8 +163,12 @@ func (o *abuseOptions) runPhase(ctx context.Context, phase string) (*abuseRun, e
 		b.Shutdown(stopCtx)
 	}()
 	cf := &clientFlags{bootstrap: b.Addr(), clientID: "nagare-bench-abuse", timeout: o.timeout}
-	if _, err := ensureTopic(ctx, cf, o.topic, 1, -1, io.Discard); err != nil {
-		return nil, err
+	// Each tenant has its own topic, as on a shared cluster: the abuser's produces do not
+	// queue on the probe's partition.
+	for _, topic := range []string{o.topic, o.abuserTopic()} {
+		if _, err := ensureTopic(ctx, cf, topic, 1, -1, io.Discard); err != nil {
+			return nil, err
+		}
 	}
 	probe, err := newProbe(ctx, cf, &coldReadOptions{topic: o.topic, probeSize: o.probeSize, rate: o.rate, timeout: o.timeout})
 	if err != nil {
@@ -180,10 +189,15 @@ func (o *abuseOptions) runPhase(ctx context.Context, phase string) (*abuseRun, e
 		o.logf("%s: broker at %s, probe alone for %s at %g records/s", phase, b.Addr(), o.duration, o.rate)
 	}
 	before := abuserUsage(b)
+	cpu := startCPU(selfMeter())
 	start := time.Now()
 	h := probe.runFor(ctx, o.duration)
 	elapsed := time.Since(start)
 	after := abuserUsage(b)
+	if used := cpu.stop(); used != nil {
+		pct := 100 * *used / elapsed.Seconds()
+		run.BrokerCPUPercent = &pct
+	}
 	run.LoadAverage = loadAverage()
 	if err := probe.err(); err != nil {
 		return nil, err
@@ -223,6 +237,9 @@ func abuserUsage(b *broker.Broker) usageSnapshot {
 	return s
 }
 
+// abuserTopic is the abusive tenant's own topic.
+func (o *abuseOptions) abuserTopic() string { return o.topic + "-abuser" }
+
 func (o *abuseOptions) logf(format string, args ...any) {
 	fmt.Fprintf(o.logOutput, "bench abuse: "+format+"\n", args...)
 }
@@ -252,7 +269,7 @@ func (o *abuseOptions) startAbusers(ctx context.Context, cf *clientFlags) (*abus
 		var err error
 		go func() {
 			defer close(done)
-			stats, err = abuse(ctx, cf.bootstrap, o.topic, o.connections, o.timeout, ready, stop)
+			stats, err = abuse(ctx, cf.bootstrap, o.abuserTopic(), o.connections, o.timeout, ready, stop)
 		}()
 		select {
 		case <-ready:
@@ -265,8 +282,12 @@ func (o *abuseOptions) startAbusers(ctx context.Context, cf *clientFlags) (*abus
 	if err != nil {
 		return nil, fmt.Errorf("find this binary to run the abusers: %w", err)
 	}
-	child := exec.CommandContext(ctx, self, "bench", abuseClientsName, "--bootstrap", cf.bootstrap,
-		"--topic", o.topic, "--timeout", o.timeout.String(), "--connections", strconv.Itoa(o.connections))
+	args := []string{self, "bench", abuseClientsName, "--bootstrap", cf.bootstrap,
+		"--topic", o.abuserTopic(), "--timeout", o.timeout.String(), "--connections", strconv.Itoa(o.connections)}
+	if o.abuserCPUs != "" {
+		args = append([]string{"taskset", "-c", o.abuserCPUs}, args...)
+	}
+	child := exec.CommandContext(ctx, args[0], args[1:]...)
 	child.Stderr = o.logOutput
 	stdin, err := child.StdinPipe()
 	if err != nil {

@@ -25,12 +25,13 @@ type abuseSettings struct {
 	Repeat      int     `json:"repeat"`
 	Quota       float64 `json:"quota"` // 0: the broker's default
 	InProcess   bool    `json:"abusers_in_process"`
+	AbuserCPUs  string  `json:"abuser_cpus,omitempty"`
 	GOMAXPROCS  int     `json:"gomaxprocs"`
 }
 
 func (o *abuseOptions) settings() abuseSettings {
 	return abuseSettings{Duration: o.duration.String(), Warmup: o.warmup.String(), ProbeRate: o.rate, ProbeSize: o.probeSize,
-		Connections: o.connections, Repeat: o.repeat, Quota: o.quota, InProcess: o.inProcess, GOMAXPROCS: runtime.GOMAXPROCS(0)}
+		Connections: o.connections, Repeat: o.repeat, Quota: o.quota, InProcess: o.inProcess, AbuserCPUs: o.abuserCPUs, GOMAXPROCS: runtime.GOMAXPROCS(0)}
 }
 
 // abuseRun is one phase of one round.
@@ -43,6 +44,10 @@ type abuseRun struct {
 	Ratio        latencyRatio    `json:"ratio"` // over the round's alone phase
 	Abuser       *abuserStats    `json:"abuser,omitempty"`
 	LoadAverage  *float64        `json:"load_average"` // one-minute, at the phase's end; null off Linux
+	// BrokerCPUPercent is the CPU of the bench's own process (the broker and the probe)
+	// over the measurement, in percent of one core: what the quota's broker time is an
+	// estimate of. Null off Linux.
+	BrokerCPUPercent *float64 `json:"broker_process_cpu_percent"`
 }
 
 // abuseMedian is a phase's medians over the rounds.
