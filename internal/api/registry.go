@@ -35,6 +35,7 @@ var registry = []apiEntry{
 	{key: 20, min: 0, max: 6, handle: (*Dispatcher).handleDeleteTopics},
 	{key: 21, min: 0, max: 2, handle: (*Dispatcher).handleDeleteRecords},
 	{key: 22, min: 0, max: 5, handle: (*Dispatcher).handleInitProducerID},
+	{key: 23, min: 0, max: 4, handle: (*Dispatcher).handleOffsetForLeaderEpoch},
 	{key: 32, min: 0, max: 4, handle: (*Dispatcher).handleDescribeConfigs},
 	{key: 33, min: 0, max: 2, handle: (*Dispatcher).handleAlterConfigs},
 	{key: 37, min: 0, max: 3, handle: (*Dispatcher).handleCreatePartitions},

@@ -54,6 +54,7 @@ func (l *Log) Append(records []byte, opts AppendOptions) (AppendResult, error) {
 	if err := l.activeSegment().appendBatches(records, cfg.IndexIntervalBytes); err != nil {
 		return AppendResult{}, err
 	}
+	l.assignEpochs(records, base, opts.LeaderEpoch)
 	l.logEndOffset.Store(next)
 	l.unflushed += int64(count)
 	l.wakeWaiters()
@@ -182,6 +183,11 @@ func (l *Log) flushLocked() error {
 // flushSegments fsyncs the segments holding offsets from the recovery point to upTo,
 // then moves the recovery point. Caller holds flushMu.
 func (l *Log) flushSegments(upTo int64) error {
+	// The epoch history must be durable before the recovery point passes the data it
+	// describes: recovery rebuilds it only from what it rescans.
+	if err := l.epochs.flush(); err != nil {
+		return err
+	}
 	from := l.RecoveryPoint()
 	if upTo <= from && !l.dirtySegments.Load() {
 		return nil

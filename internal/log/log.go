@@ -61,6 +61,7 @@ type Log struct {
 	highWatermark  atomic.Int64               // last committed offset + 1, set by the partition
 	recoveryPoint  atomic.Int64               // every offset below it is fsynced
 	closed         atomic.Bool
+	epochs         *epochCache // leader epoch history (epochs.go)
 
 	appendMu      sync.Mutex    // serializes appends and every change to the segment list
 	unflushed     int64         // records appended since the last flush; guarded by appendMu

@@ -47,6 +47,11 @@ func Open(opts OpenOptions) (*Log, error) {
 		return nil, fmt.Errorf("create log dir %s: %w", opts.Dir, err)
 	}
 	l := &Log{dir: opts.Dir, topic: opts.Topic, partition: opts.Partition, logger: opts.Logger, onRoll: opts.OnRoll}
+	epochs, err := loadEpochCache(opts.Dir)
+	if err != nil {
+		return nil, err
+	}
+	l.epochs = epochs
 	cfg := opts.Config
 	l.config.Store(&cfg)
 	l.cleanerCheckpoint.Store(-1)
@@ -71,6 +76,13 @@ func Open(opts OpenOptions) (*Log, error) {
 	l.logEndOffset.Store(end)
 	start := max(opts.LogStartOffset, segs[0].baseOffset)
 	l.logStartOffset.Store(min(start, end))
+	if err := l.reconcileEpochs(segs[0]); err != nil {
+		l.setSegments(nil)
+		for _, s := range segs {
+			s.release()
+		}
+		return nil, fmt.Errorf("open %s: %w", opts.Dir, err)
+	}
 	l.highWatermark.Store(end)
 	l.recoveryPoint.Store(min(max(opts.RecoveryPoint, 0), end))
 	if !opts.Clean {
@@ -112,7 +124,8 @@ func (l *Log) loadSegments(opts OpenOptions) ([]*segment, error) {
 		if !rebuild && !unflushed {
 			continue
 		}
-		rules := recoveryRules{indexInterval: cfg.IndexIntervalBytes, contiguous: l.contiguousOffsets(&cfg), limit: nextBase, logger: l.logger}
+		rules := recoveryRules{indexInterval: cfg.IndexIntervalBytes, contiguous: l.contiguousOffsets(&cfg), limit: nextBase, logger: l.logger,
+			epochs: l.epochs}
 		_, truncated, err := s.recover(rules, i == len(bases)-1)
 		if err != nil {
 			return segs, fmt.Errorf("recover %s: %w", s.logPath, err)
@@ -231,6 +244,7 @@ type recoveryRules struct {
 	contiguous    bool  // offsets must follow without gaps (only compaction makes gaps)
 	limit         int64 // the next segment's base offset, which no batch may reach; -1: none
 	logger        *slog.Logger
+	epochs        *epochCache // rebuilt from the batches rescanned; nil: left alone
 }
 
 func (s *segment) recover(rules recoveryRules, active bool) (next int64, truncated bool, err error) {
@@ -267,6 +281,9 @@ func (s *segment) recover(rules recoveryRules, active bool) (next int64, truncat
 		}
 		h := ParseBatchHeader(batch)
 		s.indexBatch(entry[:], h.LastOffset(), h.MaxTimestamp, pos, len(batch), rules.indexInterval)
+		if rules.epochs != nil && h.LeaderEpoch > rules.epochs.latest() {
+			rules.epochs.assign(h.LeaderEpoch, h.BaseOffset) // as Kafka's segment recovery
+		}
 		pos += int64(len(batch))
 		next = h.LastOffset() + 1
 	}

@@ -41,6 +41,7 @@ func (l *Log) DeleteRetained(now time.Time) (int, error) {
 	l.setSegments(append([]*segment(nil), segs[n:]...))
 	if first := segs[n].baseOffset; first > l.LogStartOffset() {
 		l.logStartOffset.Store(first)
+		l.epochs.truncateFromStart(first)
 	}
 	if l.HighWatermark() < l.LogStartOffset() {
 		l.highWatermark.Store(l.LogStartOffset())
@@ -114,6 +115,7 @@ func (l *Log) DeleteRecordsBefore(offset int64) (int64, error) {
 	}
 	if offset > l.LogStartOffset() {
 		l.logStartOffset.Store(offset)
+		l.epochs.truncateFromStart(offset)
 	}
 	return l.LogStartOffset(), nil
 }
@@ -148,6 +150,9 @@ func (l *Log) Truncate(offset int64) error {
 	l.setSegments(append([]*segment(nil), segs[:i+1]...))
 	l.logEndOffset.Store(newEnd)
 	l.clampOffsetsLocked(newEnd)
+	if err := l.truncateEpochs(newEnd); err != nil {
+		return err
+	}
 	return l.removeSegments(segs[i+1:])
 }
 
@@ -173,6 +178,9 @@ func (l *Log) truncateFullyLocked(offset int64, segs []*segment) error {
 	l.logEndOffset.Store(offset)
 	l.logStartOffset.Store(offset)
 	l.clampOffsetsLocked(offset)
+	if err := l.truncateEpochs(offset); err != nil {
+		return err
+	}
 	return l.removeSegments(doomed)
 }
 

@@ -99,7 +99,11 @@ func (r *Registry) ensure(p *Partition, t *metadata.Topic, a metadata.PartitionA
 		p.log.SetConfig(LogConfig(tc))
 	}
 	p.topicConfig.Store(&tc)
-	p.leaderEpoch.Store(a.LeaderEpoch)
+	if p.leaderEpoch.Swap(a.LeaderEpoch) != a.LeaderEpoch || p.log.LatestEpoch() < a.LeaderEpoch {
+		// The leadership's epoch begins at the log end, before its first append, so
+		// OffsetForLeaderEpoch can place it (Kafka's maybeAssignEpochStartOffset).
+		p.log.AssignEpoch(a.LeaderEpoch)
+	}
 	p.replicas.Store(int32(len(a.ISR)))
 	return p, nil
 }

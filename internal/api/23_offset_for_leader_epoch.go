@@ -1,0 +1,51 @@
+package api
+
+// OffsetForLeaderEpoch (key 23), v0-v4.
+//
+// Behaviour: per partition, the largest leader epoch not above the one asked for that the
+// log knows, and the offset where that epoch's writes end: the next epoch's start, or the
+// log end offset for the current epoch (Kafka's LeaderEpochFileCache.endOffsetFor). An
+// epoch the log cannot place answers UNDEFINED_EPOCH (-1) and UNDEFINED_EPOCH_OFFSET (-1)
+// without an error. This is how a consumer that saw a leader change (KIP-320) checks that
+// its position was not truncated away, and how a follower finds where to truncate its log
+// to the leader's (KIP-101, KIP-279). current_leader_epoch (v2+) is checked as in Fetch:
+// older is FENCED_LEADER_EPOCH, newer UNKNOWN_LEADER_EPOCH. v1 adds the epoch to the
+// answer, v2 throttling, v3 the replica id, v4 is flexible.
+
+import (
+	"context"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+func (d *Dispatcher) handleOffsetForLeaderEpoch(_ context.Context, r *request) {
+	req := r.body.(*kmsg.OffsetForLeaderEpochRequest)
+	resp := req.ResponseKind().(*kmsg.OffsetForLeaderEpochResponse)
+	for _, t := range req.Topics {
+		rt := kmsg.NewOffsetForLeaderEpochResponseTopic()
+		rt.Topic = t.Topic
+		for _, p := range t.Partitions {
+			rt.Partitions = append(rt.Partitions, d.epochEndOffset(t.Topic, p))
+		}
+		resp.Topics = append(resp.Topics, rt)
+	}
+	r.respond(resp)
+}
+
+func (d *Dispatcher) epochEndOffset(topic string, p kmsg.OffsetForLeaderEpochRequestTopicPartition) kmsg.OffsetForLeaderEpochResponseTopicPartition {
+	rp := kmsg.NewOffsetForLeaderEpochResponseTopicPartition()
+	rp.Partition = p.Partition
+	rp.LeaderEpoch, rp.EndOffset = -1, -1
+	part, ok := d.cfg.Partitions.Get(topic, p.Partition)
+	if !ok {
+		rp.ErrorCode = kerr.UnknownTopicOrPartition.Code
+		return rp
+	}
+	if code := checkLeaderEpoch(p.CurrentLeaderEpoch, part.LeaderEpoch()); code != 0 {
+		rp.ErrorCode = code
+		return rp
+	}
+	rp.LeaderEpoch, rp.EndOffset = part.Log().EndOffsetForEpoch(p.LeaderEpoch)
+	return rp
+}
