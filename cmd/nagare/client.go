@@ -27,6 +27,7 @@ type clientFlags struct {
 	bootstrap string        // comma-separated host:port seeds
 	clientID  string        // client.id on every request
 	timeout   time.Duration // bound on admin calls and on record delivery
+	security  securityFlags // SASL and TLS (client_security.go)
 }
 
 func (f *clientFlags) register(fs *pflag.FlagSet, clientID string) {
@@ -36,6 +37,7 @@ func (f *clientFlags) register(fs *pflag.FlagSet, clientID string) {
 		"client.id sent with every request (brokers use it in quotas, logs and metrics)")
 	fs.DurationVar(&f.timeout, "timeout", 30*time.Second,
 		"give up when the cluster has not answered within this long")
+	f.security.register(fs)
 }
 
 // validate checks the flags before anything is sent.
@@ -45,6 +47,9 @@ func (f *clientFlags) validate(cmd *cobra.Command) error {
 	}
 	if f.timeout <= 0 {
 		return usagef(cmd, "--timeout must be positive, got %s", f.timeout)
+	}
+	if _, err := f.security.opts(); err != nil {
+		return usageError{cmd: cmd, err: err}
 	}
 	return nil
 }
@@ -73,6 +78,11 @@ func (f *clientFlags) newClient(opts ...kgo.Opt) (*kgo.Client, error) {
 		kgo.ClientID(f.clientID),
 		kgo.DialTimeout(min(f.timeout, 10*time.Second)),
 	}
+	security, err := f.security.opts()
+	if err != nil {
+		return nil, err
+	}
+	base = append(base, security...)
 	cl, err := kgo.NewClient(append(base, opts...)...)
 	if err != nil {
 		return nil, fmt.Errorf("client options: %w", err)
@@ -135,8 +145,11 @@ func (f *clientFlags) explain(err error) error {
 		}
 		return fmt.Errorf("cannot connect to %s: %v", f.bootstrap, dialErr.Err)
 	}
-	if errors.Is(err, kerr.SaslAuthenticationFailed) || errors.Is(err, kerr.IllegalSaslState) {
-		return fmt.Errorf("the cluster at %s requires SASL, which these commands do not speak yet: %w", f.bootstrap, err)
+	if errors.Is(err, kerr.SaslAuthenticationFailed) {
+		return fmt.Errorf("the cluster at %s refused the SASL credentials (--sasl-mechanism, --sasl-user, --sasl-password): %w", f.bootstrap, err)
+	}
+	if errors.Is(err, kerr.IllegalSaslState) || errors.Is(err, kerr.UnsupportedSaslMechanism) {
+		return fmt.Errorf("the listener at %s does not take this SASL setup (check --sasl-mechanism, and that the listener is SASL_*): %w", f.bootstrap, err)
 	}
 	return err
 }

@@ -66,12 +66,15 @@ entity here, so this command's own requests go out as client.id nagare-cli.`,
 		Args: noSubcommand,
 		RunE: showHelp,
 	}
-	// --client-id is an entity here, so only --bootstrap and --timeout of
-	// the shared connection flags are registered.
+	// --client-id is an entity here, so every shared connection flag but
+	// --client-id is registered (--bootstrap, --timeout, SASL and TLS).
 	scratch := pflag.NewFlagSet("client", pflag.ContinueOnError)
 	cf.register(scratch, "nagare-cli")
-	cmd.PersistentFlags().AddFlag(scratch.Lookup("bootstrap"))
-	cmd.PersistentFlags().AddFlag(scratch.Lookup("timeout"))
+	scratch.VisitAll(func(f *pflag.Flag) {
+		if f.Name != "client-id" {
+			cmd.PersistentFlags().AddFlag(f)
+		}
+	})
 	cmd.AddCommand(
 		newQuotaSetCommand(cf),
 		newQuotaRemoveCommand(cf),

@@ -48,9 +48,12 @@ Kafka protocol and admin APIs only, so they need nothing but --bootstrap.`,
 		newTopicCommand(),
 		newGroupCommand(),
 		newQuotaCommand(),
+		newACLCommand(),
+		newUserCommand(),
 		newProduceCommand(),
 		newConsumeCommand(),
 		newBenchCommand(),
+		newTopCommand(),
 	)
 	return root
 }

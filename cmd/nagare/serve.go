@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/sys/unix"
 
+	"github.com/nagare-dev/nagare/internal/auth"
 	"github.com/nagare-dev/nagare/internal/broker"
 	"github.com/nagare-dev/nagare/internal/config"
 )
@@ -26,6 +27,8 @@ type serveOptions struct {
 	configFile string
 	sets       []string
 	shutdown   time.Duration
+	pprof      bool
+	addScram   []string // --add-scram, kafka-storage's syntax
 }
 
 func newServeCommand() *cobra.Command {
@@ -34,12 +37,15 @@ func newServeCommand() *cobra.Command {
 		Use:   "serve",
 		Short: "Run a Nagare broker",
 		Long: `Run a Nagare broker. With no flags it is a development broker: data in ./data, the
-Kafka listener on 127.0.0.1:9092 and HTTP (/metrics, /healthz, /readyz) on 127.0.0.1:9644.
+Kafka listener on 127.0.0.1:9092 and HTTP (/metrics, /healthz, /readyz, /v1/clients; /debug/pprof with --pprof) on
+127.0.0.1:9644.
 Broker settings use Kafka's config names, from a properties file (--config) and repeated
 --set key=value (which win over the file). SIGTERM or SIGINT stops it gracefully.`,
 		Example: `  nagare serve
   nagare serve --data-dir /var/lib/nagare --listen 0.0.0.0:9092 --set num.partitions=6
-  nagare serve --config server.properties --set log.retention.ms=3600000`,
+  nagare serve --config server.properties --set log.retention.ms=3600000
+  nagare serve --set listeners=SASL_PLAINTEXT://127.0.0.1:9092 \
+      --add-scram 'SCRAM-SHA-256=[name=admin,password=admin-secret]'`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) > 0 {
 				return usagef(cmd, "serve takes no arguments, got %q", args)
@@ -51,10 +57,14 @@ Broker settings use Kafka's config names, from a properties file (--config) and 
 	f := cmd.Flags()
 	f.StringVar(&o.dataDir, "data-dir", "./data", "data directory (Kafka's log.dirs)")
 	f.StringVar(&o.listen, "listen", "127.0.0.1:9092", "Kafka listener address (overrides listeners)")
-	f.StringVar(&o.http, "http", "127.0.0.1:9644", `HTTP address for /metrics, /healthz, /readyz ("" disables)`)
+	f.StringVar(&o.http, "http", "127.0.0.1:9644", `HTTP address for /metrics, /healthz, /readyz, /v1/clients ("" disables)`)
 	f.StringVar(&o.configFile, "config", "", "broker properties file, Kafka style")
 	f.StringArrayVar(&o.sets, "set", nil, "broker config key=value, Kafka's names (repeatable)")
 	f.DurationVar(&o.shutdown, "shutdown-timeout", 30*time.Second, "how long a graceful shutdown may take")
+	f.BoolVar(&o.pprof, "pprof", false, "also serve Go's /debug/pprof profiles on the --http address")
+	f.StringArrayVar(&o.addScram, "add-scram", nil,
+		`create a SCRAM credential at start if the user has none, as kafka-storage format --add-scram: `+
+			`'SCRAM-SHA-256=[name=admin,password=admin-secret]' (also iterations=, salt=; repeatable)`)
 	return cmd
 }
 
@@ -63,7 +73,14 @@ func runServe(cmd *cobra.Command, o serveOptions) error {
 	if err != nil {
 		return usageError{cmd: cmd, err: err}
 	}
-	cfg := broker.Config{Properties: props, HTTP: o.http, Logger: slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil))}
+	cfg := broker.Config{Properties: props, HTTP: o.http, PProf: o.pprof, Logger: slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil))}
+	for _, s := range o.addScram {
+		spec, err := auth.ParseScramSpec(s)
+		if err != nil {
+			return usagef(cmd, "--add-scram: %v", err)
+		}
+		cfg.AddScram = append(cfg.AddScram, spec)
+	}
 	// Flags win over the file only when given, or when the file does not set them.
 	if cmd.Flags().Changed("data-dir") || (props["log.dirs"] == "" && props["log.dir"] == "") {
 		cfg.DataDir = o.dataDir

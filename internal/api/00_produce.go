@@ -27,6 +27,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/nagare-dev/nagare/internal/acl"
 	"github.com/nagare-dev/nagare/internal/log"
 )
 
@@ -54,6 +55,11 @@ func (d *Dispatcher) handleProduce(_ context.Context, r *request) {
 		r.respond(resp)
 		return
 	}
+	if req.TransactionID != nil && !d.authorized(r, acl.OpWrite, acl.ResourceTransactionalID, *req.TransactionID) {
+		d.produceErrorAll(req, resp, kerr.TransactionalIDAuthorizationFailed.Code)
+		r.respond(resp)
+		return
+	}
 	now := d.cfg.Now()
 	img := d.cfg.Metadata.Image()
 	for _, t := range req.Topics {
@@ -66,7 +72,14 @@ func (d *Dispatcher) handleProduce(_ context.Context, r *request) {
 				name = topic.Name
 			}
 		}
+		denied := name != unknownTopic && !d.authorizedTopic(r, acl.OpWrite, name)
 		for _, p := range t.Partitions {
+			if denied {
+				rp := kmsg.NewProduceResponseTopicPartition()
+				rp.Partition, rp.ErrorCode, rp.BaseOffset = p.Partition, kerr.TopicAuthorizationFailed.Code, -1
+				rt.Partitions = append(rt.Partitions, rp)
+				continue
+			}
 			rt.Partitions = append(rt.Partitions, d.producePartition(r.header.Version, req.Acks, name, p, now))
 		}
 		resp.Topics = append(resp.Topics, rt)

@@ -26,6 +26,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/nagare-dev/nagare/internal/acl"
 	"github.com/nagare-dev/nagare/internal/log"
 	"github.com/nagare-dev/nagare/internal/metadata"
 )
@@ -40,7 +41,7 @@ func (d *Dispatcher) handleFetch(ctx context.Context, r *request) {
 		// closes a channel we hold, instead of waking nobody.
 		waits = d.appendWaits(req, r.header.Version)
 	}
-	resp := d.readFetch(req, r.header.Version)
+	resp := d.readFetch(r, req)
 	deadline := r.received.Add(time.Duration(max(req.MaxWaitMillis, 0)) * time.Millisecond)
 	if resp.bytes() >= int64(req.MinBytes) || req.MaxWaitMillis <= 0 || hasFetchError(resp) {
 		d.sendWhenWarm(ctx, r, req, resp, deadline, false)
@@ -66,7 +67,7 @@ func (d *Dispatcher) longPoll(ctx context.Context, r *request, req *kmsg.FetchRe
 		if !expired {
 			waits = d.appendWaits(req, r.header.Version) // before the re-read, as above
 		}
-		resp := d.readFetch(req, r.header.Version)
+		resp := d.readFetch(r, req)
 		if expired || resp.bytes() >= int64(req.MinBytes) || hasFetchError(resp) {
 			d.sendWhenWarm(ctx, r, req, resp, deadline, true)
 			return
@@ -103,6 +104,8 @@ func (d *Dispatcher) sendFetch(r *request, resp *fetchResponse) {
 		resp.setThrottle(parts, throttleMillis(r.throttleNow(size)))
 		r.chargeEncode(start)
 	}
+	r.reply.stampEncode(start)
+	countFetched(r.errors, resp)
 	r.reply.Send(parts, resp.release)
 }
 
@@ -118,7 +121,8 @@ func hasFetchError(resp *fetchResponse) bool {
 }
 
 // readFetch reads every requested partition once, within the request's byte limits.
-func (d *Dispatcher) readFetch(req *kmsg.FetchRequest, version int16) *fetchResponse {
+func (d *Dispatcher) readFetch(r *request, req *kmsg.FetchRequest) *fetchResponse {
+	version := r.header.Version
 	img := d.cfg.Metadata.Image()
 	resp := &fetchResponse{version: version}
 	budget := int64(req.MaxBytes)
@@ -128,7 +132,13 @@ func (d *Dispatcher) readFetch(req *kmsg.FetchRequest, version int16) *fetchResp
 	minOne := true
 	for _, t := range req.Topics {
 		ft := fetchTopic{name: fetchTopicName(img, t, version), id: t.TopicID}
+		denied := ft.name != unknownTopic && !d.authorizedTopic(r, acl.OpRead, ft.name)
 		for _, p := range t.Partitions {
+			if denied {
+				ft.partitions = append(ft.partitions, fetchPartition{partition: p.Partition, highWatermark: -1, lastStableOffset: -1,
+					logStartOffset: -1, errorCode: kerr.TopicAuthorizationFailed.Code})
+				continue
+			}
 			fp := d.readFetchPartition(ft.name, version, p, req.IsolationLevel, &budget, &minOne)
 			ft.partitions = append(ft.partitions, fp)
 		}
@@ -172,7 +182,7 @@ func (d *Dispatcher) readFetchPartition(topic string, version int16, p kmsg.Fetc
 		}
 		return fp
 	}
-	fp.records = res.Range
+	fp.records, fp.part = res.Range, part
 	if res.Range.Length > 0 {
 		*budget -= res.Range.Length
 		*minOne = false

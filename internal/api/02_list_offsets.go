@@ -16,6 +16,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/nagare-dev/nagare/internal/acl"
 	"github.com/nagare-dev/nagare/internal/partition"
 )
 
@@ -33,7 +34,14 @@ func (d *Dispatcher) handleListOffsets(_ context.Context, r *request) {
 	for _, t := range req.Topics {
 		rt := kmsg.NewListOffsetsResponseTopic()
 		rt.Topic = t.Topic
+		denied := !d.authorizedTopic(r, acl.OpDescribe, t.Topic)
 		for _, p := range t.Partitions {
+			if denied {
+				rp := kmsg.NewListOffsetsResponseTopicPartition()
+				rp.Partition, rp.ErrorCode, rp.Timestamp, rp.Offset = p.Partition, kerr.TopicAuthorizationFailed.Code, -1, -1
+				rt.Partitions = append(rt.Partitions, rp)
+				continue
+			}
 			rt.Partitions = append(rt.Partitions, d.listOffset(t.Topic, p))
 		}
 		resp.Topics = append(resp.Topics, rt)

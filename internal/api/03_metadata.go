@@ -8,7 +8,10 @@ package api
 // allows it (v4+; always for v0-v3), with num.partitions and
 // default.replication.factor, as Kafka does.
 //
-// Differs from Kafka: authorized operations are not computed yet (reported as unknown).
+// Authorization as Kafka's: a topic the principal may not DESCRIBE is left out of an
+// all-topics answer and answers TOPIC_AUTHORIZATION_FAILED when named (by name: whether or
+// not it exists; by ID: with the ID, without the name); auto-creation needs CREATE on the
+// cluster or the topic. Authorized operations (KIP-430) are computed when asked for.
 
 import (
 	"context"
@@ -16,6 +19,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/nagare-dev/nagare/internal/acl"
 	"github.com/nagare-dev/nagare/internal/metadata"
 )
 
@@ -28,7 +32,8 @@ func (d *Dispatcher) handleMetadata(ctx context.Context, r *request) {
 	img := d.cfg.Metadata.Image()
 	for _, b := range img.Brokers() {
 		mb := kmsg.NewMetadataResponseBroker()
-		mb.NodeID, mb.Host, mb.Port = b.NodeID, b.Host, b.Port
+		mb.NodeID = b.NodeID
+		mb.Host, mb.Port = d.brokerAddr(r.session, b)
 		if b.Rack != "" {
 			rack := b.Rack
 			mb.Rack = &rack
@@ -43,23 +48,50 @@ func (d *Dispatcher) handleMetadata(ctx context.Context, r *request) {
 	all := req.Topics == nil || (r.header.Version == 0 && len(req.Topics) == 0)
 	if all {
 		for _, t := range img.Topics() {
-			resp.Topics = append(resp.Topics, metadataTopic(t))
+			if d.authorizedTopic(r, acl.OpDescribe, t.Name) { // the others are not even named
+				resp.Topics = append(resp.Topics, metadataTopic(t))
+			}
 		}
-		r.respond(resp)
-		return
+	} else {
+		autoCreate := (r.header.Version < 4 || req.AllowAutoTopicCreation) && d.cfg.Broker.Bool("auto.create.topics.enable")
+		for _, rt := range req.Topics {
+			resp.Topics = append(resp.Topics, d.metadataTopicFor(ctx, r, rt, autoCreate))
+		}
 	}
-	autoCreate := (r.header.Version < 4 || req.AllowAutoTopicCreation) && d.cfg.Broker.Bool("auto.create.topics.enable")
-	for _, rt := range req.Topics {
-		resp.Topics = append(resp.Topics, d.metadataTopicFor(ctx, rt, autoCreate))
-	}
+	d.setMetadataAuthorizedOperations(r, req, resp)
 	r.respond(resp)
 }
 
+// setMetadataAuthorizedOperations fills the KIP-430 fields a client asked for: the
+// cluster's (v8-v10) only for a principal that may DESCRIBE it (else 0), and each
+// answered topic's.
+func (d *Dispatcher) setMetadataAuthorizedOperations(r *request, req *kmsg.MetadataRequest, resp *kmsg.MetadataResponse) {
+	if req.IncludeClusterAuthorizedOperations {
+		resp.AuthorizedOperations = 0
+		if d.authorizedCluster(r, acl.OpDescribe) {
+			resp.AuthorizedOperations = d.authorizedOperations(r, acl.ResourceCluster, acl.ClusterName)
+		}
+	}
+	if req.IncludeTopicAuthorizedOperations {
+		for i := range resp.Topics {
+			if t := &resp.Topics[i]; t.ErrorCode == 0 && t.Topic != nil {
+				t.AuthorizedOperations = d.authorizedOperations(r, acl.ResourceTopic, *t.Topic)
+			}
+		}
+	}
+}
+
 // metadataTopicFor answers for one requested topic, auto-creating it if allowed.
-func (d *Dispatcher) metadataTopicFor(ctx context.Context, rt kmsg.MetadataRequestTopic, autoCreate bool) kmsg.MetadataResponseTopic {
+func (d *Dispatcher) metadataTopicFor(ctx context.Context, r *request, rt kmsg.MetadataRequestTopic, autoCreate bool) kmsg.MetadataResponseTopic {
 	img := d.cfg.Metadata.Image()
 	if rt.Topic == nil {
 		if t, ok := img.TopicByID(rt.TopicID); ok {
+			if !d.authorizedTopic(r, acl.OpDescribe, t.Name) {
+				// Kafka does not count a topic ID as secret, only the name.
+				mt := kmsg.NewMetadataResponseTopic()
+				mt.TopicID, mt.ErrorCode = t.ID, kerr.TopicAuthorizationFailed.Code
+				return mt
+			}
 			return metadataTopic(t)
 		}
 		mt := kmsg.NewMetadataResponseTopic()
@@ -68,13 +100,21 @@ func (d *Dispatcher) metadataTopicFor(ctx context.Context, rt kmsg.MetadataReque
 		return mt
 	}
 	name := *rt.Topic
+	mt := kmsg.NewMetadataResponseTopic()
+	mt.Topic = &name
+	if !d.authorizedTopic(r, acl.OpDescribe, name) {
+		mt.ErrorCode = kerr.TopicAuthorizationFailed.Code // whether or not it exists
+		return mt
+	}
 	if t, ok := img.TopicByName(name); ok {
 		return metadataTopic(t)
 	}
-	mt := kmsg.NewMetadataResponseTopic()
-	mt.Topic = &name
 	mt.ErrorCode = kerr.UnknownTopicOrPartition.Code
 	if !autoCreate {
+		return mt
+	}
+	if !d.authorizedCluster(r, acl.OpCreate) && !d.authorizedTopic(r, acl.OpCreate, name) {
+		mt.ErrorCode, mt.IsInternal = kerr.TopicAuthorizationFailed.Code, isInternalTopic(name)
 		return mt
 	}
 	_, err := d.createTopic(ctx, topicSpec{name: name, partitions: -1, replicationFactor: -1}, false)

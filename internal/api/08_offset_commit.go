@@ -27,6 +27,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/nagare-dev/nagare/internal/acl"
 	"github.com/nagare-dev/nagare/internal/group"
 	"github.com/nagare-dev/nagare/internal/metadata"
 )
@@ -55,6 +56,7 @@ func (d *Dispatcher) handleOffsetCommit(ctx context.Context, r *request) {
 		rt := kmsg.NewOffsetCommitResponseTopic()
 		rt.Topic, rt.TopicID = t.Topic, t.TopicID
 		topic, code := commitTopic(img, t, r.header.Version)
+		code = d.commitAuthorization(r, req.Group, t.Topic, topic, code)
 		for _, p := range t.Partitions {
 			rp := kmsg.NewOffsetCommitResponseTopicPartition()
 			rp.Partition = p.Partition
@@ -76,7 +78,7 @@ func (d *Dispatcher) handleOffsetCommit(ctx context.Context, r *request) {
 		}
 		resp.Topics = append(resp.Topics, rt)
 	}
-	if len(cr.Offsets) > 0 || len(req.Topics) == 0 {
+	if (len(cr.Offsets) > 0 || len(req.Topics) == 0) && d.authorizedGroup(r, acl.OpRead, req.Group) {
 		errs := d.cfg.Groups.CommitOffsets(cr)
 		for i, s := range slots {
 			resp.Topics[s.topic].Partitions[s.partition].ErrorCode = errorCode(errs[i])
@@ -97,4 +99,23 @@ func commitTopic(img *metadata.Image, t kmsg.OffsetCommitRequestTopic, version i
 		return topic, 0
 	}
 	return nil, kerr.UnknownTopicOrPartition.Code
+}
+
+// commitAuthorization applies Kafka's checks to one committed topic, before its existence
+// is told: READ on the group (GROUP_AUTHORIZATION_FAILED), then READ on the topic
+// (TOPIC_AUTHORIZATION_FAILED). A v10+ topic ID that names no topic stays
+// UNKNOWN_TOPIC_ID: an ID tells nothing.
+func (d *Dispatcher) commitAuthorization(r *request, groupID, name string, topic *metadata.Topic, code int16) int16 {
+	if !d.authorizedGroup(r, acl.OpRead, groupID) {
+		return kerr.GroupAuthorizationFailed.Code
+	}
+	if topic != nil {
+		name = topic.Name
+	} else if code == kerr.UnknownTopicID.Code {
+		return code
+	}
+	if !d.authorizedTopic(r, acl.OpRead, name) {
+		return kerr.TopicAuthorizationFailed.Code
+	}
+	return code
 }

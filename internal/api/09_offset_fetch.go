@@ -22,6 +22,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/nagare-dev/nagare/internal/acl"
 	"github.com/nagare-dev/nagare/internal/group"
 	"github.com/nagare-dev/nagare/internal/metadata"
 )
@@ -32,7 +33,7 @@ func (d *Dispatcher) handleOffsetFetch(_ context.Context, r *request) {
 	version := r.header.Version
 	if version >= 8 {
 		for _, rg := range req.Groups {
-			resp.Groups = append(resp.Groups, d.fetchGroupOffsets(rg, version))
+			resp.Groups = append(resp.Groups, d.fetchGroupOffsets(r, rg, version))
 		}
 		r.respond(resp)
 		return
@@ -45,7 +46,7 @@ func (d *Dispatcher) handleOffsetFetch(_ context.Context, r *request) {
 	for _, t := range req.Topics {
 		rg.Topics = append(rg.Topics, kmsg.OffsetFetchRequestGroupTopic{Topic: t.Topic, Partitions: t.Partitions})
 	}
-	g := d.fetchGroupOffsets(rg, version)
+	g := d.fetchGroupOffsets(r, rg, version)
 	if version >= 2 {
 		resp.ErrorCode = g.ErrorCode
 	}
@@ -63,10 +64,14 @@ func (d *Dispatcher) handleOffsetFetch(_ context.Context, r *request) {
 }
 
 // fetchGroupOffsets answers for one group, in the v8+ shape.
-func (d *Dispatcher) fetchGroupOffsets(rg kmsg.OffsetFetchRequestGroup, version int16) kmsg.OffsetFetchResponseGroup {
-	out := kmsg.NewOffsetFetchResponseGroup()
+func (d *Dispatcher) fetchGroupOffsets(r *request, rg kmsg.OffsetFetchRequestGroup, version int16) (out kmsg.OffsetFetchResponseGroup) {
+	out = kmsg.NewOffsetFetchResponseGroup()
 	out.Group = rg.Group
 	img := d.cfg.Metadata.Image()
+	if !d.authorizedGroup(r, acl.OpDescribe, rg.Group) {
+		return offsetFetchDenied(rg, kerr.GroupAuthorizationFailed.Code)
+	}
+	defer d.hideUnauthorizedOffsets(r, img, rg.Topics == nil, &out) // out is the named result
 	var asked []group.TopicPartition
 	unknownIDs := map[[16]byte]bool{}
 	if rg.Topics != nil {
@@ -152,4 +157,51 @@ func allFetchedOffsets(img *metadata.Image, offsets map[group.TopicPartition]gro
 		out[len(out)-1].Partitions = append(out[len(out)-1].Partitions, rp)
 	}
 	return out
+}
+
+// offsetFetchDenied answers a group the principal may not DESCRIBE: the error at group
+// level (v2+) and on every named partition (v0-v1 carry it there).
+func offsetFetchDenied(rg kmsg.OffsetFetchRequestGroup, code int16) kmsg.OffsetFetchResponseGroup {
+	out := kmsg.NewOffsetFetchResponseGroup()
+	out.Group, out.ErrorCode = rg.Group, code
+	for _, t := range rg.Topics {
+		rt := kmsg.NewOffsetFetchResponseGroupTopic()
+		rt.Topic, rt.TopicID = t.Topic, t.TopicID
+		for _, p := range t.Partitions {
+			rp := kmsg.NewOffsetFetchResponseGroupTopicPartition()
+			rp.Partition, rp.Offset, rp.Metadata, rp.ErrorCode = p, -1, ptr(""), code
+			rt.Partitions = append(rt.Partitions, rp)
+		}
+		out.Topics = append(out.Topics, rt)
+	}
+	return out
+}
+
+// hideUnauthorizedOffsets applies Kafka's rule that a principal sees offsets only of
+// topics it may DESCRIBE: left out of an all-topics answer, TOPIC_AUTHORIZATION_FAILED
+// on the partitions of a named one.
+func (d *Dispatcher) hideUnauthorizedOffsets(r *request, img *metadata.Image, all bool, out *kmsg.OffsetFetchResponseGroup) {
+	if d.cfg.Authorizer == nil {
+		return
+	}
+	kept := out.Topics[:0]
+	for _, t := range out.Topics {
+		name := t.Topic
+		if topic, ok := img.TopicByID(t.TopicID); ok && name == "" {
+			name = topic.Name
+		}
+		if name == "" || d.authorizedTopic(r, acl.OpDescribe, name) {
+			kept = append(kept, t)
+			continue
+		}
+		if all {
+			continue
+		}
+		for i := range t.Partitions {
+			p := &t.Partitions[i]
+			p.Offset, p.LeaderEpoch, p.Metadata, p.ErrorCode = -1, -1, ptr(""), kerr.TopicAuthorizationFailed.Code
+		}
+		kept = append(kept, t)
+	}
+	out.Topics = kept
 }

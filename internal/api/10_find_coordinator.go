@@ -25,6 +25,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/nagare-dev/nagare/internal/acl"
 	"github.com/nagare-dev/nagare/internal/group"
 	"github.com/nagare-dev/nagare/internal/metadata"
 )
@@ -42,7 +43,7 @@ func (d *Dispatcher) handleFindCoordinator(ctx context.Context, r *request) {
 		keys = []string{req.CoordinatorKey}
 	}
 	for _, key := range keys {
-		resp.Coordinators = append(resp.Coordinators, d.findCoordinator(ctx, key, req.CoordinatorType))
+		resp.Coordinators = append(resp.Coordinators, d.findCoordinator(ctx, r, key, req.CoordinatorType))
 	}
 	if r.header.Version < 4 {
 		c := resp.Coordinators[0]
@@ -52,7 +53,7 @@ func (d *Dispatcher) handleFindCoordinator(ctx context.Context, r *request) {
 	r.respond(resp)
 }
 
-func (d *Dispatcher) findCoordinator(ctx context.Context, key string, keyType int8) kmsg.FindCoordinatorResponseCoordinator {
+func (d *Dispatcher) findCoordinator(ctx context.Context, r *request, key string, keyType int8) kmsg.FindCoordinatorResponseCoordinator {
 	c := kmsg.NewFindCoordinatorResponseCoordinator()
 	c.Key, c.NodeID = key, -1
 	fail := func(code *kerr.Error, msg string) kmsg.FindCoordinatorResponseCoordinator {
@@ -61,7 +62,13 @@ func (d *Dispatcher) findCoordinator(ctx context.Context, key string, keyType in
 	}
 	switch keyType {
 	case coordinatorGroup:
+		if !d.authorizedGroup(r, acl.OpDescribe, key) {
+			return fail(kerr.GroupAuthorizationFailed, kerr.GroupAuthorizationFailed.Message)
+		}
 	case coordinatorTransaction:
+		if !d.authorized(r, acl.OpDescribe, acl.ResourceTransactionalID, key) {
+			return fail(kerr.TransactionalIDAuthorizationFailed, kerr.TransactionalIDAuthorizationFailed.Message)
+		}
 		return fail(kerr.CoordinatorNotAvailable, "transactions are not supported yet")
 	default:
 		return fail(kerr.InvalidRequest, "unsupported coordinator type "+strconv.Itoa(int(keyType)))
@@ -75,7 +82,8 @@ func (d *Dispatcher) findCoordinator(ctx context.Context, key string, keyType in
 	if a.Leader == metadata.NoLeader || !ok {
 		return fail(kerr.CoordinatorNotAvailable, "the group's partition of "+group.OffsetsTopic+" has no leader")
 	}
-	c.NodeID, c.Host, c.Port = b.NodeID, b.Host, b.Port
+	c.NodeID = b.NodeID
+	c.Host, c.Port = d.brokerAddr(r.session, b)
 	return c
 }
 

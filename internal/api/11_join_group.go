@@ -21,13 +21,19 @@ import (
 	"context"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/nagare-dev/nagare/internal/acl"
 	"github.com/nagare-dev/nagare/internal/group"
 )
 
 func (d *Dispatcher) handleJoinGroup(ctx context.Context, r *request) {
 	req := r.body.(*kmsg.JoinGroupRequest)
+	if !d.authorizedGroup(r, acl.OpRead, req.Group) {
+		r.respond(joinResponse(req, group.JoinResult{Err: kerr.GroupAuthorizationFailed, Generation: -1}))
+		return
+	}
 	jr := group.JoinRequest{
 		GroupID: req.Group, MemberID: req.MemberID, ClientID: r.header.ClientID, ClientHost: clientHost(r.session),
 		SessionTimeout:       time.Duration(req.SessionTimeoutMillis) * time.Millisecond,

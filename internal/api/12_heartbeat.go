@@ -13,8 +13,10 @@ package api
 import (
 	"context"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/nagare-dev/nagare/internal/acl"
 	"github.com/nagare-dev/nagare/internal/group"
 )
 
@@ -25,6 +27,10 @@ func (d *Dispatcher) handleHeartbeat(_ context.Context, r *request) {
 	if req.InstanceID != nil {
 		ref.InstanceID = *req.InstanceID
 	}
-	resp.ErrorCode = errorCode(d.cfg.Groups.Heartbeat(ref))
+	if !d.authorizedGroup(r, acl.OpRead, req.Group) {
+		resp.ErrorCode = kerr.GroupAuthorizationFailed.Code
+	} else {
+		resp.ErrorCode = errorCode(d.cfg.Groups.Heartbeat(ref))
+	}
 	r.respond(resp)
 }

@@ -12,14 +12,21 @@ package api
 import (
 	"context"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/nagare-dev/nagare/internal/acl"
 	"github.com/nagare-dev/nagare/internal/group"
 )
 
 func (d *Dispatcher) handleLeaveGroup(_ context.Context, r *request) {
 	req := r.body.(*kmsg.LeaveGroupRequest)
 	resp := req.ResponseKind().(*kmsg.LeaveGroupResponse)
+	if !d.authorizedGroup(r, acl.OpRead, req.Group) {
+		resp.ErrorCode = kerr.GroupAuthorizationFailed.Code
+		r.respond(resp)
+		return
+	}
 	var members []group.LeavingMember
 	if r.header.Version < 3 {
 		members = []group.LeavingMember{{MemberID: req.MemberID}}

@@ -16,13 +16,21 @@ import (
 	"bytes"
 	"context"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/nagare-dev/nagare/internal/acl"
 	"github.com/nagare-dev/nagare/internal/group"
 )
 
 func (d *Dispatcher) handleSyncGroup(ctx context.Context, r *request) {
 	req := r.body.(*kmsg.SyncGroupRequest)
+	if !d.authorizedGroup(r, acl.OpRead, req.Group) {
+		resp := req.ResponseKind().(*kmsg.SyncGroupResponse)
+		resp.ErrorCode = kerr.GroupAuthorizationFailed.Code
+		r.respond(resp)
+		return
+	}
 	sr := group.SyncRequest{GroupID: req.Group, MemberID: req.MemberID, Generation: req.Generation,
 		ProtocolType: req.ProtocolType, Protocol: req.Protocol}
 	if req.InstanceID != nil {

@@ -8,16 +8,17 @@ package api
 // described as Dead with no error, and from v6 with GROUP_ID_NOT_FOUND (KIP-1043); so is
 // a KIP-848 consumer group ("not a classic group"; ConsumerGroupDescribe shows it). v3
 // adds authorized operations, v5 is flexible, v6 adds error messages.
-//
-// Differs from Kafka: authorized operations are reported as not computed (INT32_MIN)
-// until ACLs arrive.
+// A group the principal may not DESCRIBE answers GROUP_AUTHORIZATION_FAILED; authorized
+// operations (KIP-430) are computed when asked for.
 
 import (
 	"context"
 	"errors"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/nagare-dev/nagare/internal/acl"
 	"github.com/nagare-dev/nagare/internal/group"
 )
 
@@ -25,10 +26,19 @@ func (d *Dispatcher) handleDescribeGroups(_ context.Context, r *request) {
 	req := r.body.(*kmsg.DescribeGroupsRequest)
 	resp := req.ResponseKind().(*kmsg.DescribeGroupsResponse)
 	for _, id := range req.Groups {
+		if !d.authorizedGroup(r, acl.OpDescribe, id) {
+			rg := kmsg.NewDescribeGroupsResponseGroup()
+			rg.Group, rg.ErrorCode, rg.AuthorizedOperations = id, kerr.GroupAuthorizationFailed.Code, authorizedOperationsUnknown
+			resp.Groups = append(resp.Groups, rg)
+			continue
+		}
 		desc, err := d.cfg.Groups.DescribeGroup(id)
 		rg := kmsg.NewDescribeGroupsResponseGroup()
 		rg.Group, rg.State, rg.ProtocolType, rg.Protocol = id, desc.State, desc.ProtocolType, desc.Protocol
 		rg.AuthorizedOperations = authorizedOperationsUnknown
+		if req.IncludeAuthorizedOperations && err == nil {
+			rg.AuthorizedOperations = d.authorizedOperations(r, acl.ResourceGroup, id)
+		}
 		if err != nil && (r.header.Version >= 6 || !errors.Is(err, group.ErrGroupIDNotFound)) {
 			rg.ErrorCode, rg.ErrorMessage = errorCode(err), errorMessage(err)
 		}

@@ -17,6 +17,8 @@ import (
 	"context"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/nagare-dev/nagare/internal/acl"
 )
 
 func (d *Dispatcher) handleListGroups(_ context.Context, r *request) {
@@ -24,7 +26,11 @@ func (d *Dispatcher) handleListGroups(_ context.Context, r *request) {
 	resp := req.ResponseKind().(*kmsg.ListGroupsResponse)
 	groups, err := d.cfg.Groups.ListGroups(req.StatesFilter, req.TypesFilter)
 	resp.ErrorCode = errorCode(err)
+	all := d.authorizedCluster(r, acl.OpDescribe) // else only the groups it may DESCRIBE
 	for _, g := range groups {
+		if !all && !d.authorizedGroup(r, acl.OpDescribe, g.GroupID) {
+			continue
+		}
 		rg := kmsg.NewListGroupsResponseGroup()
 		rg.Group, rg.ProtocolType, rg.GroupState, rg.GroupType = g.GroupID, g.ProtocolType, g.State, g.Type
 		resp.Groups = append(resp.Groups, rg)

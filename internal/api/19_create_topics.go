@@ -19,6 +19,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/nagare-dev/nagare/internal/acl"
 	"github.com/nagare-dev/nagare/internal/config"
 )
 
@@ -38,6 +39,10 @@ func (d *Dispatcher) handleCreateTopics(ctx context.Context, r *request) {
 			resp.Topics = append(resp.Topics, rt)
 			continue
 		}
+		if rt.ErrorCode = d.createTopicAuthorization(r, t.Topic); rt.ErrorCode != 0 {
+			resp.Topics = append(resp.Topics, rt)
+			continue
+		}
 		spec := createSpec(t)
 		spec.mutations = r.mutationQuota(createTopicsStrictVersion)
 		rec, err := d.createTopic(ctx, spec, req.ValidateOnly)
@@ -49,6 +54,9 @@ func (d *Dispatcher) handleCreateTopics(ctx context.Context, r *request) {
 			rt.NumPartitions = int32(len(rec.Partitions))
 			rt.ReplicationFactor = int16(len(rec.Partitions[0].Replicas))
 			rt.Configs = createTopicConfigs(config.DescribeTopic(d.cfg.Broker, rec.Configs))
+			if !d.authorizedTopic(r, acl.OpDescribeConfigs, t.Topic) {
+				rt.ConfigErrorCode, rt.Configs = kerr.TopicAuthorizationFailed.Code, nil
+			}
 		}
 		resp.Topics = append(resp.Topics, rt)
 	}

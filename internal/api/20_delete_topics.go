@@ -72,6 +72,8 @@ func (d *Dispatcher) handleDeleteTopics(ctx context.Context, r *request) {
 			err = newError(kerr.InvalidRequest, "Duplicate topic name.")
 		case t.Topic == nil && ids[t.TopicID] > 1:
 			err = newError(kerr.InvalidRequest, "Duplicate topic id.")
+		case d.deleteTopicAuthorization(r, t) != nil:
+			err = d.deleteTopicAuthorization(r, t)
 		default:
 			var topic *metadata.Topic
 			topic, err = d.deleteTopic(ctx, t, r.mutationQuota(deleteTopicsStrictVersion))

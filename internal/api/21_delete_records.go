@@ -19,6 +19,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/nagare-dev/nagare/internal/acl"
 )
 
 // deleteRecordsToHighWatermark is the offset that means "up to the high watermark".
@@ -30,9 +32,15 @@ func (d *Dispatcher) handleDeleteRecords(_ context.Context, r *request) {
 	for _, t := range req.Topics {
 		rt := kmsg.NewDeleteRecordsResponseTopic()
 		rt.Topic = t.Topic
+		denied := !d.authorizedTopic(r, acl.OpDelete, t.Topic)
 		for _, p := range t.Partitions {
 			rp := kmsg.NewDeleteRecordsResponseTopicPartition()
 			rp.Partition, rp.LowWatermark = p.Partition, -1
+			if denied {
+				rp.ErrorCode = kerr.TopicAuthorizationFailed.Code
+				rt.Partitions = append(rt.Partitions, rp)
+				continue
+			}
 			low, err := d.deleteRecords(t.Topic, p.Partition, p.Offset)
 			if err != nil {
 				rp.ErrorCode = errorCode(err)

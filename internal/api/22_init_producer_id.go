@@ -16,6 +16,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/nagare-dev/nagare/internal/acl"
 )
 
 func (d *Dispatcher) handleInitProducerID(ctx context.Context, r *request) {
@@ -23,6 +25,10 @@ func (d *Dispatcher) handleInitProducerID(ctx context.Context, r *request) {
 	resp := req.ResponseKind().(*kmsg.InitProducerIDResponse)
 	resp.ProducerID, resp.ProducerEpoch = -1, -1
 	switch {
+	case req.TransactionalID != nil && !d.authorized(r, acl.OpWrite, acl.ResourceTransactionalID, *req.TransactionalID):
+		resp.ErrorCode = kerr.TransactionalIDAuthorizationFailed.Code
+	case req.TransactionalID == nil && !d.authorizedIdempotentWrite(r):
+		resp.ErrorCode = kerr.ClusterAuthorizationFailed.Code
 	case req.TransactionalID != nil:
 		resp.ErrorCode = kerr.InvalidRequest.Code
 	case req.ProducerID >= 0 && req.ProducerEpoch >= 0 && req.ProducerEpoch < math.MaxInt16-1:

@@ -23,6 +23,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/nagare-dev/nagare/internal/acl"
 	"github.com/nagare-dev/nagare/internal/config"
 )
 
@@ -35,6 +36,9 @@ func (d *Dispatcher) handleDescribeConfigs(_ context.Context, r *request) {
 		rr := kmsg.NewDescribeConfigsResponseResource()
 		rr.ResourceType, rr.ResourceName = res.ResourceType, res.ResourceName
 		entries, err := d.describeResource(res.ResourceType, res.ResourceName)
+		if authErr := d.configAuthorization(r, acl.OpDescribeConfigs, res.ResourceType, res.ResourceName); authErr != nil {
+			err = authErr
+		}
 		if err != nil {
 			rr.ErrorCode, rr.ErrorMessage = errorCode(err), errorMessage(err)
 			resp.Resources = append(resp.Resources, rr)

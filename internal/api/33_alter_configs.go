@@ -22,6 +22,8 @@ import (
 	"context"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/nagare-dev/nagare/internal/acl"
 )
 
 func (d *Dispatcher) handleAlterConfigs(ctx context.Context, r *request) {
@@ -37,7 +39,9 @@ func (d *Dispatcher) handleAlterConfigs(ctx context.Context, r *request) {
 		rr.ResourceType, rr.ResourceName = res.ResourceType, res.ResourceName
 		err := errRepeatedResource
 		if !repeated[keys[i]] {
-			err = d.alterConfigsResource(ctx, res, req.ValidateOnly)
+			if err = d.configAuthorization(r, acl.OpAlterConfigs, res.ResourceType, res.ResourceName); err == nil {
+				err = d.alterConfigsResource(ctx, res, req.ValidateOnly)
+			}
 		}
 		if err != nil {
 			rr.ErrorCode, rr.ErrorMessage = errorCode(err), errorMessage(err)

@@ -25,6 +25,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/nagare-dev/nagare/internal/acl"
 	"github.com/nagare-dev/nagare/internal/metadata"
 )
 
@@ -45,6 +46,8 @@ func (d *Dispatcher) handleCreatePartitions(ctx context.Context, r *request) {
 		var err error
 		if seen[t.Topic] > 1 {
 			err = newError(kerr.InvalidRequest, "Duplicate topic name.")
+		} else if !d.authorizedTopic(r, acl.OpAlter, t.Topic) {
+			err = newError(kerr.TopicAuthorizationFailed, "%s", kerr.TopicAuthorizationFailed.Message)
 		} else {
 			err = d.createPartitions(ctx, t, req.ValidateOnly, r.mutationQuota(createPartitionsStrictVersion))
 		}

@@ -11,7 +11,10 @@ package api
 import (
 	"context"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/nagare-dev/nagare/internal/acl"
 )
 
 func (d *Dispatcher) handleDeleteGroups(_ context.Context, r *request) {
@@ -20,7 +23,9 @@ func (d *Dispatcher) handleDeleteGroups(_ context.Context, r *request) {
 	for _, id := range req.Groups {
 		rg := kmsg.NewDeleteGroupsResponseGroup()
 		rg.Group = id
-		if err := d.cfg.Groups.DeleteGroup(id); err != nil {
+		if !d.authorizedGroup(r, acl.OpDelete, id) {
+			rg.ErrorCode = kerr.GroupAuthorizationFailed.Code
+		} else if err := d.cfg.Groups.DeleteGroup(id); err != nil {
 			rg.ErrorCode, rg.ErrorMessage = errorCode(err), errorMessage(err)
 		}
 		resp.Groups = append(resp.Groups, rg)

@@ -25,6 +25,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/nagare-dev/nagare/internal/acl"
 	"github.com/nagare-dev/nagare/internal/config"
 )
 
@@ -41,7 +42,9 @@ func (d *Dispatcher) handleIncrementalAlterConfigs(ctx context.Context, r *reque
 		rr.ResourceType, rr.ResourceName = res.ResourceType, res.ResourceName
 		err := errRepeatedResource
 		if !repeated[keys[i]] {
-			err = d.incrementalAlterResource(ctx, res, req.ValidateOnly)
+			if err = d.configAuthorization(r, acl.OpAlterConfigs, res.ResourceType, res.ResourceName); err == nil {
+				err = d.incrementalAlterResource(ctx, res, req.ValidateOnly)
+			}
 		}
 		if err != nil {
 			rr.ErrorCode, rr.ErrorMessage = errorCode(err), errorMessage(err)

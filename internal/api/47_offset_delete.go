@@ -16,12 +16,18 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/nagare-dev/nagare/internal/acl"
 	"github.com/nagare-dev/nagare/internal/group"
 )
 
 func (d *Dispatcher) handleOffsetDelete(_ context.Context, r *request) {
 	req := r.body.(*kmsg.OffsetDeleteRequest)
 	resp := req.ResponseKind().(*kmsg.OffsetDeleteResponse)
+	if !d.authorizedGroup(r, acl.OpDelete, req.Group) {
+		resp.ErrorCode = kerr.GroupAuthorizationFailed.Code
+		r.respond(resp)
+		return
+	}
 	img := d.cfg.Metadata.Image()
 	type slot struct{ topic, partition int }
 	var asked []group.TopicPartition
@@ -30,10 +36,13 @@ func (d *Dispatcher) handleOffsetDelete(_ context.Context, r *request) {
 		rt := kmsg.NewOffsetDeleteResponseTopic()
 		rt.Topic = t.Topic
 		topic, known := img.TopicByName(t.Topic)
+		denied := !d.authorizedTopic(r, acl.OpRead, t.Topic)
 		for _, p := range t.Partitions {
 			rp := kmsg.NewOffsetDeleteResponseTopicPartition()
 			rp.Partition = p.Partition
-			if !known || p.Partition < 0 || int(p.Partition) >= len(topic.Partitions) {
+			if denied {
+				rp.ErrorCode = kerr.TopicAuthorizationFailed.Code
+			} else if !known || p.Partition < 0 || int(p.Partition) >= len(topic.Partitions) {
 				rp.ErrorCode = kerr.UnknownTopicOrPartition.Code
 			} else {
 				asked = append(asked, group.TopicPartition{Topic: t.Topic, Partition: p.Partition})

@@ -10,7 +10,7 @@ package api
 // (nagare.quota.default.*) are broker configs and not listed, as Kafka's never were.
 // v1 is flexible.
 //
-// Differs from Kafka: no DESCRIBE_CONFIGS authorization until ACLs land.
+// The caller needs DESCRIBE_CONFIGS on CLUSTER (CLUSTER_AUTHORIZATION_FAILED).
 
 import (
 	"context"
@@ -21,12 +21,18 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/nagare-dev/nagare/internal/acl"
 	"github.com/nagare-dev/nagare/internal/metadata"
 )
 
 func (d *Dispatcher) handleDescribeClientQuotas(_ context.Context, r *request) {
 	req := r.body.(*kmsg.DescribeClientQuotasRequest)
 	resp := req.ResponseKind().(*kmsg.DescribeClientQuotasResponse)
+	if !d.authorizedCluster(r, acl.OpDescribeConfigs) {
+		resp.ErrorCode = kerr.ClusterAuthorizationFailed.Code
+		r.respond(resp)
+		return
+	}
 	if err := checkQuotaFilter(req.Components); err != nil {
 		resp.ErrorCode, resp.ErrorMessage = kerr.InvalidRequest.Code, ptrTo(err.Error())
 		r.respond(resp)

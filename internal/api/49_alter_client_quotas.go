@@ -16,7 +16,7 @@ package api
 //
 // Differs from Kafka: an entry's keys are separate records, so a failure part way (the
 // quorum lost) can leave some applied.
-// No ALTER_CONFIGS authorization until ACLs land.
+// The caller needs ALTER_CONFIGS on CLUSTER (CLUSTER_AUTHORIZATION_FAILED on every entry).
 
 import (
 	"context"
@@ -26,6 +26,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/nagare-dev/nagare/internal/acl"
 	"github.com/nagare-dev/nagare/internal/metadata"
 	"github.com/nagare-dev/nagare/internal/quota"
 )
@@ -40,7 +41,9 @@ func (d *Dispatcher) handleAlterClientQuotas(ctx context.Context, r *request) {
 			re.Entity = append(re.Entity, kmsg.AlterClientQuotasResponseEntryEntity{Type: p.Type, Name: p.Name})
 		}
 		recs, err := alterQuotaRecords(entry)
-		if err != nil {
+		if !d.authorizedCluster(r, acl.OpAlterConfigs) {
+			re.ErrorCode = kerr.ClusterAuthorizationFailed.Code
+		} else if err != nil {
 			re.ErrorCode, re.ErrorMessage = kerr.InvalidRequest.Code, ptrTo(err.Error())
 		} else if !req.ValidateOnly {
 			for _, rec := range recs {

@@ -18,6 +18,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/nagare-dev/nagare/internal/acl"
 )
 
 // Endpoint types of DescribeCluster v1+ (KIP-919).
@@ -46,7 +48,8 @@ func (d *Dispatcher) handleDescribeCluster(_ context.Context, r *request) {
 	resp.ControllerID = d.cfg.NodeID
 	for _, b := range d.cfg.Metadata.Image().Brokers() {
 		rb := kmsg.NewDescribeClusterResponseBroker()
-		rb.NodeID, rb.Host, rb.Port = b.NodeID, b.Host, b.Port
+		rb.NodeID = b.NodeID
+		rb.Host, rb.Port = d.brokerAddr(r.session, b)
 		if b.Rack != "" {
 			rb.Rack = ptr(b.Rack)
 		}
@@ -54,6 +57,12 @@ func (d *Dispatcher) handleDescribeCluster(_ context.Context, r *request) {
 	}
 	if req.IncludeClusterAuthorizedOperations {
 		resp.ClusterAuthorizedOperations = clusterOperations
+		if d.cfg.Authorizer != nil {
+			resp.ClusterAuthorizedOperations = 0 // without DESCRIBE, none are told
+			if d.authorizedCluster(r, acl.OpDescribe) {
+				resp.ClusterAuthorizedOperations = d.authorizedOperations(r, acl.ResourceCluster, acl.ClusterName)
+			}
+		}
 	}
 	r.respond(resp)
 }

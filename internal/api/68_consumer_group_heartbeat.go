@@ -25,14 +25,21 @@ import (
 	"context"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/nagare-dev/nagare/internal/acl"
 	"github.com/nagare-dev/nagare/internal/group"
 )
 
 func (d *Dispatcher) handleConsumerGroupHeartbeat(ctx context.Context, r *request) {
 	req := r.body.(*kmsg.ConsumerGroupHeartbeatRequest)
 	resp := req.ResponseKind().(*kmsg.ConsumerGroupHeartbeatResponse)
+	if !d.authorizedGroup(r, acl.OpRead, req.Group) {
+		resp.ErrorCode = kerr.GroupAuthorizationFailed.Code
+		r.respond(resp)
+		return
+	}
 	if _, err := d.ensureOffsetsTopic(ctx); err != nil {
 		d.cfg.Logger.Warn("creating "+group.OffsetsTopic, "err", err)
 	}

@@ -7,14 +7,18 @@ package api
 // subscription, current and target assignment. A missing group, or a classic one, is
 // GROUP_ID_NOT_FOUND, as in Kafka. v1 adds the member type (always 1, consumer).
 //
-// Differs from Kafka: authorized operations are reported as not computed (INT32_MIN)
-// until ACLs arrive; the state is never Assigning (the target is computed at once).
+// A group the principal may not DESCRIBE answers GROUP_AUTHORIZATION_FAILED; authorized
+// operations are computed when asked for.
+//
+// Differs from Kafka: the state is never Assigning (the target is computed at once).
 
 import (
 	"context"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/nagare-dev/nagare/internal/acl"
 	"github.com/nagare-dev/nagare/internal/group"
 )
 
@@ -27,6 +31,11 @@ func (d *Dispatcher) handleConsumerGroupDescribe(_ context.Context, r *request) 
 	for _, id := range req.Groups {
 		rg := kmsg.NewConsumerGroupDescribeResponseGroup()
 		rg.Group = id
+		if !d.authorizedGroup(r, acl.OpDescribe, id) {
+			rg.ErrorCode = kerr.GroupAuthorizationFailed.Code
+			resp.Groups = append(resp.Groups, rg)
+			continue
+		}
 		desc, err := d.cfg.Groups.DescribeConsumerGroup(id)
 		if err != nil {
 			rg.ErrorCode, rg.ErrorMessage = errorCode(err), errorMessage(err)
@@ -34,6 +43,9 @@ func (d *Dispatcher) handleConsumerGroupDescribe(_ context.Context, r *request) 
 			continue
 		}
 		rg.State, rg.Epoch, rg.AssignmentEpoch, rg.AssignorName = string(desc.State), desc.Epoch, desc.AssignmentEpoch, desc.Assignor
+		if req.IncludeAuthorizedOperations {
+			rg.AuthorizedOperations = d.authorizedOperations(r, acl.ResourceGroup, id)
+		}
 		for _, m := range desc.Members {
 			rm := kmsg.NewConsumerGroupDescribeResponseGroupMember()
 			rm.MemberID, rm.MemberEpoch, rm.ClientID, rm.ClientHost = m.MemberID, m.MemberEpoch, m.ClientID, m.ClientHost

@@ -8,12 +8,14 @@ import (
 	"github.com/twmb/franz-go/pkg/kbin"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/nagare-dev/nagare/internal/acl"
 	"github.com/nagare-dev/nagare/internal/config"
 	"github.com/nagare-dev/nagare/internal/group"
 	"github.com/nagare-dev/nagare/internal/metadata"
 	"github.com/nagare-dev/nagare/internal/partition"
 	"github.com/nagare-dev/nagare/internal/quota"
 	"github.com/nagare-dev/nagare/internal/readpath"
+	"github.com/nagare-dev/nagare/internal/stats"
 )
 
 // Config is what the handlers need from the rest of the broker.
@@ -31,6 +33,19 @@ type Config struct {
 	// Quotas holds clients to their quotas (KIP-219 throttling); nil serves everyone
 	// unthrottled.
 	Quotas *quota.Manager
+	// Authorizer enforces ACLs; nil allows everything and the ACL APIs answer
+	// SECURITY_DISABLED (a broker whose listeners authenticate nobody).
+	Authorizer *acl.Authorizer
+	// Stats receives request metrics (error codes here, stage stamps on each Reply for
+	// the server to record); nil turns per-request accounting off.
+	Stats *stats.Stats
+	// SASL serves SaslHandshake and SaslAuthenticate on SASL listeners.
+	SASL SASLConfig
+	// ListenerAddr returns this broker's advertised address on the named listener, so
+	// that Metadata, FindCoordinator and DescribeCluster lead a client back to the
+	// listener it came on (Kafka answers with the request's listener); nil, or ok=false,
+	// uses the registered address.
+	ListenerAddr func(listener string) (host string, port int32, ok bool)
 	// ReadPath checks fetched ranges for page cache residency and warms cold ones; nil
 	// (or disabled) sends ranges to the writer as read.
 	ReadPath *readpath.Pool
@@ -48,6 +63,9 @@ type ProducerIDAllocator interface {
 type Dispatcher struct {
 	cfg  Config
 	apis [maxAPIKey + 1]*apiEntry
+	// errors counts response error codes per API key (stats.go); nil entries when
+	// Config.Stats is nil.
+	errors [maxAPIKey + 1]*errorCounter
 }
 
 // NewDispatcher builds the dispatcher from the registry table.
@@ -62,6 +80,9 @@ func NewDispatcher(cfg Config) *Dispatcher {
 	for i := range registry {
 		e := &registry[i]
 		d.apis[e.key] = e
+		if cfg.Stats != nil {
+			d.errors[e.key] = &errorCounter{api: cfg.Stats.API(e.key)}
+		}
 	}
 	return d
 }
@@ -74,15 +95,25 @@ type request struct {
 	reply    *Reply
 	received time.Time
 	quota    requestQuota
+	errors   *errorCounter // nil: request metrics off
 }
 
 // Handle implements Handler.
 func (d *Dispatcher) Handle(ctx context.Context, s *Session, frame []byte) *Reply {
 	start := time.Now() // broker time starts here: see docs/ARCHITECTURE.md
+	if s.AwaitingRawSASLToken() {
+		return d.handleRawSASLToken(ctx, s, frame) // no request header: KIP-152 v0 framing
+	}
 	reply := NewReply()
 	h, body, err := parseHeader(frame)
 	if err != nil {
 		d.cfg.Logger.Warn("closing connection: unparsable request header", "remote", s.RemoteAddr, "err", err)
+		reply.CloseConnection()
+		return reply
+	}
+	if reason := d.saslGate(s, h.Key); reason != "" {
+		d.cfg.Logger.Info("closing connection: "+reason, "remote", s.RemoteAddr, "listener", s.Listener,
+			"client_id", h.ClientID, "api", kmsg.NameForKey(h.Key))
 		reply.CloseConnection()
 		return reply
 	}
@@ -113,7 +144,12 @@ func (d *Dispatcher) Handle(ctx context.Context, s *Session, frame []byte) *Repl
 			r.quota.byteThrottle = m.RecordBytes(quota.ProducerByteRate, s.Principal(), h.ClientID, int64(len(frame)))
 		}
 	}
+	if d.cfg.Stats != nil {
+		r.errors = d.errors[h.Key]
+		reply.startTiming(h, len(frame), start)
+	}
 	e.handle(d, ctx, r)
+	reply.stampLocal()
 	r.chargeHandled(false) // a response still to come: charge the time up to here
 	return reply
 }
@@ -132,6 +168,8 @@ func (r *request) respond(resp kmsg.Response) {
 	start := time.Now()
 	b := encodeResponse(r.header, resp)
 	r.chargeEncode(start)
+	r.reply.stampEncode(start)
+	r.errors.count(resp)
 	r.reply.SendBytes(b)
 }
 

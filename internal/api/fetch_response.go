@@ -6,6 +6,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kbin"
 
 	"github.com/nagare-dev/nagare/internal/log"
+	"github.com/nagare-dev/nagare/internal/partition"
 )
 
 // fetchResponse is a FetchResponse whose records are file ranges of log segments. It is
@@ -35,6 +36,7 @@ type fetchPartition struct {
 	logStartOffset   int64
 	readCommitted    bool // send an empty aborted-transactions list rather than null
 	records          log.FileRange
+	part             *partition.Partition // counts the bytes sent (nil on error)
 }
 
 // release unpins every range in the response.

@@ -59,6 +59,12 @@ type Reply struct {
 	// throttle is how long the server leaves the connection unread once the reply has
 	// completed (KIP-219); set before completion, read after Done.
 	throttle time.Duration
+	// closeAfter asks the server to close the connection once the reply's parts are
+	// written (failed authentication); set before completion, read after Done.
+	closeAfter bool
+	// timing holds the stage stamps for request metrics (stats.go); off unless the
+	// dispatcher turned it on.
+	timing replyTiming
 }
 
 // NewReply returns a reply that has not yet completed.
@@ -84,6 +90,9 @@ func (r *Reply) complete(action ReplyAction, parts []Part, release func()) {
 	done := false
 	r.once.Do(func() {
 		r.action, r.parts, r.release = action, parts, release
+		if r.timing.on {
+			r.timing.completed = time.Now()
+		}
 		close(r.done)
 		done = true
 	})
@@ -95,6 +104,14 @@ func (r *Reply) complete(action ReplyAction, parts []Part, release func()) {
 // SetThrottle asks the server not to read the connection for d once the reply has
 // completed: the client is over a quota (KIP-219). Call it before completing the reply.
 func (r *Reply) SetThrottle(d time.Duration) { r.throttle = d }
+
+// CloseAfterSend asks the server to close the connection once this reply has been
+// written, as the protocol prescribes after a failed authentication. Call it before
+// completing the reply.
+func (r *Reply) CloseAfterSend() { r.closeAfter = true }
+
+// ClosesAfterSend reports whether the connection closes after this reply. Valid after Done.
+func (r *Reply) ClosesAfterSend() bool { return r.closeAfter }
 
 // Throttle is how long the connection stays unread after this reply. Valid after Done.
 func (r *Reply) Throttle() time.Duration { return r.throttle }

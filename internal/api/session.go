@@ -18,6 +18,12 @@ type Session struct {
 	RemoteAddr string
 	// Listener names the listener the connection arrived on.
 	Listener string
+	// RequireSASL is set by the server for connections of SASL_PLAINTEXT and SASL_SSL
+	// listeners: they must authenticate before any request but ApiVersions, SaslHandshake
+	// and SaslAuthenticate (sasl_session.go).
+	RequireSASL bool
+
+	sasl saslState // sasl_session.go; only the connection's reader touches it
 
 	principal atomic.Pointer[string] // nil until authenticated: AnonymousUser
 

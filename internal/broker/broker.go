@@ -13,7 +13,9 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/nagare-dev/nagare/internal/acl"
 	"github.com/nagare-dev/nagare/internal/api"
+	"github.com/nagare-dev/nagare/internal/auth"
 	"github.com/nagare-dev/nagare/internal/config"
 	"github.com/nagare-dev/nagare/internal/group"
 	"github.com/nagare-dev/nagare/internal/log"
@@ -22,6 +24,7 @@ import (
 	"github.com/nagare-dev/nagare/internal/quota"
 	"github.com/nagare-dev/nagare/internal/readpath"
 	"github.com/nagare-dev/nagare/internal/server"
+	"github.com/nagare-dev/nagare/internal/stats"
 )
 
 // Config says how to start a broker. Properties use Kafka's broker config names
@@ -31,8 +34,13 @@ type Config struct {
 	Properties map[string]string
 	DataDir    string // overrides log.dirs
 	Listen     string // host:port; overrides listeners with a PLAINTEXT listener
-	HTTP       string // host:port for /metrics, /healthz and /readyz; "" disables it
+	HTTP       string // host:port for /metrics, /healthz, /readyz, /v1/clients; "" disables it
+	PProf      bool   // also serve /debug/pprof on HTTP (nagare serve --pprof)
 	Logger     *slog.Logger
+
+	// AddScram are credentials to create at start for users that have none for that
+	// mechanism (nagare serve --add-scram, like kafka-storage format --add-scram).
+	AddScram []auth.ScramSpec
 }
 
 // Broker is one running Nagare broker.
@@ -47,8 +55,10 @@ type Broker struct {
 	meta       *metadata.Store
 	partitions *partition.Registry
 	groups     *group.Coordinator
-	quotas     *quota.Manager // quota.go
-	readPath   *readpath.Pool // readpath.go
+	quotas     *quota.Manager  // quota.go
+	stats      *stats.Stats    // stats.go; nil when nagare.metrics.enable is false
+	authorizer *acl.Authorizer // acl.go; nil when ACLs are not enforced
+	readPath   *readpath.Pool  // readpath.go
 	server     *server.Server
 	http       *http.Server
 	httpAddr   net.Addr
@@ -80,7 +90,7 @@ func (b *Broker) start(ctx context.Context, cfg Config) error {
 	if err := b.loadConfig(cfg); err != nil {
 		return err
 	}
-	if err := b.startHTTP(cfg.HTTP); err != nil {
+	if err := b.startHTTP(cfg.HTTP, cfg.PProf); err != nil {
 		return err
 	}
 	if err := b.openLogs(); err != nil {
@@ -90,7 +100,11 @@ func (b *Broker) start(ctx context.Context, cfg Config) error {
 		return err
 	}
 	b.applyDynamicConfigs()
+	if err := b.addScramCredentials(ctx, cfg.AddScram); err != nil { // security.go
+		return err
+	}
 	b.openQuotas()
+	b.openAuthorizer()
 	b.partitions = partition.NewRegistry(b.nodeID, b.logs, b.conf, b.logger)
 	b.groups = group.New(group.Config{NodeID: b.nodeID, Partitions: b.partitions, Settings: group.SettingsFrom(b.conf), Logger: b.logger})
 	if err := b.startServer(); err != nil {
@@ -179,13 +193,13 @@ func (b *Broker) openMetadata(ctx context.Context) error {
 }
 
 func (b *Broker) startServer() error {
-	listeners := b.conf.Listeners()
-	if len(listeners) == 0 {
-		return errors.New("broker: no listeners configured")
+	lcs, err := b.listenerConfigs() // security.go
+	if err != nil {
+		return err
 	}
-	var lcs []server.ListenerConfig
-	for _, l := range listeners {
-		lcs = append(lcs, server.ListenerConfig{Name: l.Name, Addr: net.JoinHostPort(l.Host, strconv.Itoa(l.Port))})
+	sasl, err := b.saslConfig(lcs)
+	if err != nil {
+		return err
 	}
 	clusterID, err := b.meta.EnsureClusterID(context.Background())
 	if err != nil {
@@ -197,16 +211,22 @@ func (b *Broker) startServer() error {
 	dispatcher := api.NewDispatcher(api.Config{
 		NodeID: b.nodeID, ClusterID: clusterID, Metadata: b.meta, Partitions: b.partitions, Broker: b.conf,
 		ProducerIDs: metadata.NewProducerIDAllocator(b.meta, b.nodeID, 1000), Groups: b.groups, Logger: b.logger,
-		ReadPath: b.readPath, Quotas: b.quotas,
+		ReadPath: b.readPath, Quotas: b.quotas, Authorizer: b.authorizer, Stats: b.stats, SASL: sasl,
+		ListenerAddr: b.advertisedAddr,
 	})
 	b.server = server.New(server.Config{
 		Listeners:          lcs,
 		MaxRequestBytes:    int32(b.conf.Int("socket.request.max.bytes")),
+		MaxAuthBytes:       int32(b.conf.Int("sasl.server.max.receive.size")),
 		ConnectionsMaxIdle: b.conf.Duration("connections.max.idle.ms"),
 		Registry:           b.registry,
+		Stats:              b.stats,
 		ConnectionGate:     b.quotas,
 	}, dispatcher, b.logger)
 	if err := b.exportReadPath(); err != nil {
+		return err
+	}
+	if err := b.exportTopics(); err != nil {
 		return err
 	}
 	return b.server.Start()
@@ -258,6 +278,7 @@ func (b *Broker) followMetadata(ctx context.Context) {
 			b.applyDynamicConfigs()
 			img := b.meta.Image()
 			b.applyQuotas(img)
+			api.ApplyACLs(b.authorizer, img)
 			if err := b.partitions.Sync(img); err != nil {
 				b.logger.Error("applying metadata to partitions", "err", err)
 			}

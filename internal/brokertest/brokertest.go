@@ -14,6 +14,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/nagare-dev/nagare/internal/auth"
 	"github.com/nagare-dev/nagare/internal/broker"
 )
 
@@ -23,6 +24,9 @@ type Broker struct {
 	t       testing.TB
 	dataDir string
 	props   map[string]string
+	http    bool // serve the HTTP endpoint on a loopback port (WithHTTP)
+	// addScram are credentials created at start (WithAddScram).
+	addScram []auth.ScramSpec
 }
 
 // Option adjusts a test broker before it starts.
@@ -35,6 +39,15 @@ func WithProperties(props map[string]string) Option {
 			b.props[k] = v
 		}
 	}
+}
+
+// WithHTTP serves the broker's HTTP endpoint (/metrics, /v1/clients, ...) on a random
+// loopback port; HTTPAddr reports it.
+func WithHTTP() Option { return func(b *Broker) { b.http = true } }
+
+// WithAddScram creates SCRAM credentials at start, as nagare serve --add-scram does.
+func WithAddScram(specs ...auth.ScramSpec) Option {
+	return func(b *Broker) { b.addScram = append(b.addScram, specs...) }
 }
 
 // WithDataDir reuses a data dir, for restart tests.
@@ -59,9 +72,15 @@ func (b *Broker) start() {
 	b.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	br, err := broker.Start(ctx, broker.Config{
-		Properties: b.props, DataDir: b.dataDir, Listen: "127.0.0.1:0", Logger: testLogger(),
-	})
+	cfg := broker.Config{Properties: b.props, DataDir: b.dataDir, Listen: "127.0.0.1:0", Logger: testLogger()}
+	if b.http {
+		cfg.HTTP = "127.0.0.1:0"
+	}
+	if b.props["listeners"] != "" {
+		cfg.Listen = "" // the test chose its listeners (TLS, SASL); see ListenerAddr
+	}
+	cfg.AddScram = b.addScram
+	br, err := broker.Start(ctx, cfg)
 	if err != nil {
 		b.t.Fatalf("start broker: %v", err)
 	}

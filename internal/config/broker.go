@@ -130,7 +130,11 @@ func NewBroker(static map[string]string) (*Broker, error) {
 		d := defs.broker[name]
 		if d == nil {
 			kept[name] = raw
-			b.warnings = append(b.warnings, unknownWarning(name))
+			// listener.name.<listener>.<config> overrides are Kafka's per-listener
+			// settings (TLS files, JAAS configs), read raw by the broker.
+			if !strings.HasPrefix(name, "listener.name.") {
+				b.warnings = append(b.warnings, unknownWarning(name))
+			}
 			continue
 		}
 		v, err := d.parse(raw)

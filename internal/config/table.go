@@ -317,6 +317,14 @@ var table = []Definition{
 	{Name: "nagare.readpath.warmup.threads", Kinds: KindBroker, Type: TypeInt, Default: "0",
 		Doc: "Warm-up workers, each blocking at most one OS thread on the disk; 0 is 4 per CPU (4 to 64).", valid: atLeast(0)},
 
+	// ---- Broker: request metrics (Nagare only; internal/stats). ----
+	// Nagare: every request is attributed to its client (principal, client id) and timed by
+	// stage, for /metrics, /v1/clients and `nagare top`; the cap bounds label cardinality.
+	{Name: "nagare.metrics.enable", Kinds: KindBroker, Type: TypeBoolean, Default: "true",
+		Doc: "Per-request and per-client accounting (request metrics, /v1/clients, nagare top); false turns it off."},
+	{Name: "nagare.metrics.max.clients", Kinds: KindBroker, Type: TypeInt, Default: "1000",
+		Doc: "Clients tracked one by one in metrics; the rest are counted as client_id=\"other\".", valid: atLeast(1)},
+
 	// ---- Broker: quotas. ----
 	{Name: "quota.window.num", Kinds: KindBroker, Type: TypeInt, Default: "11",
 		Doc: "Samples kept per client quota.", valid: atLeast(1)},
@@ -340,6 +348,21 @@ var table = []Definition{
 		Doc: "SASL mechanisms offered on SASL listeners.", valid: subsetOf("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")},
 	{Name: "sasl.server.max.receive.size", Kinds: KindBroker, Type: TypeInt, Default: "524288",
 		Doc: "Largest frame accepted before and during SASL authentication."},
+	// Nagare: only the user_<name>="password" options of PlainLoginModule are read (PLAIN
+	// users); listener.name.<listener>.plain.sasl.jaas.config overrides it per listener.
+	{Name: "sasl.jaas.config", Kinds: KindBroker, Type: TypePassword, NoDefault: true, Update: PerBroker, Sensitive: true,
+		Doc: "JAAS login module options; PLAIN users as user_<name>=\"password\"."},
+	{Name: "connection.failed.authentication.delay.ms", Kinds: KindBroker, Type: TypeInt, Default: "100",
+		Doc: "Delay before answering a failed authentication and closing its connection.", valid: atLeast(0)},
+	{Name: "ssl.principal.mapping.rules", Kinds: KindBroker, Type: TypeString, Default: "DEFAULT",
+		Doc: "Rules mapping a client certificate's distinguished name to a user name (RULE:pattern/replacement/[LU], DEFAULT)."},
+	{Name: "ssl.enabled.protocols", Kinds: KindBroker, Type: TypeList, Default: "TLSv1.2,TLSv1.3", Update: PerBroker,
+		Doc: "TLS versions accepted.", valid: subsetOf("TLSv1.2", "TLSv1.3")},
+	// Nagare: empty enforces ACLs exactly when a listener authenticates clients; Kafka's
+	// authorizer class names enforce them always (Kafka: empty means no authorizer).
+	{Name: "authorizer.class.name", Kinds: KindBroker, Type: TypeString, Default: "",
+		Doc:   "Set to Kafka's StandardAuthorizer to enforce ACLs on every listener; empty enforces them when a listener authenticates clients.",
+		valid: oneOf("", "org.apache.kafka.metadata.authorizer.StandardAuthorizer", "kafka.security.authorizer.AclAuthorizer")},
 	// super.users and allow.everyone.if.no.acl.found are the authorizer's configs in Kafka.
 	{Name: "super.users", Kinds: KindBroker, Type: TypeString, NoDefault: true,
 		Doc: "Principals allowed everything, separated by ';' (User:admin;User:ops).", valid: principals},

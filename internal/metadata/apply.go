@@ -35,6 +35,12 @@ func (img *Image) apply(rec Record, index uint64) (*Image, error) {
 		return img.applySetClusterID(r, index)
 	case ClientQuota:
 		return img.applyClientQuota(r, index)
+	case UserScramCredential:
+		return img.applyUserScramCredential(r, index)
+	case CreateACL:
+		return img.applyCreateACL(r, index)
+	case DeleteACL:
+		return img.applyDeleteACL(r, index)
 	}
 	// Only reachable with a pointer to a record struct, which DecodeRecord never returns.
 	return nil, fmt.Errorf("%w: cannot apply %T", ErrUnknownRecord, rec)

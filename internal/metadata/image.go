@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"sync"
+
+	"github.com/nagare-dev/nagare/internal/acl"
 )
 
 // Image is the cluster metadata as of one index of the metadata log. It never changes once
@@ -32,6 +34,12 @@ type Image struct {
 	clusterID      string // "" until SetClusterID
 
 	clientQuotas map[QuotaEntity]map[string]float64 // entity → key → value; no empty maps
+
+	scramCredentials map[ScramKey]ScramCredential // scram.go
+
+	acls     map[string]acl.Binding // ACL ID → binding (acl.go)
+	aclIDs   map[acl.Binding]string // binding → ACL ID: a binding is stored once
+	aclIndex uint64                 // the index of the last ACL change
 }
 
 type sortedTopics struct {

@@ -26,6 +26,9 @@ const (
 	RecordAllocateProducerIDs RecordType = 7
 	RecordSetClusterID        RecordType = 8
 	RecordClientQuota         RecordType = 9
+	RecordUserScramCredential RecordType = 10
+	RecordCreateACL           RecordType = 11
+	RecordDeleteACL           RecordType = 12
 )
 
 // recordVersions is the newest payload version this code writes and reads, per type. A change
@@ -41,6 +44,9 @@ var recordVersions = map[RecordType]uint8{
 	RecordAllocateProducerIDs: 0,
 	RecordSetClusterID:        0,
 	RecordClientQuota:         0,
+	RecordUserScramCredential: 0,
+	RecordCreateACL:           0,
+	RecordDeleteACL:           0,
 }
 
 // String names the type as the Go struct that carries it, for logs and errors.
@@ -64,6 +70,12 @@ func (t RecordType) String() string {
 		return "SetClusterID"
 	case RecordClientQuota:
 		return "ClientQuota"
+	case RecordUserScramCredential:
+		return "UserScramCredential"
+	case RecordCreateACL:
+		return "CreateACL"
+	case RecordDeleteACL:
+		return "DeleteACL"
 	}
 	return fmt.Sprintf("RecordType(%d)", uint8(t))
 }
@@ -254,6 +266,12 @@ func DecodeRecord(b []byte) (Record, error) {
 		rec, err = decodePayload[SetClusterID](b[recordHeaderSize:])
 	case RecordClientQuota:
 		rec, err = decodePayload[ClientQuota](b[recordHeaderSize:])
+	case RecordUserScramCredential:
+		rec, err = decodePayload[UserScramCredential](b[recordHeaderSize:])
+	case RecordCreateACL:
+		rec, err = decodePayload[CreateACL](b[recordHeaderSize:])
+	case RecordDeleteACL:
+		rec, err = decodePayload[DeleteACL](b[recordHeaderSize:])
 	}
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v version %d: %v", ErrCorruptRecord, typ, version, err)

@@ -34,6 +34,11 @@ func sampleRecords() []Record {
 		SetClusterID{ID: "MkU3OEVBNTcwNTJENDM2Qk"},
 		ClientQuota{Entity: []QuotaEntityPart{{Type: QuotaEntityUser, Name: ptr("alice")}, {Type: QuotaEntityClientID}},
 			Key: "producer_byte_rate", Value: 1048576, Remove: true},
+		UserScramCredential{User: "alice", Mechanism: "SCRAM-SHA-256", Salt: []byte("salt"), Iterations: 4096,
+			StoredKey: []byte("stored"), ServerKey: []byte("server")},
+		UserScramCredential{User: "alice", Mechanism: "SCRAM-SHA-512", Remove: true},
+		CreateACL{ID: "kXcNLCn-TYKdbMSeZD8YbQ", Binding: sampleACL},
+		DeleteACL{ID: "kXcNLCn-TYKdbMSeZD8YbQ"},
 	}
 }
 

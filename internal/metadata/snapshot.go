@@ -24,7 +24,8 @@ import (
 // config overrides), AlterBrokerConfigs for every broker and the cluster default that has
 // dynamic configs, and one AllocateProducerIDs{NodeID: -1, Start: 0, Count: NextProducerID}
 // when any producer IDs were handed out (the blocks themselves are not kept, as in Kafka),
-// then one ClientQuota per entity and key, sorted.
+// then one ClientQuota per entity and key, sorted, then one UserScramCredential per user
+// and mechanism, sorted, then one CreateACL per ACL, by ID.
 // The count finds a truncated snapshot; raft's FileSnapshotStore also checks a CRC-64 of the
 // whole file before Restore.
 //
@@ -51,6 +52,10 @@ func writeSnapshot(w *bufio.Writer, img *Image) error {
 	}
 	quotas := img.clientQuotaRecords()
 	count += len(quotas)
+	scram := img.scramCredentialRecords()
+	count += len(scram)
+	acls := img.aclRecords()
+	count += len(acls)
 	var header [4 + 1 + 8 + 4]byte
 	copy(header[:], snapshotMagic)
 	header[4] = snapshotVersion
@@ -86,6 +91,16 @@ func writeSnapshot(w *bufio.Writer, img *Image) error {
 	}
 	for _, q := range quotas {
 		if err := writeSnapshotRecord(w, q); err != nil {
+			return err
+		}
+	}
+	for _, c := range scram {
+		if err := writeSnapshotRecord(w, c); err != nil {
+			return err
+		}
+	}
+	for _, a := range acls {
+		if err := writeSnapshotRecord(w, a); err != nil {
 			return err
 		}
 	}

@@ -26,6 +26,7 @@ type Partition struct {
 	leaderEpoch atomic.Int32
 	replicas    atomic.Int32 // number of in-sync replicas, for min.insync.replicas
 	topicConfig atomic.Pointer[config.Topic]
+	traffic     traffic // bytes and records in and out, for metrics (traffic.go)
 }
 
 // Topic is the partition's topic name.
@@ -65,6 +66,7 @@ func (p *Partition) Append(records []byte, acks int16, now time.Time) (log.Appen
 	}
 	// A single replica commits on write; replication moves the mark by follower progress.
 	p.log.SetHighWatermark(p.log.LogEndOffset())
+	p.countAppended(len(records), res.RecordCount)
 	return res, nil
 }
 

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/nagare-dev/nagare/internal/api"
+	"github.com/nagare-dev/nagare/internal/stats"
 )
 
 // readBufferBytes sizes each connection's read buffer: enough to take several small
@@ -46,6 +47,9 @@ type conn struct {
 	metrics *listenerMetrics // this connection's listener's counters
 	born    time.Time        // monotonic base for lastActive
 
+	// listener is the config of the listener the connection came on (TLS, protocol).
+	listener ListenerConfig
+
 	ctx       context.Context    // handed to Handle; canceled when the connection closes
 	cancel    context.CancelFunc // cancels ctx
 	replies   chan queued        // reader to writer, in request order; cap = MaxInFlight
@@ -64,12 +68,14 @@ type conn struct {
 	sizePrefix [sizePrefixBytes]byte
 
 	out writerState // writer-only state (writer.go)
+
+	stats *stats.Conn // request metrics (stats.go); nil when off; writer-only
 }
 
 func newConn(s *Server, nc net.Conn, listener string, lm *listenerMetrics) *conn {
 	remote := nc.RemoteAddr().String()
 	ctx, cancel := context.WithCancel(context.Background())
-	return &conn{
+	c := &conn{
 		server:    s,
 		netConn:   nc,
 		session:   &api.Session{RemoteAddr: remote, Listener: listener},
@@ -83,12 +89,18 @@ func newConn(s *Server, nc net.Conn, listener string, lm *listenerMetrics) *conn
 		drainWake: make(chan struct{}),
 		in:        bufio.NewReaderSize(nc, readBufferBytes),
 	}
+	c.stats = s.statsConn(listener, c.session)
+	return c
 }
 
 // readLoop reads frames and queues their replies until the connection fails, closes, goes
 // idle or drains. Closing the queue tells the writer nothing more will come.
 func (c *conn) readLoop() {
 	defer close(c.replies)
+	if err := c.handshake(); err != nil {
+		c.stopReading(err)
+		return
+	}
 	if idle := c.server.cfg.ConnectionsMaxIdle; idle > 0 {
 		if err := c.setReadDeadline(c.born.Add(idle)); err != nil {
 			c.stopReading(err)
@@ -101,6 +113,7 @@ func (c *conn) readLoop() {
 			return
 		}
 		frame, err := c.readFrame()
+		received := c.statsNow()
 		if err == nil {
 			// The writer may have muted the connection while this read waited.
 			err = c.waitMuted()
@@ -114,6 +127,7 @@ func (c *conn) readLoop() {
 			c.stopReading(err)
 			return
 		}
+		reply.SetReceived(received)
 		if isDone(reply) {
 			// Answered at once: mute now rather than when the writer gets to it, so a
 			// pipelining client cannot slip requests in between.
@@ -158,6 +172,8 @@ func (c *conn) stopReading(err error) {
 		c.logger.Info("server: closing idle connection", "idle", c.server.cfg.ConnectionsMaxIdle)
 	case errors.Is(err, io.ErrUnexpectedEOF):
 		c.logger.Info("server: closing connection: truncated frame", "err", err)
+	case errors.Is(err, errTLSHandshake):
+		c.logger.Info("server: closing connection", "err", err)
 	case errors.Is(err, errHandlerPanic), errors.Is(err, errNilReply), errors.Is(err, io.EOF),
 		errors.Is(err, net.ErrClosed):
 		// Logged where it happened, or an ordinary end.

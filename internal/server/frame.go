@@ -36,6 +36,21 @@ func checkFrameSize(size, max int32) error {
 	return nil
 }
 
+// checkFrameSize applies the limits of the connection's state: before SASL
+// authentication completes, frames are held to MaxAuthBytes (so an unauthenticated client
+// cannot make the broker buffer a large frame), and a bare SASL token (after a v0
+// SaslHandshake) has no request header, so it may be shorter than one.
+func (c *conn) checkFrameSize(size int32) error {
+	if !c.session.Authenticating() {
+		return checkFrameSize(size, c.server.cfg.MaxRequestBytes)
+	}
+	limit := min(c.server.cfg.MaxAuthBytes, c.server.cfg.MaxRequestBytes)
+	if c.session.AwaitingRawSASLToken() && size >= 0 && size <= limit {
+		return nil
+	}
+	return checkFrameSize(size, limit)
+}
+
 // readFrame reads one size-prefixed frame into a pooled buffer whose length is the frame
 // size. The caller owns the buffer and returns it to the pool when done. A clean end of
 // stream before a frame starts is io.EOF; one inside a frame is io.ErrUnexpectedEOF.
@@ -44,7 +59,7 @@ func (c *conn) readFrame() (*[]byte, error) {
 		return nil, err
 	}
 	size := int32(binary.BigEndian.Uint32(c.sizePrefix[:]))
-	if err := checkFrameSize(size, c.server.cfg.MaxRequestBytes); err != nil {
+	if err := c.checkFrameSize(size); err != nil {
 		return nil, err
 	}
 	frame := c.server.frames.get(int(size))

@@ -17,6 +17,8 @@ type metrics struct {
 	sent     *prometheus.CounterVec
 	panics   *prometheus.CounterVec
 	muted    *prometheus.CounterVec
+	// authFailed counts failed authentications (SASL, TLS client certificates).
+	authFailed *prometheus.CounterVec
 	// throttled counts connections refused by the ConnectionGate (KIP-612).
 	throttled *prometheus.CounterVec
 }
@@ -46,13 +48,15 @@ func newMetrics() *metrics {
 		panics:   counter("handler_panics_total", "Panics recovered from handlers; each closed its connection.", "listener"),
 		muted: counter("throttle_mute_seconds_total",
 			"Seconds of throttle (KIP-219) asked of connections: time they were left unread.", "listener"),
+		authFailed: counter("authentication_failures_total",
+			"Failed authentications, by listener and mechanism (a SASL mechanism, or TLS for client certificates).", "listener", "mechanism"),
 		throttled: counter("connections_throttled_total",
 			"Connections refused for their IP's connection_creation_rate (KIP-612), closed after the throttle.", "listener"),
 	}
 }
 
 func (m *metrics) collectors() []prometheus.Collector {
-	return []prometheus.Collector{m.accepted, m.open, m.rejected, m.received, m.sent, m.panics, m.muted, m.throttled}
+	return []prometheus.Collector{m.accepted, m.open, m.rejected, m.received, m.sent, m.panics, m.muted, m.authFailed, m.throttled}
 }
 
 // register adds the collectors to r, all or none. A nil r registers nothing.
@@ -97,6 +101,9 @@ type listenerMetrics struct {
 }
 
 func (m *metrics) forListener(name string) *listenerMetrics {
+	for _, mechanism := range authMechanisms {
+		m.authFailed.WithLabelValues(name, mechanism)
+	}
 	return &listenerMetrics{
 		accepted:         m.accepted.WithLabelValues(name),
 		open:             m.open.WithLabelValues(name),
@@ -122,3 +129,14 @@ func (lm *listenerMetrics) countRejected(err error) {
 		lm.rejectedTooSmall.Inc()
 	}
 }
+
+// CountAuthFailure counts one failed authentication on the named listener; mechanism is
+// the SASL mechanism (PLAIN, SCRAM-SHA-256, ...) or "TLS" for a refused client
+// certificate. It is for the security code, off the request path.
+func (s *Server) CountAuthFailure(listener, mechanism string) {
+	s.metrics.authFailed.WithLabelValues(listener, mechanism).Inc()
+}
+
+// authMechanisms are the mechanisms whose failure counters exist from the start (at 0),
+// so dashboards and alerts see the series before the first failure.
+var authMechanisms = []string{"PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "TLS"}

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/nagare-dev/nagare/internal/api"
 	"github.com/nagare-dev/nagare/internal/readpath"
+	"github.com/nagare-dev/nagare/internal/stats"
 )
 
 // Defaults for zero Config fields, Kafka's where Kafka has the setting.
@@ -24,6 +26,8 @@ const (
 	// DefaultMaxInFlight bounds the replies queued per connection, so a client that
 	// pipelines without reading cannot make the broker buffer without limit.
 	DefaultMaxInFlight = 100
+	// DefaultMaxAuthBytes is Kafka's sasl.server.max.receive.size default.
+	DefaultMaxAuthBytes = 524288
 	// DefaultListenerName is Kafka's name for an unauthenticated, unencrypted listener.
 	DefaultListenerName = "PLAINTEXT"
 )
@@ -53,9 +57,18 @@ type Config struct {
 	// MaxInFlight bounds the replies queued per connection; the connection is not read
 	// while that many wait. Zero means DefaultMaxInFlight.
 	MaxInFlight int
+	// MaxAuthBytes bounds every frame of a connection that has yet to authenticate
+	// with SASL (sasl.server.max.receive.size); a larger one closes the connection. Zero
+	// or less means DefaultMaxAuthBytes.
+	MaxAuthBytes int32
+	// TLSHandshakeTimeout bounds each TLS handshake; zero means DefaultTLSHandshakeTimeout.
+	TLSHandshakeTimeout time.Duration
 	// Registry receives the server's metrics at Start and loses them at Shutdown; nil
 	// registers nothing.
 	Registry *prometheus.Registry
+	// Stats receives per-request and per-client metrics (internal/stats); nil turns
+	// them off, and then no stage is timed.
+	Stats *stats.Stats
 	// ConnectionGate, if set, may refuse new connections (per-IP connection quotas).
 	ConnectionGate ConnectionGate
 }
@@ -66,6 +79,17 @@ type ListenerConfig struct {
 	Name string
 	// Addr is host:port; port 0 picks a free port, which Server.Addrs reports.
 	Addr string
+	// Protocol is the listener's security protocol, Kafka's name (PLAINTEXT, SSL,
+	// SASL_PLAINTEXT, SASL_SSL); SASL ones make connections authenticate before anything
+	// but ApiVersions and the SASL requests. Empty means PLAINTEXT.
+	Protocol string
+	// TLS, when set, makes the listener speak TLS (SSL and SASL_SSL). The handshake runs
+	// on each connection's reader goroutine, bounded by Config.TLSHandshakeTimeout.
+	TLS *tls.Config
+	// TLSPrincipal, when set, names the user of a TLS connection from its client
+	// certificate (ssl.principal.mapping.rules); ok=false leaves it ANONYMOUS and an
+	// error fails the connection.
+	TLSPrincipal func(tls.ConnectionState) (user string, ok bool, err error)
 }
 
 // withDefaults fills zero fields.
@@ -78,6 +102,12 @@ func (cfg Config) withDefaults() Config {
 	}
 	if cfg.MaxInFlight <= 0 {
 		cfg.MaxInFlight = DefaultMaxInFlight
+	}
+	if cfg.MaxAuthBytes <= 0 {
+		cfg.MaxAuthBytes = DefaultMaxAuthBytes
+	}
+	if cfg.TLSHandshakeTimeout <= 0 {
+		cfg.TLSHandshakeTimeout = DefaultTLSHandshakeTimeout
 	}
 	cfg.Listeners = append([]ListenerConfig(nil), cfg.Listeners...)
 	for i := range cfg.Listeners {
@@ -236,7 +266,13 @@ func (s *Server) serveConn(nc net.Conn, listener string, lm *listenerMetrics) {
 		lm.throttled.Inc()
 		return
 	}
+	lc := s.listenerConfig(listener)
+	if lc.TLS != nil {
+		nc = tls.Server(nc, lc.TLS) // the handshake runs on the connection's reader
+	}
 	c := newConn(s, nc, listener, lm)
+	c.listener = lc
+	c.session.RequireSASL = lc.Protocol == protocolSASLPlaintext || lc.Protocol == protocolSASLSSL
 	s.mu.Lock()
 	if s.state != stateRunning {
 		s.mu.Unlock()

@@ -11,6 +11,7 @@ import (
 
 	"github.com/nagare-dev/nagare/internal/api"
 	"github.com/nagare-dev/nagare/internal/readpath"
+	"github.com/nagare-dev/nagare/internal/stats"
 )
 
 const (
@@ -30,6 +31,8 @@ type writerState struct {
 	bufs      net.Buffers                      // iov as consumed by WriteTo; a field so it does not escape per call
 	prefixes  [maxBatch * sizePrefixBytes]byte // size prefix of batch[i] at i*4
 	deadlined time.Duration                    // sinceBorn when the write deadline was last pushed
+	dequeued  time.Time                        // when the batch's first reply was taken (stats.go)
+	request   stats.Request                    // scratch for recordStats, so it does not escape
 }
 
 // writeLoop writes replies in queue order until the queue closes or the connection
@@ -37,6 +40,7 @@ type writerState struct {
 // connection from the server. It is the connection's last goroutine to finish.
 func (c *conn) writeLoop() {
 	defer c.server.removeConn(c)
+	defer c.closeStats()
 	for c.writeNext() {
 	}
 	c.close()
@@ -53,14 +57,17 @@ func (c *conn) writeNext() bool {
 	}
 	select {
 	case <-first.reply.Done():
+		c.out.dequeued = c.statsNow()
 	case <-c.closing:
 		c.drop(first)
 		return false
 	}
 	batch := c.collectCompleted(append(c.out.batch[:0], first))
 	open, err := c.writeBatch(batch)
+	sent := c.statsNow()
 	for i := range batch {
 		c.mute(batch[i].reply.Throttle()) // from when the response left, as KIP-219 says
+		c.recordStats(batch[i].reply, sent)
 		c.finish(batch[i])
 		batch[i] = queued{}
 	}
@@ -113,6 +120,10 @@ func (c *conn) writeBatch(batch []queued) (open bool, err error) {
 		case api.ReplySend:
 			if err := c.appendReply(i, q.reply.Parts()); err != nil {
 				return false, err
+			}
+			if q.reply.ClosesAfterSend() {
+				c.logger.Debug("server: closing connection after its reply, as its handler asked")
+				return false, c.flush()
 			}
 		case api.ReplyNone:
 		case api.ReplyClose:

@@ -1,0 +1,54 @@
+package broker
+
+import (
+	"strings"
+
+	"github.com/nagare-dev/nagare/internal/acl"
+	"github.com/nagare-dev/nagare/internal/api"
+	"github.com/nagare-dev/nagare/internal/config"
+)
+
+// Kafka's authorizer class names, either of which in authorizer.class.name turns ACL
+// enforcement on whatever the listeners are (the ZooKeeper-era AclAuthorizer is accepted
+// so that old properties files carry over; both mean Nagare's one authorizer).
+const (
+	standardAuthorizer = "org.apache.kafka.metadata.authorizer.StandardAuthorizer"
+	aclAuthorizer      = "kafka.security.authorizer.AclAuthorizer"
+)
+
+// openAuthorizer builds the ACL authorizer when ACLs are enforced (authorizerEnabled),
+// with the ACLs in the metadata; followMetadata keeps them current. Without it every
+// request is allowed and the ACL APIs answer SECURITY_DISABLED.
+func (b *Broker) openAuthorizer() {
+	if !authorizerEnabled(b.conf) {
+		return
+	}
+	var supers []string
+	for p := range strings.SplitSeq(b.conf.String("super.users"), ";") {
+		if p = strings.TrimSpace(p); p != "" {
+			supers = append(supers, p)
+		}
+	}
+	b.authorizer = acl.New(acl.Config{SuperUsers: supers, AllowEveryoneIfNoACLFound: b.conf.Bool("allow.everyone.if.no.acl.found")})
+	api.ApplyACLs(b.authorizer, b.meta.Image())
+	b.logger.Info("ACLs enforced", "super_users", supers, "acls", len(b.meta.Image().ACLs()))
+}
+
+// authorizerEnabled is the rule in DESIGN.md: ACLs are enforced whenever a listener
+// authenticates clients (SSL, SASL_PLAINTEXT or SASL_SSL), so a PLAINTEXT-only broker
+// serves everyone as before; authorizer.class.name set to Kafka's authorizer turns them
+// on regardless (config validation refuses any other class).
+func authorizerEnabled(conf *config.Broker) bool {
+	if conf.String("authorizer.class.name") != "" {
+		return true
+	}
+	for _, l := range conf.Listeners() {
+		if p, ok := conf.SecurityProtocol(l.Name); ok && p != "PLAINTEXT" {
+			return true
+		}
+	}
+	return false
+}
+
+// Authorizer is the broker's ACL authorizer, nil when ACLs are not enforced.
+func (b *Broker) Authorizer() *acl.Authorizer { return b.authorizer }
