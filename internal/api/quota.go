@@ -39,7 +39,7 @@ func (r *request) chargeHandled(check bool) (charged bool, throttle time.Duratio
 	if q.manager == nil || !q.charge.CompareAndSwap(chargeHandling, chargeDone) {
 		return false, 0
 	}
-	return true, q.manager.RecordTime(r.session.Principal(), r.header.ClientID, time.Since(q.start), check)
+	return true, q.manager.RecordRequest(r.session.Principal(), r.header.ClientID, time.Since(q.start), check)
 }
 
 // throttleNow decides the throttle as the response is built: the request rate with this

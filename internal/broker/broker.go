@@ -121,7 +121,7 @@ func (b *Broker) start(ctx context.Context, cfg Config) error {
 	b.stop = cancel
 	b.wg.Add(2)
 	go b.followMetadata(followCtx)
-	go b.expireIdleQuotas(followCtx)
+	go b.maintainQuotas(followCtx)
 	b.ready.Store(true)
 	b.logger.Info("broker ready", "node_id", b.nodeID, "listener", b.Addr(), "data_dir", b.dataDir)
 	return nil

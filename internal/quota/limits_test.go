@@ -91,3 +91,40 @@ func TestExpireIdleForgetsOldClients(t *testing.T) {
 		t.Fatalf("a returning client starts afresh, got throttle %v", d)
 	}
 }
+
+func TestOverheadChargedPerRequest(t *testing.T) {
+	m, _ := newTestManager(11, time.Second)
+	m.Calibrate(10 * time.Second) // baseline
+	// 1,000 requests measured at 5 µs each while the process used 25 ms of CPU: 20 µs of
+	// each request's cost was outside the measured span.
+	for range 1000 {
+		m.RecordRequest("ANONYMOUS", "tiny", 5*time.Microsecond, false)
+	}
+	m.Calibrate(10*time.Second + 25*time.Millisecond)
+	if got := m.RequestOverhead(); got != 10*time.Microsecond {
+		t.Fatalf("overhead after one interval %v, want 10µs (half of 20µs: smoothed)", got)
+	}
+	for range 1000 {
+		m.RecordRequest("ANONYMOUS", "tiny", 5*time.Microsecond, false)
+	}
+	m.Calibrate(10*time.Second + 50*time.Millisecond)
+	if got := m.RequestOverhead(); got != 15*time.Microsecond {
+		t.Fatalf("overhead after two intervals %v, want 15µs", got)
+	}
+	m.Calibrate(11 * time.Second) // an idle interval keeps the estimate
+	if got := m.RequestOverhead(); got != 15*time.Microsecond {
+		t.Fatalf("an idle interval changed the overhead to %v", got)
+	}
+	before := m.Usage()[0].TimeUsed
+	m.RecordRequest("ANONYMOUS", "tiny", 5*time.Microsecond, false)
+	m.RecordTime("ANONYMOUS", "tiny", 5*time.Microsecond, false) // an encode: no overhead
+	if got := m.Usage()[0].TimeUsed - before; got != 25*time.Microsecond {
+		t.Fatalf("charged %v for a request and its encode, want 5+15+5 = 25µs", got)
+	}
+	// A burst of background CPU over few requests is capped.
+	m.RecordRequest("ANONYMOUS", "tiny", 0, false)
+	m.Calibrate(20 * time.Second)
+	if got := m.RequestOverhead(); got > maxRequestOverhead {
+		t.Fatalf("overhead %v above the cap", got)
+	}
+}

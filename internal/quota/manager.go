@@ -44,6 +44,8 @@ type Manager struct {
 	sensors  [numTypes]map[Key]*sensor // guarded by mu; usage per type and sharing key
 	accounts map[Key]*account          // guarded by mu; per (user, client-id) totals
 	ips      ipQuotas                  // guarded by mu; connection_creation_rate (ip.go)
+
+	overhead overhead // per-request broker time outside the measured span (overhead.go)
 }
 
 // client is one (user, client-id)'s resolved quotas: the sensor and bound per type (nil
@@ -148,6 +150,14 @@ func (m *Manager) Limit(t Type, user, clientID string) (float64, bool) {
 // time; check=false records without judging (work measured after the response was
 // built, as Kafka's recordNoThrottle).
 func (m *Manager) RecordTime(user, clientID string, d time.Duration, check bool) time.Duration {
+	return m.recordTime(user, clientID, d, 0, check)
+}
+
+// recordTime charges measured broker time plus an estimated extra (overhead.go); only
+// the measured part feeds the overhead estimate.
+func (m *Manager) recordTime(user, clientID string, measured, extra time.Duration, check bool) time.Duration {
+	m.overhead.measured.Add(int64(measured))
+	d := measured + extra
 	c := m.client(user, clientID)
 	now := m.clock()
 	c.account.mu.Lock()
