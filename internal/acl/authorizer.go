@@ -58,13 +58,21 @@ func (a *Authorizer) Version() uint64 { return a.current.Load().version }
 func (a *Authorizer) IsSuperUser(user string) bool { return a.superUsers[user] }
 
 // Authorize decides whether user (a name without "User:"), connected from host (an IP
-// address), may perform op on the resource of type rt named name. A cached decision
-// costs a map lookup and no allocation.
+// address in NormalizeHost's form), may perform op on the resource of type rt named
+// name. A cached decision costs a map lookup and no allocation.
 func (a *Authorizer) Authorize(user, host string, op Operation, rt ResourceType, name string) bool {
 	if len(a.superUsers) > 0 && a.superUsers[user] {
 		return true
 	}
 	ix := a.current.Load()
+	size := len(user) + len(host) + len(name)
+	if size > maxCachedKeyBytes {
+		// The names come from clients (a topic, group or transactional ID can be as long as
+		// a frame), so caching them would let one client pin memory with distinct long
+		// names. No valid Kafka name is this long, so such a request is rare or hostile
+		// and can pay for its decision.
+		return ix.decide(user, host, op, rt, name, a.allowIfNoACL)
+	}
 	key := decisionKey{user: user, host: host, name: name, rt: rt, op: op}
 	shard := &ix.cache[key.shard()]
 	shard.mu.RLock()
@@ -76,8 +84,13 @@ func (a *Authorizer) Authorize(user, host string, op Operation, rt ResourceType,
 	allowed = ix.decide(user, host, op, rt, name, a.allowIfNoACL)
 	key.user, key.host, key.name = strings.Clone(user), strings.Clone(host), strings.Clone(name)
 	shard.mu.Lock()
-	if len(shard.m) >= maxShardEntries {
+	cost := size + entryOverheadBytes
+	if len(shard.m) >= maxShardEntries || shard.bytes+cost > maxShardBytes {
 		clear(shard.m) // a crude bound: decisions are cheap to recompute
+		shard.bytes = 0
+	}
+	if _, dup := shard.m[key]; !dup { // another goroutine decided it meanwhile
+		shard.bytes += cost
 	}
 	shard.m[key] = allowed
 	shard.mu.Unlock()
@@ -222,7 +235,12 @@ func newIndex(version uint64, bindings []Binding) *index {
 	for i := range ix.cache {
 		ix.cache[i].m = map[decisionKey]bool{}
 	}
-	for _, b := range bindings {
+	for i := range ix.bindings {
+		// Stored hosts may be in any IPv6 spelling (records written before CreateAcls
+		// normalised them, or by Java tools), and checks compare strings.
+		ix.bindings[i].Host = NormalizeHost(ix.bindings[i].Host)
+	}
+	for _, b := range ix.bindings {
 		if b.ResourceType < 0 || int(b.ResourceType) >= len(ix.byType) {
 			continue
 		}
@@ -300,9 +318,21 @@ func (ix *index) decide(user, host string, op Operation, rt ResourceType, name s
 	return !v.hasACLs && allowIfNoACL
 }
 
+// The decision cache's bounds. Every shard is cleared when it reaches either, so the
+// cache of one index holds at most cacheShards*maxShardBytes (8 MiB) of keys, whatever
+// names clients send: a shard of typical keys (tens of bytes of names) fills its entry
+// bound first, one of long names its byte bound.
 const (
 	cacheShards     = 64
 	maxShardEntries = 1024
+	maxShardBytes   = 128 << 10
+	// maxCachedKeyBytes is the longest user, host and name together that is cached:
+	// Kafka's longest valid topic name is 249 bytes, so legitimate keys fit.
+	maxCachedKeyBytes = 512
+	// entryOverheadBytes estimates what a map entry costs beyond its strings' bytes (the
+	// key's three string headers, the codes and the map's own slot), so that many short
+	// keys count too.
+	entryOverheadBytes = 96
 )
 
 type decisionKey struct {
@@ -325,7 +355,8 @@ func (k *decisionKey) shard() int {
 }
 
 type cacheShard struct {
-	mu sync.RWMutex
-	m  map[decisionKey]bool // guarded by mu
-	_  [32]byte             // keep neighbouring shards' locks off one cache line
+	mu    sync.RWMutex
+	m     map[decisionKey]bool // guarded by mu
+	bytes int                  // guarded by mu; the keys' string bytes plus entryOverheadBytes each
+	_     [24]byte             // keep neighbouring shards' locks off one cache line
 }

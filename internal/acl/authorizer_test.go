@@ -109,6 +109,106 @@ func TestSetBindingsInvalidatesCache(t *testing.T) {
 	}
 }
 
+// cachedBytes is what the index's decision cache holds: the keys' string bytes, and the
+// shards' own accounting of them.
+func cachedBytes(ix *index) (keys, accounted, entries int) {
+	for i := range ix.cache {
+		sh := &ix.cache[i]
+		sh.mu.RLock()
+		for k := range sh.m {
+			keys += len(k.user) + len(k.host) + len(k.name)
+		}
+		accounted += sh.bytes
+		entries += len(sh.m)
+		sh.mu.RUnlock()
+	}
+	return keys, accounted, entries
+}
+
+// TestCacheBounded feeds the cache distinct client-chosen names: 32 KiB ones (which once
+// kept 784 MiB for 20,000 names) are not cached at all, and many names short enough to
+// cache are held to the byte bound.
+func TestCacheBounded(t *testing.T) {
+	a := New(Config{AllowEveryoneIfNoACLFound: true})
+	a.SetBindings(1, []Binding{allow(ResourceTopic, "owned", PatternLiteral, "User:alice", OpRead)})
+	// Distinct names without allocating each: windows onto one random string.
+	var rng uint64 = 1
+	random := make([]byte, 64<<10)
+	for i := range random {
+		rng = rng*6364136223846793005 + 1442695040888963407
+		random[i] = 'a' + byte(rng>>59)%26
+	}
+	text := string(random)
+
+	for i := range 2000 {
+		if !a.Authorize("bob", "10.0.0.1", OpWrite, ResourceTopic, text[i:i+32<<10]) {
+			t.Fatal("a long name without ACLs was denied")
+		}
+	}
+	if keys, _, entries := cachedBytes(a.current.Load()); keys != 0 || entries != 0 {
+		t.Fatalf("long names cached: %d entries, %d bytes", entries, keys)
+	}
+
+	const name = maxCachedKeyBytes - len("bob") - len("10.0.0.1")
+	for i := range 40_000 {
+		a.Authorize("bob", "10.0.0.1", OpWrite, ResourceTopic, text[i:i+name])
+	}
+	keys, accounted, entries := cachedBytes(a.current.Load())
+	if keys > cacheShards*maxShardBytes || accounted > cacheShards*maxShardBytes {
+		t.Fatalf("cache holds %d bytes of keys (%d accounted), bound %d", keys, accounted, cacheShards*maxShardBytes)
+	}
+	if want := keys + entries*entryOverheadBytes; accounted != want {
+		t.Fatalf("cache accounts %d bytes for %d entries of %d key bytes, want %d", accounted, entries, keys, want)
+	}
+	if entries == 0 {
+		t.Fatal("names of a valid length are not cached")
+	}
+	// Long or not, decisions are still right.
+	if a.Authorize("bob", "10.0.0.1", OpRead, ResourceTopic, "owned") || !a.Authorize("alice", "10.0.0.1", OpRead, ResourceTopic, "owned") {
+		t.Fatal("wrong decision on a topic with ACLs")
+	}
+}
+
+// TestHostSpellings checks that an ACL's host and the client's are compared as
+// addresses: Java's tools write IPv6 in full ("0:0:0:0:0:0:0:1"), Go prints it
+// compressed, and a zone is dropped on both sides.
+func TestHostSpellings(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"*", "*"},
+		{"10.0.0.1", "10.0.0.1"},
+		{"0:0:0:0:0:0:0:1", "::1"},
+		{"::1", "::1"},
+		{"[::1]", "::1"},
+		{"FE80:0:0:0:0:0:0:1%eth0", "fe80::1"},
+		{"fe80::1%2", "fe80::1"},
+		{"::ffff:10.0.0.1", "10.0.0.1"},
+		{"not-an-ip", "not-an-ip"},
+	} {
+		if got := NormalizeHost(tc.in); got != tc.want {
+			t.Errorf("NormalizeHost(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+	hosted := func(host string) Binding {
+		b := allow(ResourceTopic, "t", PatternLiteral, "User:alice", OpRead)
+		b.Host = host
+		return b
+	}
+	a := New(Config{})
+	a.SetBindings(1, []Binding{hosted("0:0:0:0:0:0:0:1"), hosted("fe80:0:0:0:0:0:0:2%3")})
+	for host, want := range map[string]bool{"::1": true, "fe80::2": true, "::2": false, "10.0.0.1": false} {
+		if got := a.Authorize("alice", host, OpRead, ResourceTopic, "t"); got != want {
+			t.Errorf("ACL host in Java's spelling, client %s: allowed %v, want %v", host, got, want)
+		}
+	}
+	if !a.AuthorizeByResourceType("alice", "::1", OpRead, ResourceTopic) {
+		t.Error("AuthorizeByResourceType missed the ACL in Java's spelling")
+	}
+	full := "0:0:0:0:0:0:0:1"
+	if !(Filter{ResourceType: ResourceAny, PatternType: PatternAny, Host: &full, Operation: OpAny, Permission: PermissionAny}).Matches(hosted("::1")) {
+		t.Error("a filter in Java's spelling does not match the ACL")
+	}
+}
+
 func TestAuthorizeByResourceType(t *testing.T) {
 	tests := []struct {
 		name     string

@@ -3,6 +3,7 @@ package acl
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 	"strings"
 )
 
@@ -17,7 +18,8 @@ type Binding struct {
 	PatternType  PatternType  `json:"patternType"`
 	// Principal is "Type:name", "User:*" for every user.
 	Principal string `json:"principal"`
-	// Host is an IP address, or "*" for every host.
+	// Host is an IP address, or "*" for every host; checks compare it in NormalizeHost's
+	// form, so any spelling of an IPv6 address matches.
 	Host       string     `json:"host"`
 	Operation  Operation  `json:"operation"`
 	Permission Permission `json:"permission"`
@@ -52,6 +54,23 @@ func (b Binding) Validate() error {
 		return fmt.Errorf("%w: principal %q is not of the form Type:name", ErrInvalid, b.Principal)
 	}
 	return nil
+}
+
+// NormalizeHost returns the one spelling of an ACL host that checks compare: an IP
+// address as net/netip prints it (IPv6 compressed, "0:0:0:0:0:0:0:1" as Java prints it
+// becoming "::1"; an IPv4-mapped IPv6 address as IPv4, which is how both Go and Java
+// report such a client), without an IPv6 zone, since a zone names an interface of one
+// machine and the two sides do not agree on its spelling. "*" and anything that is not
+// an IP address (Kafka accepts any string; it never matches a client) stay as they are.
+func NormalizeHost(host string) string {
+	if host == Wildcard {
+		return host
+	}
+	addr, err := netip.ParseAddr(strings.TrimSuffix(strings.TrimPrefix(host, "["), "]"))
+	if err != nil {
+		return host
+	}
+	return addr.Unmap().WithZone("").String()
 }
 
 // Filter selects bindings, Kafka's AclBindingFilter: nil strings and the Any values
@@ -114,7 +133,7 @@ func (f Filter) Matches(b Binding) bool {
 	if f.Principal != nil && *f.Principal != b.Principal {
 		return false
 	}
-	if f.Host != nil && *f.Host != b.Host {
+	if f.Host != nil && *f.Host != b.Host && NormalizeHost(*f.Host) != NormalizeHost(b.Host) {
 		return false
 	}
 	if f.Operation != OpAny && f.Operation != b.Operation {

@@ -4,7 +4,8 @@
 //
 // Types use Kafka's wire codes (ResourceType, PatternType, Operation, Permission), so
 // internal/api converts nothing. A principal is written as Kafka writes it, "User:name";
-// "User:*" matches every user. A host is an IP address or "*".
+// "User:*" matches every user. A host is an IP address or "*"; both an ACL's host and the
+// client's are compared in NormalizeHost's form (so Java's "0:0:0:0:0:0:0:1" is "::1").
 //
 // Decision rules (StandardAuthorizerData): a super user is allowed everything; otherwise
 // the ACLs whose pattern matches the resource are collected (LITERAL equal to the name,
@@ -19,5 +20,7 @@
 // swapped atomically by SetBindings (on every metadata change that touches ACLs); each
 // index carries its own decision cache, so a change invalidates every cached decision by
 // replacing it, and a cached check is a sharded map lookup under a read lock, with no
-// allocation (BenchmarkAuthorize).
+// allocation (BenchmarkAuthorize). The names in the cache come from clients, so it is
+// bounded in entries and bytes, and a key longer than any valid Kafka name is decided
+// without being cached.
 package acl

@@ -64,7 +64,10 @@ func (d *Dispatcher) handleMetadata(ctx context.Context, r *request) {
 
 // setMetadataAuthorizedOperations fills the KIP-430 fields a client asked for: the
 // cluster's (v8-v10) only for a principal that may DESCRIBE it (else 0), and each
-// answered topic's.
+// topic's that the principal may DESCRIBE, as Kafka's handleTopicMetadataRequest does
+// for its authorized topics: with any error but TOPIC_AUTHORIZATION_FAILED (so also an
+// unknown topic, or one whose auto-creation failed), and not for an unknown topic ID,
+// which names no topic.
 func (d *Dispatcher) setMetadataAuthorizedOperations(r *request, req *kmsg.MetadataRequest, resp *kmsg.MetadataResponse) {
 	if req.IncludeClusterAuthorizedOperations {
 		resp.AuthorizedOperations = 0
@@ -74,7 +77,7 @@ func (d *Dispatcher) setMetadataAuthorizedOperations(r *request, req *kmsg.Metad
 	}
 	if req.IncludeTopicAuthorizedOperations {
 		for i := range resp.Topics {
-			if t := &resp.Topics[i]; t.ErrorCode == 0 && t.Topic != nil {
+			if t := &resp.Topics[i]; t.ErrorCode != kerr.TopicAuthorizationFailed.Code && t.Topic != nil {
 				t.AuthorizedOperations = d.authorizedOperations(r, acl.ResourceTopic, *t.Topic)
 			}
 		}

@@ -36,11 +36,13 @@ func (d *Dispatcher) handleDescribeGroups(_ context.Context, r *request) {
 		rg := kmsg.NewDescribeGroupsResponseGroup()
 		rg.Group, rg.State, rg.ProtocolType, rg.Protocol = id, desc.State, desc.ProtocolType, desc.Protocol
 		rg.AuthorizedOperations = authorizedOperationsUnknown
-		if req.IncludeAuthorizedOperations && err == nil {
-			rg.AuthorizedOperations = d.authorizedOperations(r, acl.ResourceGroup, id)
-		}
 		if err != nil && (r.header.Version >= 6 || !errors.Is(err, group.ErrGroupIDNotFound)) {
 			rg.ErrorCode, rg.ErrorMessage = errorCode(err), errorMessage(err)
+		}
+		// Kafka computes them for every answer without an error, so also for the Dead
+		// group v0-v5 describe an unknown one as.
+		if req.IncludeAuthorizedOperations && rg.ErrorCode == 0 {
+			rg.AuthorizedOperations = d.authorizedOperations(r, acl.ResourceGroup, id)
 		}
 		for _, m := range desc.Members {
 			rm := kmsg.NewDescribeGroupsResponseGroupMember()

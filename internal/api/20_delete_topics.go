@@ -13,6 +13,10 @@ package api
 // client's controller_mutation_rate (KIP-599): from v5 a topic is refused with
 // THROTTLING_QUOTA_EXCEEDED while the quota is exhausted; earlier versions only throttle.
 //
+// Authorization as Kafka's controller (ControllerApis): DELETE on the cluster allows every
+// topic; otherwise a topic needs DELETE, and one named by ID DESCRIBE too, failing with
+// TOPIC_AUTHORIZATION_FAILED before its existence is told.
+//
 // Differs from Kafka: internal topics (__consumer_offsets, __transaction_state) cannot be
 // deleted: INVALID_TOPIC_EXCEPTION. Kafka's controller deletes them when asked (only its
 // kafka-topics tool refuses), which loses every group's committed offsets; on a cluster
@@ -25,6 +29,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/nagare-dev/nagare/internal/acl"
 	"github.com/nagare-dev/nagare/internal/metadata"
 )
 
@@ -60,6 +65,7 @@ func (d *Dispatcher) handleDeleteTopics(ctx context.Context, r *request) {
 		}
 	}
 	deleted := false
+	clusterDelete := d.authorizedCluster(r, acl.OpDelete)
 	for _, t := range topics {
 		rt := deleteTopicResult(t)
 		var err error
@@ -72,9 +78,10 @@ func (d *Dispatcher) handleDeleteTopics(ctx context.Context, r *request) {
 			err = newError(kerr.InvalidRequest, "Duplicate topic name.")
 		case t.Topic == nil && ids[t.TopicID] > 1:
 			err = newError(kerr.InvalidRequest, "Duplicate topic id.")
-		case d.deleteTopicAuthorization(r, t) != nil:
-			err = d.deleteTopicAuthorization(r, t)
 		default:
+			if err = d.deleteTopicAuthorization(r, t, clusterDelete); err != nil {
+				break
+			}
 			var topic *metadata.Topic
 			topic, err = d.deleteTopic(ctx, t, r.mutationQuota(deleteTopicsStrictVersion))
 			if topic != nil {

@@ -11,21 +11,37 @@ package api
 // to the leader's (KIP-101, KIP-279). current_leader_epoch (v2+) is checked as in Fetch:
 // older is FENCED_LEADER_EPOCH, newer UNKNOWN_LEADER_EPOCH. v1 adds the epoch to the
 // answer, v2 throttling, v3 the replica id, v4 is flexible.
+//
+// Authorization as Kafka's: CLUSTER_ACTION on the cluster (what a follower broker holds)
+// allows every partition; otherwise each topic needs DESCRIBE, which is what a KIP-320
+// consumer holds, and a topic without it answers TOPIC_AUTHORIZATION_FAILED on each of
+// its partitions, whether or not it exists.
 
 import (
 	"context"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/nagare-dev/nagare/internal/acl"
 )
 
 func (d *Dispatcher) handleOffsetForLeaderEpoch(_ context.Context, r *request) {
 	req := r.body.(*kmsg.OffsetForLeaderEpochRequest)
 	resp := req.ResponseKind().(*kmsg.OffsetForLeaderEpochResponse)
+	clusterAction := d.authorizedCluster(r, acl.OpClusterAction)
 	for _, t := range req.Topics {
 		rt := kmsg.NewOffsetForLeaderEpochResponseTopic()
 		rt.Topic = t.Topic
+		allowed := clusterAction || d.authorizedTopic(r, acl.OpDescribe, t.Topic)
 		for _, p := range t.Partitions {
+			if !allowed {
+				rp := kmsg.NewOffsetForLeaderEpochResponseTopicPartition()
+				rp.Partition, rp.ErrorCode = p.Partition, kerr.TopicAuthorizationFailed.Code
+				rp.LeaderEpoch, rp.EndOffset = -1, -1
+				rt.Partitions = append(rt.Partitions, rp)
+				continue
+			}
 			rt.Partitions = append(rt.Partitions, d.epochEndOffset(t.Topic, p))
 		}
 		resp.Topics = append(resp.Topics, rt)

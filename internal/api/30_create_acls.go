@@ -14,6 +14,10 @@ package api
 //
 // Differs from Kafka: each binding is its own record, so a failure part way (the quorum
 // lost) can leave the earlier ones created; Kafka writes a request's records atomically.
+// An IP host is stored in one spelling (acl.NormalizeHost: IPv6 compressed, no zone), so
+// "0:0:0:0:0:0:0:1", as Java's tools write it, and "::1" are one ACL and both match a
+// client on ::1; Kafka stores the string and compares it with Java's spelling of the
+// client's address.
 
 import (
 	"context"
@@ -39,7 +43,7 @@ func (d *Dispatcher) handleCreateACLs(ctx context.Context, r *request) {
 			continue
 		}
 		b := acl.Binding{ResourceType: acl.ResourceType(c.ResourceType), ResourceName: c.ResourceName,
-			PatternType: acl.PatternType(c.ResourcePatternType), Principal: c.Principal, Host: c.Host,
+			PatternType: acl.PatternType(c.ResourcePatternType), Principal: c.Principal, Host: acl.NormalizeHost(c.Host),
 			Operation: acl.Operation(c.Operation), Permission: acl.Permission(c.PermissionType)}
 		if r.header.Version == 0 {
 			b.PatternType = acl.PatternLiteral

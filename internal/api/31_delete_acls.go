@@ -5,8 +5,9 @@ package api
 // Behaviour: each filter (as in DescribeAcls: ANY and MATCH pattern types, null or ANY
 // fields for any) deletes every binding it matches, recorded in the metadata log (a
 // DeleteACL record per binding) and put out of force on this broker before the
-// response, which lists what each filter deleted. A filter with a field Kafka would read
-// as UNKNOWN fails alone with INVALID_REQUEST. The caller needs ALTER on CLUSTER
+// response, which lists what each filter matched (a binding several filters match is
+// listed under each, as in Kafka). A filter with a field Kafka would read as UNKNOWN
+// fails alone with INVALID_REQUEST. The caller needs ALTER on CLUSTER
 // (CLUSTER_AUTHORIZATION_FAILED on every filter); with no authorizer every filter is
 // SECURITY_DISABLED. v0 filters match literal patterns only; v1 adds pattern types
 // (KIP-290); v2 is flexible.
@@ -33,6 +34,10 @@ func (d *Dispatcher) handleDeleteACLs(ctx context.Context, r *request) {
 	resp := req.ResponseKind().(*kmsg.DeleteACLsResponse)
 	code, msg := d.aclAPIError(r, acl.OpAlter)
 	changed := false
+	// Every filter matches the ACLs as they were before the request, as in Kafka, so a
+	// binding two filters match is reported under both, not only the first.
+	acls := d.cfg.Metadata.Image().ACLs()
+	deletedIDs := map[string]bool{}
 	for _, f := range req.Filters {
 		res := kmsg.NewDeleteACLsResponseResult()
 		filter := aclFilter(r.header.Version, f.ResourceType, f.ResourceName, f.ResourcePatternType,
@@ -44,7 +49,7 @@ func (d *Dispatcher) handleDeleteACLs(ctx context.Context, r *request) {
 			res.ErrorCode, res.ErrorMessage = kerr.InvalidRequest.Code, ptr(err.Error())
 		default:
 			var deleted bool
-			res, deleted = d.deleteMatchingACLs(ctx, filter)
+			res, deleted = d.deleteMatchingACLs(ctx, filter, acls, deletedIDs)
 			changed = changed || deleted
 		}
 		resp.Results = append(resp.Results, res)
@@ -55,22 +60,26 @@ func (d *Dispatcher) handleDeleteACLs(ctx context.Context, r *request) {
 	r.respond(resp)
 }
 
-// deleteMatchingACLs deletes what one filter matches and reports it.
-func (d *Dispatcher) deleteMatchingACLs(ctx context.Context, filter acl.Filter) (kmsg.DeleteACLsResponseResult, bool) {
+// deleteMatchingACLs deletes what one filter matches among acls and reports it, whether
+// this filter deleted a binding or an earlier one of the request did (deletedIDs, which
+// it extends).
+func (d *Dispatcher) deleteMatchingACLs(ctx context.Context, filter acl.Filter, acls map[string]acl.Binding, deletedIDs map[string]bool) (kmsg.DeleteACLsResponseResult, bool) {
 	res := kmsg.NewDeleteACLsResponseResult()
-	acls := d.cfg.Metadata.Image().ACLs()
 	deleted := false
 	for _, id := range slices.Sorted(maps.Keys(acls)) {
 		b := acls[id]
 		if !filter.Matches(b) {
 			continue
 		}
-		_, err := d.cfg.Metadata.Propose(ctx, metadata.DeleteACL{ID: id})
-		if err != nil && !errors.Is(err, metadata.ErrUnknownACL) {
-			res.ErrorCode, res.ErrorMessage = errorCode(err), ptr(err.Error())
-			return res, deleted
+		if !deletedIDs[id] {
+			_, err := d.cfg.Metadata.Propose(ctx, metadata.DeleteACL{ID: id})
+			if err != nil && !errors.Is(err, metadata.ErrUnknownACL) {
+				res.ErrorCode, res.ErrorMessage = errorCode(err), ptr(err.Error())
+				return res, deleted
+			}
+			deleted = deleted || err == nil
+			deletedIDs[id] = true
 		}
-		deleted = deleted || err == nil
 		m := kmsg.NewDeleteACLsResponseResultMatchingACL()
 		m.ResourceType, m.ResourceName = kmsg.ACLResourceType(b.ResourceType), b.ResourceName
 		m.ResourcePatternType = kmsg.ACLResourcePatternType(b.PatternType)

@@ -35,9 +35,12 @@ func (d *Dispatcher) handleDescribeConfigs(_ context.Context, r *request) {
 	for _, res := range req.Resources {
 		rr := kmsg.NewDescribeConfigsResponseResource()
 		rr.ResourceType, rr.ResourceName = res.ResourceType, res.ResourceName
-		entries, err := d.describeResource(res.ResourceType, res.ResourceName)
-		if authErr := d.configAuthorization(r, acl.OpDescribeConfigs, res.ResourceType, res.ResourceName); authErr != nil {
-			err = authErr
+		// Authorization first: an unauthorized client must not cost the describe work, nor
+		// learn from its errors whether the resource exists.
+		err := d.configAuthorization(r, acl.OpDescribeConfigs, res.ResourceType, res.ResourceName)
+		var entries []config.Entry
+		if err == nil {
+			entries, err = d.describeResource(res.ResourceType, res.ResourceName)
 		}
 		if err != nil {
 			rr.ErrorCode, rr.ErrorMessage = errorCode(err), errorMessage(err)

@@ -49,14 +49,20 @@ func (d *Dispatcher) authorizedOperations(r *request, rt acl.ResourceType, name 
 	return d.cfg.Authorizer.AuthorizedOperations(r.session.Principal(), sessionIP(r.session), rt, name)
 }
 
-// sessionIP is the client's address without the port (and without IPv6 brackets), the
-// host ACLs match. It slices RemoteAddr, so it does not allocate.
+// sessionIP is the client's address without the port, the host ACLs match, in
+// acl.NormalizeHost's form (ACL hosts are compared in it). It is worked out once per
+// connection, so a check does not allocate.
 func sessionIP(s *Session) string {
+	if h := s.host.Load(); h != nil {
+		return *h
+	}
 	addr := s.RemoteAddr
 	if i := strings.LastIndexByte(addr, ':'); i >= 0 && strings.IndexByte(addr[i:], ']') < 0 {
 		addr = addr[:i]
 	}
-	return strings.TrimSuffix(strings.TrimPrefix(addr, "["), "]")
+	host := acl.NormalizeHost(strings.TrimSuffix(strings.TrimPrefix(addr, "["), "]"))
+	s.host.Store(&host)
+	return host
 }
 
 // ApplyACLs puts the image's ACLs in force on a, when they changed since it last saw
@@ -79,10 +85,12 @@ func (d *Dispatcher) createTopicAuthorization(r *request, topic string) int16 {
 }
 
 // deleteTopicAuthorization is DeleteTopics' check, before the topic's existence is told:
-// DELETE on the topic, and for a topic named by ID, DESCRIBE too (without it Kafka hides
-// the name). An ID that names no topic passes, to answer UNKNOWN_TOPIC_ID.
-func (d *Dispatcher) deleteTopicAuthorization(r *request, t kmsg.DeleteTopicsRequestTopic) error {
-	if d.cfg.Authorizer == nil {
+// clusterDelete (DELETE on the cluster, which the handler checks once per request) allows
+// any topic, as in Kafka's ControllerApis; otherwise DELETE on the topic, and for a topic
+// named by ID, DESCRIBE too (without it Kafka hides the name). An ID that names no topic
+// passes, to answer UNKNOWN_TOPIC_ID.
+func (d *Dispatcher) deleteTopicAuthorization(r *request, t kmsg.DeleteTopicsRequestTopic, clusterDelete bool) error {
+	if d.cfg.Authorizer == nil || clusterDelete {
 		return nil
 	}
 	var name string

@@ -26,6 +26,7 @@ type Session struct {
 	sasl saslState // sasl_session.go; only the connection's reader touches it
 
 	principal atomic.Pointer[string] // nil until authenticated: AnonymousUser
+	host      atomic.Pointer[string] // the client's IP as ACLs name it; set on first use (sessionIP)
 
 	mu              sync.Mutex
 	softwareName    string // guarded by mu; from ApiVersions v3+

@@ -29,9 +29,29 @@ func (b *Broker) openAuthorizer() {
 			supers = append(supers, p)
 		}
 	}
-	b.authorizer = acl.New(acl.Config{SuperUsers: supers, AllowEveryoneIfNoACLFound: b.conf.Bool("allow.everyone.if.no.acl.found")})
+	allowIfNoACL := b.conf.Bool("allow.everyone.if.no.acl.found")
+	b.authorizer = acl.New(acl.Config{SuperUsers: supers, AllowEveryoneIfNoACLFound: allowIfNoACL})
 	api.ApplyACLs(b.authorizer, b.meta.Image())
 	b.logger.Info("ACLs enforced", "super_users", supers, "acls", len(b.meta.Image().ACLs()))
+	// Enforcement is broker-wide, as in Kafka once an authorizer is configured, so adding
+	// a SASL or SSL listener to a broker that served PLAINTEXT clients starts denying
+	// those clients. That is easy to miss, so say it at start.
+	if plain := plaintextListeners(b.conf); len(plain) > 0 && !allowIfNoACL && !b.authorizer.IsSuperUser(api.AnonymousUser) {
+		b.logger.Warn("ACLs are enforced on PLAINTEXT listeners too: their clients are "+acl.UserPrefix+api.AnonymousUser+
+			" and are denied whatever no ACL for it (or User:*) allows; add such ACLs or set allow.everyone.if.no.acl.found=true",
+			"listeners", plain)
+	}
+}
+
+// plaintextListeners names the listeners whose clients do not authenticate.
+func plaintextListeners(conf *config.Broker) []string {
+	var names []string
+	for _, l := range conf.Listeners() {
+		if p, ok := conf.SecurityProtocol(l.Name); ok && p == "PLAINTEXT" {
+			names = append(names, l.Name)
+		}
+	}
+	return names
 }
 
 // authorizerEnabled is the rule in DESIGN.md: ACLs are enforced whenever a listener

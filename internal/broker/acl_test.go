@@ -9,7 +9,9 @@ package broker_test
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -17,7 +19,9 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
+	"github.com/twmb/franz-go/pkg/kversion"
 
+	"github.com/nagare-dev/nagare/internal/broker"
 	"github.com/nagare-dev/nagare/internal/brokertest"
 )
 
@@ -43,6 +47,34 @@ func TestACLsDisabledOnPlaintext(t *testing.T) {
 	createTopic(t, b.Admin(), "open", 1, nil)
 	if err := b.Client().ProduceSync(ctx, &kgo.Record{Topic: "open", Value: []byte("v")}).FirstErr(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestACLWarnsOfPlaintextListeners checks the start-up warning that enforcement covers
+// PLAINTEXT listeners too, whose ANONYMOUS clients are then denied by default.
+func TestACLWarnsOfPlaintextListeners(t *testing.T) {
+	const warning = "ACLs are enforced on PLAINTEXT listeners too"
+	for _, tc := range []struct {
+		props map[string]string
+		warn  bool
+	}{
+		{map[string]string{"authorizer.class.name": standardAuthorizer}, true},
+		{map[string]string{"authorizer.class.name": standardAuthorizer, "allow.everyone.if.no.acl.found": "true"}, false},
+		{map[string]string{"authorizer.class.name": standardAuthorizer, "super.users": anonymous}, false},
+	} {
+		var logs syncBuffer
+		ctx := testContext(t)
+		b, err := broker.Start(ctx, broker.Config{Properties: tc.props, DataDir: t.TempDir(), Listen: "127.0.0.1:0",
+			Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := b.Shutdown(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if got := strings.Contains(logs.String(), warning); got != tc.warn {
+			t.Errorf("%v: warned %v, want %v; logs:\n%s", tc.props, got, tc.warn, logs.String())
+		}
 	}
 }
 
@@ -89,6 +121,9 @@ func TestACLEnforcement(t *testing.T) {
 	if resp, err := adm.CreateTopic(ctx, 1, 1, nil, "billing.new"); !errors.Is(errors.Join(err, resp.Err), kerr.TopicAuthorizationFailed) {
 		t.Fatalf("create topic without CREATE: %v / %v", err, resp.Err)
 	}
+	if code := epochCode(t, cl, "billing.events"); code != kerr.TopicAuthorizationFailed.Code {
+		t.Fatalf("OffsetForLeaderEpoch without DESCRIBE: %v", kerr.ErrorForCode(code))
+	}
 
 	// Grant the billing. namespace (prefixed) and the group, then everything works.
 	mustCreateACLs(t, adm, kadm.NewACLs().Allow(anonymous).Topics("billing.").
@@ -111,6 +146,19 @@ func TestACLEnforcement(t *testing.T) {
 		t.Fatalf("join with READ: %v", kerr.ErrorForCode(code))
 	}
 	consumeGroup(t, b, "g", "billing.events")
+	// A consumer checking for truncation (KIP-320) needs DESCRIBE, which WRITE implies.
+	if code := epochCode(t, cl, "billing.events"); code != 0 {
+		t.Fatalf("OffsetForLeaderEpoch with DESCRIBE: %v", kerr.ErrorForCode(code))
+	}
+	if code := epochCode(t, cl, "other"); code != kerr.TopicAuthorizationFailed.Code {
+		t.Fatalf("OffsetForLeaderEpoch of other: %v", kerr.ErrorForCode(code))
+	}
+	// KIP-430 operations also for a topic the principal may describe that does not exist,
+	// as Kafka reports them.
+	if code, ops := topicOperations(t, cl, "billing.missing"); code != kerr.UnknownTopicOrPartition.Code ||
+		ops != 1<<kmsg.ACLOperationRead|1<<kmsg.ACLOperationWrite|1<<kmsg.ACLOperationCreate|1<<kmsg.ACLOperationDescribe {
+		t.Fatalf("Metadata of billing.missing: %v, operations %b", kerr.ErrorForCode(code), ops)
+	}
 
 	// Filters: MATCH finds the prefixed ACLs that apply to billing.events; LITERAL does not.
 	name := "billing.events"
@@ -156,6 +204,96 @@ func TestACLEnforcement(t *testing.T) {
 	if want := []int16{kerr.InvalidRequest.Code, kerr.InvalidRequest.Code, 0}; !slices.Equal(codes, want) {
 		t.Fatalf("create codes %v, want %v", codes, want)
 	}
+
+	// A binding two filters match is reported under each, as Kafka does. Its host, given
+	// in Java's spelling, is stored as "::1" and matched in either.
+	mustCreateACLs(t, adm, kadm.NewACLs().Allow("User:carol").AllowHosts("0:0:0:0:0:0:0:1").
+		Topics("twice").Operations(kadm.OpRead))
+	delReq := kmsg.NewPtrDeleteACLsRequest()
+	for _, host := range []string{"::1", "0:0:0:0:0:0:0:1"} {
+		f := kmsg.NewDeleteACLsRequestFilter()
+		f.ResourceType, f.ResourcePatternType = kmsg.ACLResourceTypeTopic, kmsg.ACLResourcePatternTypeAny
+		f.Principal, f.Host = kmsg.StringPtr("User:carol"), kmsg.StringPtr(host)
+		f.Operation, f.PermissionType = kmsg.ACLOperationAny, kmsg.ACLPermissionTypeAny
+		delReq.Filters = append(delReq.Filters, f)
+	}
+	delResp, err := delReq.RequestWith(ctx, cl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range delResp.Results {
+		if r.ErrorCode != 0 || len(r.MatchingACLs) != 1 || r.MatchingACLs[0].ResourceName != "twice" || r.MatchingACLs[0].Host != "::1" {
+			t.Fatalf("DeleteAcls filter %d: %v %+v", i, kerr.ErrorForCode(r.ErrorCode), r.MatchingACLs)
+		}
+	}
+
+	// DESCRIBE on a group also gives the operations of an unknown one, which v0-v5
+	// describe as Dead without an error.
+	mustCreateACLs(t, adm, kadm.NewACLs().Allow(anonymous).Groups("ghost").Operations(kadm.OpRead))
+	v5 := kversion.Stable()
+	v5.SetMaxKeyVersion(kmsg.DescribeGroups.Int16(), 5)
+	groupsReq := kmsg.NewPtrDescribeGroupsRequest()
+	groupsReq.Groups, groupsReq.IncludeAuthorizedOperations = []string{"ghost"}, true
+	groupsResp, err := groupsReq.RequestWith(ctx, b.Client(kgo.MaxVersions(v5)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g := groupsResp.Groups[0]; g.ErrorCode != 0 || g.AuthorizedOperations != 1<<kmsg.ACLOperationRead|1<<kmsg.ACLOperationDescribe {
+		t.Fatalf("DescribeGroups of an unknown group: %v, operations %b", kerr.ErrorForCode(g.ErrorCode), g.AuthorizedOperations)
+	}
+
+	// Cluster-wide grants, as Kafka reads them: CLUSTER_ACTION answers OffsetForLeaderEpoch
+	// for every topic, DELETE deletes any topic.
+	if resp, err := adm.DeleteTopic(ctx, "other"); !errors.Is(errors.Join(err, resp.Err), kerr.TopicAuthorizationFailed) {
+		t.Fatalf("delete topic without DELETE: %v / %v", err, resp.Err)
+	}
+	mustCreateACLs(t, adm, kadm.NewACLs().Allow(anonymous).Clusters().Operations(kadm.OpClusterAction, kadm.OpDelete))
+	if code := epochCode(t, cl, "other"); code != 0 {
+		t.Fatalf("OffsetForLeaderEpoch with CLUSTER_ACTION: %v", kerr.ErrorForCode(code))
+	}
+	if resp, err := adm.DeleteTopic(ctx, "other"); err != nil || resp.Err != nil {
+		t.Fatalf("delete topic with DELETE on the cluster: %v / %v", err, resp.Err)
+	}
+}
+
+// epochCode asks OffsetForLeaderEpoch about partition 0 of topic, straight to the
+// broker: the client would otherwise look the topic's leader up first, and fail there
+// on a topic it may not describe.
+func epochCode(t *testing.T, cl *kgo.Client, topic string) int16 {
+	t.Helper()
+	meta, err := kmsg.NewPtrMetadataRequest().RequestWith(testContext(t), cl)
+	if err != nil || len(meta.Brokers) == 0 {
+		t.Fatalf("metadata: %v %+v", err, meta)
+	}
+	req := kmsg.NewPtrOffsetForLeaderEpochRequest()
+	req.ReplicaID = -1
+	rt := kmsg.NewOffsetForLeaderEpochRequestTopic()
+	rt.Topic = topic
+	rp := kmsg.NewOffsetForLeaderEpochRequestTopicPartition()
+	rp.CurrentLeaderEpoch, rp.LeaderEpoch = -1, 0
+	rt.Partitions = append(rt.Partitions, rp)
+	req.Topics = append(req.Topics, rt)
+	resp, err := cl.Broker(int(meta.Brokers[0].NodeID)).Request(testContext(t), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.(*kmsg.OffsetForLeaderEpochResponse).Topics[0].Partitions[0].ErrorCode
+}
+
+// topicOperations asks Metadata about one topic, without auto-creating it, for its
+// error and KIP-430 authorized operations.
+func topicOperations(t *testing.T, cl *kgo.Client, topic string) (int16, int32) {
+	t.Helper()
+	req := kmsg.NewPtrMetadataRequest()
+	mt := kmsg.NewMetadataRequestTopic()
+	mt.Topic = kmsg.StringPtr(topic)
+	req.Topics = append(req.Topics, mt)
+	req.IncludeTopicAuthorizedOperations = true
+	resp, err := req.RequestWith(testContext(t), cl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.Topics[0].ErrorCode, resp.Topics[0].AuthorizedOperations
 }
 
 func mustCreateACLs(t *testing.T, adm *kadm.Client, b *kadm.ACLBuilder) {

@@ -48,8 +48,8 @@ func TestTenantsAreIsolated(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, tenant := range []string{"billing", "search"} {
-		acls := kadm.NewACLs().Allow("User:"+tenant).
-			Topics(tenant+".").Groups(tenant+".").ResourcePatternType(kadm.ACLPatternPrefixed).
+		acls := kadm.NewACLs().Allow("User:" + tenant).
+			Topics(tenant + ".").Groups(tenant + ".").ResourcePatternType(kadm.ACLPatternPrefixed).
 			Operations(kadm.OpAll)
 		mustCreateACLs(t, admin, acls)
 	}

@@ -54,8 +54,9 @@ func (img *Image) ACLBindings() []acl.Binding {
 	return out
 }
 
-// ACLIndex is the index of the last record that changed the ACLs (0: never), a version
-// the authorizer compares to rebuild its index only when the ACLs changed.
+// ACLIndex is the index of the last record that changed the ACLs (0: never), or of the
+// snapshot the Image was restored from when that is later: a version the authorizer
+// compares to rebuild its index only when the ACLs may have changed, so it only grows.
 func (img *Image) ACLIndex() uint64 { return img.aclIndex }
 
 func (img *Image) applyCreateACL(r CreateACL, index uint64) (*Image, error) {

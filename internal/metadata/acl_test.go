@@ -4,8 +4,11 @@ import (
 	"bufio"
 	"bytes"
 	"errors"
+	"io"
 	"reflect"
 	"testing"
+
+	"github.com/hashicorp/raft"
 
 	"github.com/nagare-dev/nagare/internal/acl"
 )
@@ -70,5 +73,51 @@ func TestSnapshotKeepsACLs(t *testing.T) {
 	}
 	if !reflect.DeepEqual(got.ACLs(), img.ACLs()) {
 		t.Fatalf("snapshot ACLs %v, want %v", got.ACLs(), img.ACLs())
+	}
+}
+
+// TestSnapshotInstallDropsDeletedACLs is a follower that applied an ACL and then installs
+// a snapshot taken after the ACL was deleted: the snapshot holds no ACL record, and the
+// authorizer, following the FSM as the broker does (api.ApplyACLs), must stop enforcing
+// the ACL. A restored Image once had ACL version 0, which the authorizer ignores once it
+// holds a newer one.
+func TestSnapshotInstallDropsDeletedACLs(t *testing.T) {
+	follow := func(a *acl.Authorizer, img *Image) { // api.ApplyACLs, which imports this package
+		if img.ACLIndex() != a.Version() {
+			a.SetBindings(img.ACLIndex(), img.ACLBindings())
+		}
+	}
+	create := CreateACL{ID: "a", Binding: sampleACL}
+	a := acl.New(acl.Config{})
+	f := NewFSM(nil, func() {})
+	data, err := EncodeRecord(create)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err, _ := f.Apply(&raft.Log{Index: 1, Data: data}).(error); err != nil {
+		t.Fatal(err)
+	}
+	follow(a, f.Image())
+	if !a.Authorize("alice", "h", acl.OpWrite, acl.ResourceTopic, "billing.x") {
+		t.Fatal("the ACL is not in force")
+	}
+
+	// The leader deleted it and compacted its log into a snapshot.
+	leader := mustApply(t, emptyImage, create, DeleteACL{ID: "a"}, SetClusterID{ID: "c"})
+	var buf bytes.Buffer
+	w := bufio.NewWriter(&buf)
+	if err := writeSnapshot(w, leader); err != nil {
+		t.Fatal(err)
+	}
+	w.Flush()
+	if err := f.Restore(io.NopCloser(&buf)); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.Image().ACLIndex(); got <= 1 {
+		t.Fatalf("restored ACL version %d, not newer than the 1 in force", got)
+	}
+	follow(a, f.Image())
+	if a.Authorize("alice", "h", acl.OpWrite, acl.ResourceTopic, "billing.x") {
+		t.Fatal("an ACL deleted before the snapshot is still in force after installing it")
 	}
 }

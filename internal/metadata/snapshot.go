@@ -167,5 +167,10 @@ func readSnapshot(r *bufio.Reader) (*Image, error) {
 		return nil, fmt.Errorf("metadata: read snapshot: %w", err)
 	}
 	img = img.next(index) // also stamps the empty Image of an empty snapshot
+	// The ACLs are versioned by the index of their last change, which a snapshot does not
+	// keep; without ACL records that would leave 0, which the authorizer (holding a newer
+	// version from before the install) ignores, keeping ACLs the snapshot has deleted in
+	// force. The snapshot's index is newer than any change this node applied before it.
+	img.aclIndex = index
 	return img, nil
 }
