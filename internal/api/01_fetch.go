@@ -94,17 +94,17 @@ func (d *Dispatcher) appendWaits(req *kmsg.FetchRequest, version int16) []reflec
 // sendFetch encodes and sends the response. consumer_byte_rate counts the whole encoded
 // response, so the throttle is decided after encoding and written into its place.
 func (d *Dispatcher) sendFetch(r *request, resp *fetchResponse) {
-	start := time.Now()
+	start := r.encodeStart(time.Time{})
 	parts := resp.encode(r.header.CorrelationID)
 	if r.quota.manager != nil {
 		var size int64
 		for _, p := range parts {
 			size += p.Size()
 		}
-		resp.setThrottle(parts, throttleMillis(r.throttleNow(size)))
-		r.chargeEncode(start)
+		throttle, _ := r.throttleNow(size)
+		resp.setThrottle(parts, throttleMillis(throttle))
 	}
-	r.reply.stampEncode(start)
+	r.encoded(start)
 	countFetched(r.errors, resp)
 	r.reply.Send(parts, resp.release)
 }

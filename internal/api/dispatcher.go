@@ -146,12 +146,23 @@ func (d *Dispatcher) Handle(ctx context.Context, s *Session, frame []byte) *Repl
 	}
 	if d.cfg.Stats != nil {
 		r.errors = d.errors[h.Key]
-		reply.startTiming(h, len(frame), start)
+		reply.StartTiming(h, len(frame), start)
 	}
 	e.handle(d, ctx, r)
-	reply.stampLocal()
-	r.chargeHandled(false) // a response still to come: charge the time up to here
+	r.handlerReturned()
 	return reply
+}
+
+// handlerReturned stamps the end of the local stage and charges the time so far when the
+// response is still to come, with one clock read between them, and none when the
+// handler already completed the reply (the stamps of its response serve).
+func (r *request) handlerReturned() {
+	var now time.Time
+	if (r.reply.timing.on && !r.reply.completed()) || r.quota.pending() {
+		now = time.Now()
+	}
+	r.reply.stampLocal(now)
+	r.chargeHandled(false, now) // a response still to come: charge the time up to here
 }
 
 func (d *Dispatcher) entry(key int16) *apiEntry {
@@ -164,13 +175,38 @@ func (d *Dispatcher) entry(key int16) *apiEntry {
 // respond encodes resp with the request's version and completes the reply, with the
 // throttle the client's quotas call for set in the response and on the reply.
 func (r *request) respond(resp kmsg.Response) {
-	setThrottle(resp, r.throttleNow(0))
-	start := time.Now()
+	throttle, decided := r.throttleNow(0)
+	setThrottle(resp, throttle)
+	start := r.encodeStart(decided)
 	b := encodeResponse(r.header, resp)
-	r.chargeEncode(start)
-	r.reply.stampEncode(start)
+	r.encoded(start)
 	r.errors.count(resp)
 	r.reply.SendBytes(b)
+}
+
+// encodeStart is when encoding a response starts: at, the clock read the throttle
+// decision just made, if any; else now; zero when neither quotas nor request metrics
+// want the encoding's time, so that a broker with both off reads no clock for it.
+func (r *request) encodeStart(at time.Time) time.Time {
+	switch {
+	case r.quota.manager == nil && !r.reply.timing.on:
+		return time.Time{}
+	case !at.IsZero():
+		return at
+	}
+	return time.Now()
+}
+
+// encoded charges the encoding that started at start to the quota and stamps it for the
+// metrics, with one clock read that also stands for the reply's completion, which
+// follows at once. A zero start (nothing wants it) does nothing.
+func (r *request) encoded(start time.Time) {
+	if start.IsZero() {
+		return
+	}
+	end := time.Now()
+	r.chargeEncode(end.Sub(start))
+	r.reply.stampEncode(start, end)
 }
 
 // noResponse completes a request the protocol does not answer (acks=0), still charging

@@ -33,24 +33,38 @@ type requestQuota struct {
 }
 
 // chargeHandled charges the time from Handle's entry to now, once; it returns whether
-// this call did. check says whether to judge the rate (and so return a throttle).
-func (r *request) chargeHandled(check bool) (charged bool, throttle time.Duration) {
+// this call did. check says whether to judge the rate (and so return a throttle). now is
+// the caller's clock read, if it made one, so that the metrics' stamps and the charge
+// share it; zero reads the clock here.
+func (r *request) chargeHandled(check bool, now time.Time) (charged bool, throttle time.Duration) {
 	q := &r.quota
 	if q.manager == nil || !q.charge.CompareAndSwap(chargeHandling, chargeDone) {
 		return false, 0
 	}
-	return true, q.manager.RecordRequest(r.session.Principal(), r.header.ClientID, time.Since(q.start), check)
+	if now.IsZero() {
+		now = time.Now()
+	}
+	return true, q.manager.RecordRequest(r.session.Principal(), r.header.ClientID, now.Sub(q.start), check)
+}
+
+// pending reports whether the request's broker time is still to be charged: quotas are
+// on and no response has been built yet.
+func (q *requestQuota) pending() bool {
+	return q.manager != nil && q.charge.Load() == chargeHandling
 }
 
 // throttleNow decides the throttle as the response is built: the request rate with this
 // request's time included, and the byte rates, whichever is longest (Kafka's max of the
 // bandwidth and request throttles). responseBytes > 0 counts against consumer_byte_rate.
-func (r *request) throttleNow(responseBytes int64) time.Duration {
+// decided is the clock read the decision made (zero with quotas off): a response encoded
+// next starts then (encodeStart).
+func (r *request) throttleNow(responseBytes int64) (throttle time.Duration, decided time.Time) {
 	q := &r.quota
 	if q.manager == nil {
-		return 0
+		return 0, time.Time{}
 	}
-	charged, throttle := r.chargeHandled(true)
+	decided = time.Now()
+	charged, throttle := r.chargeHandled(true, decided)
 	if !charged {
 		// The handler returned earlier and charged its time; judge the rate as it is.
 		throttle = q.manager.RecordTime(r.session.Principal(), r.header.ClientID, 0, true)
@@ -61,14 +75,14 @@ func (r *request) throttleNow(responseBytes int64) time.Duration {
 	}
 	q.manager.RecordThrottle(r.session.Principal(), r.header.ClientID, throttle)
 	r.reply.SetThrottle(throttle)
-	return throttle
+	return throttle, decided
 }
 
 // chargeEncode charges the encoding that followed the throttle decision, unjudged (as
 // Kafka's recordNoThrottle charges what follows its decision).
-func (r *request) chargeEncode(since time.Time) {
+func (r *request) chargeEncode(d time.Duration) {
 	if m := r.quota.manager; m != nil {
-		m.RecordTime(r.session.Principal(), r.header.ClientID, time.Since(since), false)
+		m.RecordTime(r.session.Principal(), r.header.ClientID, d, false)
 	}
 }
 

@@ -90,7 +90,7 @@ func (r *Reply) complete(action ReplyAction, parts []Part, release func()) {
 	done := false
 	r.once.Do(func() {
 		r.action, r.parts, r.release = action, parts, release
-		if r.timing.on {
+		if r.timing.on && r.timing.completed.IsZero() { // stampEncode may have set it
 			r.timing.completed = time.Now()
 		}
 		close(r.done)
@@ -118,6 +118,16 @@ func (r *Reply) Throttle() time.Duration { return r.throttle }
 
 // Done is closed when the reply has completed.
 func (r *Reply) Done() <-chan struct{} { return r.done }
+
+// completed reports whether the reply has completed, without waiting.
+func (r *Reply) completed() bool {
+	select {
+	case <-r.done:
+		return true
+	default:
+		return false
+	}
+}
 
 // Action says what to do with the completed reply. Valid after Done.
 func (r *Reply) Action() ReplyAction { return r.action }

@@ -51,23 +51,33 @@ type replyTiming struct {
 	encode       time.Duration // encoding the response (charged to broker time when late)
 }
 
-// startTiming turns stage stamps on for this reply.
-func (r *Reply) startTiming(h Header, frameBytes int, handled time.Time) {
+// StartTiming turns stage stamps on for this reply: the request metrics will record it.
+// The Dispatcher calls it with Handle's entry as handled; it is exported for handlers
+// built without the Dispatcher (the server's tests).
+func (r *Reply) StartTiming(h Header, frameBytes int, handled time.Time) {
 	r.timing = replyTiming{on: true, key: h.Key, version: h.Version, clientID: h.ClientID,
 		requestBytes: int64(frameBytes) + sizePrefixBytes, handled: handled}
 }
 
-// stampLocal records that the handler returned.
-func (r *Reply) stampLocal() {
-	if r.timing.on {
-		r.timing.local = time.Now()
+// stampLocal records that the handler returned, at now (read here if zero). A reply the
+// handler completed needs no stamp: Stats ends the local stage at its completion.
+func (r *Reply) stampLocal(now time.Time) {
+	if !r.timing.on || r.completed() {
+		return
 	}
+	if now.IsZero() {
+		now = time.Now()
+	}
+	r.timing.local = now
 }
 
-// stampEncode records how long encoding the response took, from since.
-func (r *Reply) stampEncode(since time.Time) {
-	if r.timing.on {
-		r.timing.encode = time.Since(since)
+// stampEncode records the encoding of the response, from start to end, and end as the
+// reply's completion: the caller completes it at once, and complete then reads no clock.
+// Called by the goroutine that completes the reply, before it does.
+func (r *Reply) stampEncode(start, end time.Time) {
+	if r.timing.on && !r.completed() {
+		r.timing.encode = end.Sub(start)
+		r.timing.completed = end
 	}
 }
 

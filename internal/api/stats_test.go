@@ -36,9 +36,11 @@ func TestErrorCounting(t *testing.T) {
 }
 
 // BenchmarkRequestAccounting is what request metrics add to one request, end to end
-// but for the socket: the stage stamps on the Reply, its conversion and the record into
-// the client's and the API's counters, and counting a produce response's error codes.
-// "off" is the same reply without them.
+// but for the socket, in the order the server and dispatcher take them: the reader's
+// stamp, Handle's entry, a produce response built by respond (its encoding stamped,
+// its error codes counted), the handler's return, then the writer's two stamps (one
+// batch per request here, the worst case), Reply.Stats and Conn.Record. "off" is the
+// same request and response without them.
 func BenchmarkRequestAccounting(b *testing.B) {
 	st := stats.New(stats.Config{})
 	conn := st.NewConn("", benchSession{})
@@ -48,7 +50,6 @@ func BenchmarkRequestAccounting(b *testing.B) {
 	topic.Partitions = make([]kmsg.ProduceResponseTopicPartition, 3)
 	resp.Topics = append(resp.Topics, topic)
 	h := Header{Key: produceKey, Version: 9, ClientID: "bench"}
-	body := []byte("response")
 	for _, on := range []bool{false, true} {
 		name := "off"
 		if on {
@@ -63,21 +64,21 @@ func BenchmarkRequestAccounting(b *testing.B) {
 					received = time.Now()
 				}
 				reply := NewReply()
+				r := request{header: h, reply: reply}
 				if on {
-					reply.startTiming(h, 200, time.Now())
+					r.errors = errs
+					reply.StartTiming(h, 200, time.Now())
 				}
-				reply.stampLocal()
-				if on {
-					errs.count(resp)
-				}
-				reply.SendBytes(body)
+				r.respond(resp)
+				r.handlerReturned()
 				reply.SetReceived(received)
 				if on {
-					now := time.Now()
-					if reply.Stats(now, time.Now(), &req) {
+					dequeued := time.Now()
+					if reply.Stats(dequeued, time.Now(), &req) {
 						conn.Record(&req)
 					}
 				}
+				reply.Release()
 			}
 		})
 	}

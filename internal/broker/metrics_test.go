@@ -21,6 +21,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
@@ -114,7 +115,8 @@ func TestMetricsAttributeTwoClients(t *testing.T) {
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
 		// The writer records a request after its response left: wait for the last ones.
 		m = scrape(t, b)
-		if m[`nagare_request_errors_total{api="CreateTopics",error="TOPIC_ALREADY_EXISTS"}`] == 1 || time.Now().After(deadline) {
+		if m[`nagare_request_errors_total{api="CreateTopics",error="TOPIC_ALREADY_EXISTS"}`] == 1 &&
+			m[`nagare_request_size_bytes_count{api="Produce"}`] >= 15 || time.Now().After(deadline) {
 			break
 		}
 	}
@@ -155,7 +157,9 @@ func TestMetricsAttributeTwoClients(t *testing.T) {
 	wantSeries(t, m, `nagare_partition_received_records_total{partition="0",topic="metered"}`, "=", 15)
 	wantSeries(t, m, `nagare_partition_log_end_offset{partition="0",topic="metered"}`, "=", 15)
 	wantSeries(t, m, `nagare_partition_sent_bytes_total{partition="0",topic="metered"}`, ">=", 1)
-	wantSeries(t, m, `nagare_group_lag{group="metered-group",partition="0",topic="metered"}`, "=", 5)
+	wantSeries(t, m, `nagare_group_lag_records{group="metered-group",topic="metered"}`, "=", 5)
+	wantSeries(t, m, `nagare_group_max_lag_records{group="metered-group",topic="metered"}`, "=", 5)
+	wantSeries(t, m, `nagare_group_lag_omitted_groups`, "=", 0)
 	wantSeries(t, m, `go_threads`, ">=", 1)
 
 	// /v1/clients: the same clients as JSON.
@@ -218,6 +222,85 @@ func checkDashboard(t *testing.T, scraped map[string]float64) {
 	}
 	if queried < 20 {
 		t.Errorf("dashboard queries only %d metrics", queried)
+	}
+}
+
+// A client id that is not UTF-8 or is 32 KiB long, and a group id that is not UTF-8,
+// must not take /metrics down (client_golang rejects such label values, failing the
+// whole scrape): they are exported sanitised next to everything else. Group lag is per
+// group and topic, for at most nagare.metrics.max.groups groups.
+func TestMetricsSurviveUnfitLabels(t *testing.T) {
+	b := brokertest.Start(t, brokertest.WithHTTP(),
+		brokertest.WithProperties(map[string]string{"nagare.metrics.max.groups": "2"}))
+	ctx := testContext(t)
+	adm := b.Admin()
+	createTopic(t, adm, "lagged", 2, nil)
+	producer := b.Client(kgo.ClientID("producer-ok"), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	for i := range 14 {
+		r := &kgo.Record{Topic: "lagged", Partition: int32(i % 2), Value: []byte("v")}
+		if i >= 8 {
+			r.Partition = 0 // 10 records in partition 0, 4 in partition 1
+		}
+		if err := producer.ProduceSync(ctx, r).FirstErr(); err != nil {
+			t.Fatalf("produce: %v", err)
+		}
+	}
+	commit := func(group string, offsets ...int64) {
+		var os kadm.Offsets
+		for p, at := range offsets {
+			os.Add(kadm.Offset{Topic: "lagged", Partition: int32(p), At: at, LeaderEpoch: -1})
+		}
+		if err := adm.CommitAllOffsets(ctx, group, os); err != nil {
+			t.Fatalf("commit %q: %v", group, err)
+		}
+	}
+	commit("g-a", 3, 1)  // lag 7 + 3
+	commit("g-b\xff", 0) // lag 10, one partition
+	commit("g-c", 0, 0)  // beyond the cap of 2 groups
+
+	conn, err := net.DialTimeout("tcp", b.Addr(), 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(30 * time.Second))
+	long := strings.Repeat("x", 32<<10-1) // the longest a request header carries
+	for i, id := range []string{"bad\xff", long} {
+		req := kmsg.NewPtrApiVersionsRequest()
+		frame := kmsg.NewRequestFormatter(kmsg.FormatterClientID(id)).AppendRequest(nil, req, int32(i))
+		if _, err := conn.Write(frame); err != nil {
+			t.Fatal(err)
+		}
+		var size [4]byte
+		if _, err := io.ReadFull(conn, size[:]); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.CopyN(io.Discard, conn, int64(binary.BigEndian.Uint32(size[:]))); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	const anon = `,principal="ANONYMOUS"}`
+	truncated := `nagare_client_requests_total{api="ApiVersions",client_id="` + long[:stats.MaxLabelBytes] + `"` + anon
+	var m map[string]float64
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		m = scrape(t, b) // fails unless 200
+		if _, ok := m[truncated]; ok || time.Now().After(deadline) {
+			break
+		}
+	}
+	wantSeries(t, m, `nagare_client_requests_total{api="ApiVersions",client_id="bad`+"\uFFFD"+`"`+anon, "=", 1)
+	wantSeries(t, m, truncated, "=", 1)
+	wantSeries(t, m, `nagare_client_requests_total{api="Produce",client_id="producer-ok"`+anon, "=", 14)
+	wantSeries(t, m, `nagare_partition_log_end_offset{partition="0",topic="lagged"}`, "=", 10)
+	wantSeries(t, m, `nagare_group_lag_records{group="g-a",topic="lagged"}`, "=", 10)
+	wantSeries(t, m, `nagare_group_max_lag_records{group="g-a",topic="lagged"}`, "=", 7)
+	wantSeries(t, m, `nagare_group_lag_records{group="g-b`+"\uFFFD"+`",topic="lagged"}`, "=", 10)
+	wantSeries(t, m, `nagare_group_lag_omitted_groups`, "=", 1)
+	for series := range m {
+		if strings.Contains(series, `group="g-c"`) {
+			t.Errorf("group beyond nagare.metrics.max.groups exported: %s", series)
+		}
 	}
 }
 

@@ -42,7 +42,7 @@ func (b *Broker) Stats() *stats.Stats { return b.stats }
 // exportTopics publishes the per-partition and per-group metrics, read from the
 // partition registry and the group coordinator at scrape time.
 func (b *Broker) exportTopics() error {
-	c := &topicCollector{partitions: b.partitions, groups: b.groups}
+	c := &topicCollector{partitions: b.partitions, groups: b.groups, maxGroups: b.conf.Int("nagare.metrics.max.groups")}
 	if err := b.registry.Register(c); err != nil {
 		return fmt.Errorf("broker: register topic metrics: %w", err)
 	}
@@ -55,25 +55,30 @@ func (b *Broker) exportTopics() error {
 type topicCollector struct {
 	partitions *partition.Registry
 	groups     *group.Coordinator
+	maxGroups  int // groups whose lag is exported (nagare.metrics.max.groups)
 }
 
 var (
-	partitionLabels    = []string{"topic", "partition"}
-	descPartBytesIn    = prometheus.NewDesc("nagare_partition_received_bytes_total", "Record batch bytes appended to the partition (Kafka's BytesInPerSec).", partitionLabels, nil)
-	descPartRecordsIn  = prometheus.NewDesc("nagare_partition_received_records_total", "Records appended to the partition (Kafka's MessagesInPerSec).", partitionLabels, nil)
-	descPartBytesOut   = prometheus.NewDesc("nagare_partition_sent_bytes_total", "Record bytes sent to fetches from the partition (Kafka's BytesOutPerSec).", partitionLabels, nil)
-	descPartSize       = prometheus.NewDesc("nagare_partition_log_size_bytes", "Bytes of the partition's segment files.", partitionLabels, nil)
-	descPartEnd        = prometheus.NewDesc("nagare_partition_log_end_offset", "The partition's log end offset.", partitionLabels, nil)
-	descPartStart      = prometheus.NewDesc("nagare_partition_log_start_offset", "The partition's log start offset.", partitionLabels, nil)
-	descPartHW         = prometheus.NewDesc("nagare_partition_high_watermark", "The partition's high watermark.", partitionLabels, nil)
-	descPartSegments   = prometheus.NewDesc("nagare_partition_log_segments", "Segments of the partition's log.", partitionLabels, nil)
-	descGroupLag       = prometheus.NewDesc("nagare_group_lag", "Records between a group's committed offset and the partition's high watermark, computed when scraped.", []string{"group", "topic", "partition"}, nil)
-	descGroupCommitted = prometheus.NewDesc("nagare_group_committed_offset", "A group's committed offset.", []string{"group", "topic", "partition"}, nil)
+	partitionLabels   = []string{"topic", "partition"}
+	descPartBytesIn   = prometheus.NewDesc("nagare_partition_received_bytes_total", "Record batch bytes appended to the partition (Kafka's BytesInPerSec).", partitionLabels, nil)
+	descPartRecordsIn = prometheus.NewDesc("nagare_partition_received_records_total", "Records appended to the partition (Kafka's MessagesInPerSec).", partitionLabels, nil)
+	descPartBytesOut  = prometheus.NewDesc("nagare_partition_sent_bytes_total", "Record bytes sent to fetches from the partition (Kafka's BytesOutPerSec).", partitionLabels, nil)
+	descPartSize      = prometheus.NewDesc("nagare_partition_log_size_bytes", "Bytes of the partition's segment files.", partitionLabels, nil)
+	descPartEnd       = prometheus.NewDesc("nagare_partition_log_end_offset", "The partition's log end offset.", partitionLabels, nil)
+	descPartStart     = prometheus.NewDesc("nagare_partition_log_start_offset", "The partition's log start offset.", partitionLabels, nil)
+	descPartHW        = prometheus.NewDesc("nagare_partition_high_watermark", "The partition's high watermark.", partitionLabels, nil)
+	descPartSegments  = prometheus.NewDesc("nagare_partition_log_segments", "Segments of the partition's log.", partitionLabels, nil)
+	// Group lag is per group and topic, not per partition: group ids are the clients'
+	// choice, and a series per partition of every group's topics is unbounded.
+	groupLabels       = []string{"group", "topic"}
+	descGroupLag      = prometheus.NewDesc("nagare_group_lag_records", "Records between a group's committed offsets and the high watermarks, summed over the topic's partitions the group committed; computed when scraped.", groupLabels, nil)
+	descGroupMaxLag   = prometheus.NewDesc("nagare_group_max_lag_records", "The largest lag of one partition of the topic, for the group.", groupLabels, nil)
+	descGroupsOmitted = prometheus.NewDesc("nagare_group_lag_omitted_groups", "Groups whose lag this scrape left out: beyond nagare.metrics.max.groups, by group id order.", nil, nil)
 )
 
 func (c *topicCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descPartBytesIn, descPartRecordsIn, descPartBytesOut, descPartSize,
-		descPartEnd, descPartStart, descPartHW, descPartSegments, descGroupLag, descGroupCommitted} {
+		descPartEnd, descPartStart, descPartHW, descPartSegments, descGroupLag, descGroupMaxLag, descGroupsOmitted} {
 		ch <- d
 	}
 }
@@ -94,24 +99,41 @@ func (c *topicCollector) Collect(ch chan<- prometheus.Metric) {
 	c.collectLag(ch)
 }
 
-// collectLag reports every coordinated group's committed offsets and lag. Groups still
-// loading are skipped until they load.
+// collectLag reports the lag of the first maxGroups groups by id (a stable choice, so
+// series do not come and go as lags change) and how many were left out. Groups still
+// loading are skipped until they load. Label values go through stats.LabelValue; groups
+// that sanitise to one id are added together, as duplicate series would fail the scrape.
 func (c *topicCollector) collectLag(ch chan<- prometheus.Metric) {
-	groups, _ := c.groups.ListGroups(nil, nil) // ErrLoadInProgress: report what is loaded
+	groups, _ := c.groups.ListGroups(nil, nil) // sorted by id; ErrLoadInProgress: report what is loaded
+	omitted := max(len(groups)-c.maxGroups, 0)
+	groups = groups[:len(groups)-omitted]
+	type groupTopic struct{ group, topic string }
+	type lag struct{ sum, max int64 }
+	lags := map[groupTopic]*lag{}
 	for _, g := range groups {
 		offsets, err := c.groups.FetchOffsets(g.GroupID, nil)
 		if err != nil {
 			continue
 		}
 		for tp, committed := range offsets {
-			labels := []string{g.GroupID, tp.Topic, strconv.Itoa(int(tp.Partition))}
-			ch <- prometheus.MustNewConstMetric(descGroupCommitted, prometheus.GaugeValue, float64(committed.Offset), labels...)
 			p, ok := c.partitions.Get(tp.Topic, tp.Partition)
 			if !ok || committed.Offset < 0 {
 				continue
 			}
-			lag := max(p.Log().HighWatermark()-committed.Offset, 0)
-			ch <- prometheus.MustNewConstMetric(descGroupLag, prometheus.GaugeValue, float64(lag), labels...)
+			k := groupTopic{stats.LabelValue(g.GroupID), stats.LabelValue(tp.Topic)}
+			l := lags[k]
+			if l == nil {
+				l = &lag{}
+				lags[k] = l
+			}
+			n := max(p.Log().HighWatermark()-committed.Offset, 0)
+			l.sum += n
+			l.max = max(l.max, n)
 		}
 	}
+	for k, l := range lags {
+		ch <- prometheus.MustNewConstMetric(descGroupLag, prometheus.GaugeValue, float64(l.sum), k.group, k.topic)
+		ch <- prometheus.MustNewConstMetric(descGroupMaxLag, prometheus.GaugeValue, float64(l.max), k.group, k.topic)
+	}
+	ch <- prometheus.MustNewConstMetric(descGroupsOmitted, prometheus.GaugeValue, float64(omitted))
 }

@@ -324,6 +324,10 @@ var table = []Definition{
 		Doc: "Per-request and per-client accounting (request metrics, /v1/clients, nagare top); false turns it off."},
 	{Name: "nagare.metrics.max.clients", Kinds: KindBroker, Type: TypeInt, Default: "1000",
 		Doc: "Clients tracked one by one in metrics; the rest are counted as client_id=\"other\".", valid: atLeast(1)},
+	// Nagare: group ids are the clients' choice too; lag is exported per group and topic for
+	// at most this many groups per scrape (the first by id), the rest counted as omitted.
+	{Name: "nagare.metrics.max.groups", Kinds: KindBroker, Type: TypeInt, Default: "1000",
+		Doc: "Consumer groups whose lag is exported in metrics (the first by group id); the rest are counted in nagare_group_lag_omitted_groups.", valid: atLeast(0)},
 
 	// ---- Broker: quotas. ----
 	{Name: "quota.window.num", Kinds: KindBroker, Type: TypeInt, Default: "11",

@@ -113,7 +113,6 @@ func (c *conn) readLoop() {
 			return
 		}
 		frame, err := c.readFrame()
-		received := c.statsNow()
 		if err == nil {
 			// The writer may have muted the connection while this read waited.
 			err = c.waitMuted()
@@ -122,6 +121,9 @@ func (c *conn) readLoop() {
 			c.stopReading(err)
 			return
 		}
+		// Stamped after the mute, as Kafka, which does not read a muted channel, would
+		// see it: the throttle is already counted in the response that asked for it.
+		received := c.statsNow()
 		reply, err := c.handle(*frame)
 		if err != nil {
 			c.stopReading(err)

@@ -7,10 +7,10 @@ import (
 	"github.com/nagare-dev/nagare/internal/stats"
 )
 
-// Request metrics: the reader stamps when each frame was read, the writer when it took a
-// batch of replies and when the batch was written, and records each reply through its
-// connection's stats handle (see internal/stats). With Config.Stats nil nothing here
-// reads the clock.
+// Request metrics: the reader stamps when each frame was read (once the connection is
+// no longer muted), the writer when it took a batch of replies and when the batch was
+// written, and records each reply it wrote through its connection's stats handle (see
+// internal/stats). With Config.Stats nil nothing here reads the clock.
 
 // statsConn returns the connection's stats handle, or nil when metrics are off.
 func (s *Server) statsConn(listener string, session *api.Session) *stats.Conn {
@@ -28,7 +28,7 @@ func (c *conn) statsNow() time.Time {
 	return time.Now()
 }
 
-// recordStats records one written (or dropped-after-send) reply; writer only.
+// recordStats records one written reply (or one with nothing to write); writer only.
 func (c *conn) recordStats(r *api.Reply, sent time.Time) {
 	if c.stats == nil || !r.Stats(c.out.dequeued, sent, &c.out.request) {
 		return

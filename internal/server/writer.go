@@ -33,6 +33,8 @@ type writerState struct {
 	deadlined time.Duration                    // sinceBorn when the write deadline was last pushed
 	dequeued  time.Time                        // when the batch's first reply was taken (stats.go)
 	request   stats.Request                    // scratch for recordStats, so it does not escape
+	appended  int                              // the batch's first replies wholly in iov or sent
+	written   int                              // of those, the ones flushed: what the metrics record
 }
 
 // writeLoop writes replies in queue order until the queue closes or the connection
@@ -67,7 +69,10 @@ func (c *conn) writeNext() bool {
 	sent := c.statsNow()
 	for i := range batch {
 		c.mute(batch[i].reply.Throttle()) // from when the response left, as KIP-219 says
-		c.recordStats(batch[i].reply, sent)
+		if i < c.out.written {
+			// Only what left: not the replies behind a close or a failed write.
+			c.recordStats(batch[i].reply, sent)
+		}
 		c.finish(batch[i])
 		batch[i] = queued{}
 	}
@@ -112,21 +117,27 @@ func (c *conn) collectCompleted(batch []queued) []queued {
 }
 
 // writeBatch writes completed replies in order. It returns open=false when a reply asks to
-// close the connection (after the replies before it are written).
+// close the connection (after the replies before it are written). Afterwards
+// c.out.written says how many of the batch's first replies were written whole (or had
+// nothing to write), for the metrics.
 func (c *conn) writeBatch(batch []queued) (open bool, err error) {
 	c.pushWriteDeadline()
+	c.out.appended, c.out.written = 0, 0
 	for i, q := range batch {
 		switch action := q.reply.Action(); action {
 		case api.ReplySend:
 			if err := c.appendReply(i, q.reply.Parts()); err != nil {
 				return false, err
 			}
+			c.out.appended = i + 1
 			if q.reply.ClosesAfterSend() {
 				c.logger.Debug("server: closing connection after its reply, as its handler asked")
 				return false, c.flush()
 			}
 		case api.ReplyNone:
+			c.out.appended = i + 1
 		case api.ReplyClose:
+			c.out.appended = i + 1
 			c.logger.Debug("server: closing connection as its handler asked")
 			return false, c.flush()
 		default:
@@ -185,9 +196,11 @@ func replySize(parts []api.Part) (int64, error) {
 }
 
 // flush writes the pending in-memory parts with one writev (more if over the kernel's
-// limit) and forgets them, so they do not pin frames or parts after their release.
+// limit) and forgets them, so they do not pin frames or parts after their release. On
+// success every reply appended so far has left: c.out.written catches up.
 func (c *conn) flush() error {
 	if len(c.out.iov) == 0 {
+		c.out.written = c.out.appended
 		return nil
 	}
 	c.out.bufs = c.out.iov
@@ -198,6 +211,7 @@ func (c *conn) flush() error {
 	if err != nil {
 		return fmt.Errorf("server: write response: %w", err)
 	}
+	c.out.written = c.out.appended
 	return nil
 }
 

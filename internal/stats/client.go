@@ -25,7 +25,10 @@ type client struct {
 	brokerTime atomic.Int64   // nanoseconds
 	throttle   atomic.Int64   // nanoseconds
 	conns      []atomic.Int32 // open connections per listener index
-	lastSeen   atomic.Int64   // Stats.sinceEpoch of the last request or connection change
+	// lastSeen is the Stats.sinceEpoch of the last connection change. Requests do not
+	// stamp it: they only come while a connection is counted in the entry, and the
+	// connection's leaving stamps it, so an entry with no connection was last used then.
+	lastSeen atomic.Int64
 }
 
 func newClient(k clientKey, listeners int) *client {
@@ -55,6 +58,7 @@ type Conn struct {
 	stats    *Stats
 	session  Session
 	listener int
+	stripe   int // the API counters' stripe this connection records into
 
 	client    *client // nil until the first request
 	clientID  string
@@ -64,7 +68,7 @@ type Conn struct {
 
 // NewConn returns the handle of a connection accepted on the named listener.
 func (s *Stats) NewConn(listener string, session Session) *Conn {
-	c := &Conn{stats: s, session: session}
+	c := &Conn{stats: s, session: session, stripe: int(s.nextStripe.Add(1) % uint32(s.stripes))}
 	for i, name := range s.cfg.Listeners {
 		if name == listener {
 			c.listener = i
@@ -85,37 +89,46 @@ func (c *Conn) Record(r *Request) {
 	if r.Key == apiVersionsKey {
 		if name, version := c.session.ClientSoftware(); name != "" {
 			if sw := cl.software.Load(); sw == nil || sw.name != name || sw.version != version {
-				cl.software.Store(&software{name: name, version: version})
+				// The api package checks both against Kafka's pattern; sanitised all the
+				// same, as they become label values.
+				cl.software.Store(&software{name: LabelValue(name), version: LabelValue(version)})
 			}
 		}
 	}
 	if r.Key >= 0 && r.Key <= MaxAPIKey {
 		cl.requests[r.Key].Add(1)
-		s.API(r.Key).record(r)
+		s.API(r.Key).record(r, c.stripe)
 	}
 	cl.bytesIn.Add(uint64(max(r.RequestBytes, 0)))
 	cl.bytesOut.Add(uint64(max(r.ResponseBytes, 0)))
 	cl.brokerTime.Add(int64(r.BrokerTime))
 	cl.throttle.Add(int64(r.Stages[StageThrottle]))
-	cl.lastSeen.Store(s.sinceEpoch())
 }
 
 // Close takes the connection out of its client's open connections.
 func (c *Conn) Close() {
 	if c.client != nil {
-		c.client.conns[c.listener].Add(-1)
-		c.client.lastSeen.Store(c.stats.sinceEpoch())
+		c.client.leave(c.stats, c.listener)
 		c.client = nil
 	}
 }
 
-// resolve moves the connection to the entry of (principal, clientID).
+// leave takes one connection on listener out of the entry. lastSeen is stamped first:
+// a sweep that sees the connection gone then also sees the stamp, and cannot take the
+// entry for one idle since its connection opened.
+func (c *client) leave(s *Stats, listener int) {
+	c.lastSeen.Store(s.sinceEpoch())
+	c.conns[listener].Add(-1)
+}
+
+// resolve moves the connection to the entry of (principal, clientID). The entry's key
+// is the label-safe form of both (LabelValue); the raw ones are kept to compare with
+// the next request's cheaply.
 func (c *Conn) resolve(clientID, principal string) *client {
 	s := c.stats
-	next := s.lookup(clientKey{principal: principal, clientID: clientID}, c.listener)
+	next := s.lookup(clientKey{principal: LabelValue(principal), clientID: LabelValue(clientID)}, c.listener)
 	if c.client != nil {
-		c.client.conns[c.listener].Add(-1)
-		c.client.lastSeen.Store(s.sinceEpoch())
+		c.client.leave(s, c.listener)
 	}
 	c.client, c.clientID, c.principal = next, clientID, principal
 	c.evictions = s.evictions.Load()
@@ -171,7 +184,8 @@ func (s *Stats) sweepLocked(now time.Time, onFull bool) {
 	}
 }
 
-// Sweep removes idle client entries now (Run does it every sample interval).
+// Sweep removes idle client entries now. Collect (every scrape) and Sample (every
+// /v1/clients read) do it too; nothing sweeps in the background.
 func (s *Stats) Sweep() {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -2,9 +2,36 @@ package stats
 
 import (
 	"strconv"
+	"strings"
+	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
+
+// MaxLabelBytes bounds a label value taken from a client (client id, principal, group
+// id): Kafka allows 32 KiB client ids, and every series repeats its labels in each scrape.
+const MaxLabelBytes = 128
+
+// LabelValue makes a client-chosen string safe as a Prometheus label value: invalid
+// UTF-8 becomes U+FFFD and the result is cut to MaxLabelBytes on a rune boundary.
+// client_golang panics on an invalid label value, and the registry turns that into an
+// HTTP 500 for the whole of /metrics, so one bad client id would hide every metric.
+// Distinct inputs may map to one value; callers merge them (one client entry, one
+// group series) rather than export duplicate series, which fail a scrape as well.
+func LabelValue(s string) string {
+	if len(s) <= MaxLabelBytes && utf8.ValidString(s) {
+		return s
+	}
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	if len(s) <= MaxLabelBytes {
+		return s
+	}
+	cut := MaxLabelBytes
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut]
+}
 
 // Collector exports the aggregates to Prometheus, read at scrape time: nothing on the
 // request path touches a Prometheus type.
@@ -23,7 +50,7 @@ var (
 	descStage = prometheus.NewDesc("nagare_request_stage_seconds",
 		"Time requests spent in each stage (Kafka's RequestQueueTimeMs, LocalTimeMs, RemoteTimeMs, ThrottleTimeMs, ResponseQueueTimeMs, ResponseSendTimeMs); see docs/ARCHITECTURE.md.",
 		[]string{"api", "stage"}, nil)
-	descTotal = prometheus.NewDesc("nagare_request_total_seconds",
+	descDuration = prometheus.NewDesc("nagare_request_duration_seconds",
 		"Time from a request's frame being read to its response being sent (Kafka's TotalTimeMs).", []string{"api"}, nil)
 	descRequestSize = prometheus.NewDesc("nagare_request_size_bytes",
 		"Size of request frames, size prefix included.", []string{"api"}, nil)
@@ -56,17 +83,21 @@ var (
 )
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descRequests, descErrors, descStage, descTotal, descRequestSize,
+	for _, d := range []*prometheus.Desc{descRequests, descErrors, descStage, descDuration, descRequestSize,
 		descResponseSize, descClientRequests, descClientIn, descClientOut, descClientTime, descClientThrottle,
 		descClientConns, descClientInfo, descTracked, descMax, descFolded, descEvicted} {
 		ch <- d
 	}
 }
 
+// Collect also sweeps idle entries: a scrape is the one regular reader of the client
+// table, and without it an idle client would stay exported until /v1/clients is read or
+// the table fills.
 func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	s := (*Stats)(c)
 	s.collectAPIs(ch)
 	s.mu.Lock()
+	s.sweepLocked(s.cfg.Now(), false)
 	clients := make([]*client, 0, len(s.clients)+1)
 	for _, cl := range s.clients {
 		clients = append(clients, cl)
@@ -91,8 +122,23 @@ func (s *Stats) collectAPIs(ch chan<- prometheus.Metric) {
 			continue
 		}
 		name := s.cfg.APIName(int16(key))
-		for v := range a.versions {
-			if n := a.versions[v].Load(); n > 0 {
+		var versions [maxVersion + 1]uint64
+		var stages [numStages]histogramSum
+		var total, reqSize, respSize histogramSum
+		for i := range a.stripes {
+			st := &a.stripes[i]
+			for v := range st.versions {
+				versions[v] += st.versions[v].Load()
+			}
+			for j := range st.stages {
+				stages[j].add(&st.stages[j])
+			}
+			total.add(&st.total)
+			reqSize.add(&st.reqSize)
+			respSize.add(&st.respSize)
+		}
+		for v, n := range versions {
+			if n > 0 {
 				ch <- prometheus.MustNewConstMetric(descRequests, prometheus.CounterValue, float64(n), name, strconv.Itoa(v))
 			}
 		}
@@ -105,12 +151,12 @@ func (s *Stats) collectAPIs(ch chan<- prometheus.Metric) {
 				ch <- prometheus.MustNewConstMetric(descErrors, prometheus.CounterValue, float64(n), name, label)
 			}
 		}
-		for i := range a.stages {
-			ch <- a.stages[i].metric(descStage, durationBuckets, name, stageNames[i])
+		for i := range stages {
+			ch <- stages[i].metric(descStage, durationBuckets, name, stageNames[i])
 		}
-		ch <- a.total.metric(descTotal, durationBuckets, name)
-		ch <- a.reqSize.metric(descRequestSize, sizeBuckets, name)
-		ch <- a.respSize.metric(descResponseSize, sizeBuckets, name)
+		ch <- total.metric(descDuration, durationBuckets, name)
+		ch <- reqSize.metric(descRequestSize, sizeBuckets, name)
+		ch <- respSize.metric(descResponseSize, sizeBuckets, name)
 	}
 }
 

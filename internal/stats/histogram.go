@@ -39,16 +39,25 @@ var (
 	sizeBuckets = exported{first: 6, last: 30, scale: 1}
 )
 
-// metric converts the histogram into a Prometheus constant histogram.
-func (h *histogram) metric(desc *prometheus.Desc, e exported, labels ...string) prometheus.Metric {
-	var counts [histogramBuckets]uint64
+// histogramSum is histograms added up at scrape time (an API's stripes).
+type histogramSum struct {
+	buckets [histogramBuckets]uint64
+	sum     uint64
+}
+
+func (t *histogramSum) add(h *histogram) {
 	for i := range h.buckets {
-		counts[i] = h.buckets[i].Load()
+		t.buckets[i] += h.buckets[i].Load()
 	}
+	t.sum += h.sum.Load()
+}
+
+// metric converts the sum into a Prometheus constant histogram.
+func (t *histogramSum) metric(desc *prometheus.Desc, e exported, labels ...string) prometheus.Metric {
 	bounds := make(map[float64]uint64, (e.last-e.first)/2+1)
 	var cumulative, total uint64
 	next := e.first
-	for i, n := range counts {
+	for i, n := range t.buckets {
 		total += n
 		if i <= e.last {
 			// Bucket i holds values below 2^i, so it belongs under the bound 2^i.
@@ -59,5 +68,5 @@ func (h *histogram) metric(desc *prometheus.Desc, e exported, labels ...string) 
 			next += 2
 		}
 	}
-	return prometheus.MustNewConstHistogram(desc, total, float64(h.sum.Load())*e.scale, bounds, labels...)
+	return prometheus.MustNewConstHistogram(desc, total, float64(t.sum)*e.scale, bounds, labels...)
 }

@@ -1,6 +1,7 @@
 package stats
 
 import (
+	"runtime"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -59,7 +60,9 @@ type Stats struct {
 	cfg   Config
 	epoch time.Time // monotonic base of lastSeen stamps
 
-	apis [MaxAPIKey + 1]atomic.Pointer[API] // allocated on an API's first request
+	apis       [MaxAPIKey + 1]atomic.Pointer[API] // allocated on an API's first request
+	stripes    int                                // per API: GOMAXPROCS at New, at most maxStripes
+	nextStripe atomic.Uint32                      // deals stripes to connections
 
 	// evictions counts removed entries; a connection counted as "other" re-resolves
 	// when it changes, as room may have freed up.
@@ -96,7 +99,8 @@ func New(cfg Config) *Stats {
 	if len(cfg.Listeners) == 0 {
 		cfg.Listeners = []string{""}
 	}
-	s := &Stats{cfg: cfg, epoch: cfg.Now(), clients: map[clientKey]*client{}}
+	s := &Stats{cfg: cfg, epoch: cfg.Now(), clients: map[clientKey]*client{},
+		stripes: min(max(runtime.GOMAXPROCS(0), 1), maxStripes)}
 	s.other = newClient(clientKey{principal: OtherClient, clientID: OtherClient}, len(cfg.Listeners))
 	return s
 }
@@ -106,8 +110,10 @@ type Stage int
 
 // The stages, in the order a request goes through them.
 const (
-	// StageRequestQueue is from the frame being read to its handling starting (time the
-	// connection stayed muted for a throttle; Kafka's RequestQueueTimeMs).
+	// StageRequestQueue is from the frame being read to its handling starting (Kafka's
+	// RequestQueueTimeMs). The reader hands each frame straight to the handler, so it is
+	// near zero. Time a frame waited on a connection muted by a throttle is not here: it
+	// is the throttled response's StageThrottle, and Kafka does not read a muted channel.
 	StageRequestQueue Stage = iota
 	// StageLocal is the handler: decoding, the handler's own work and, when the response
 	// is built before the handler returns, its encoding (LocalTimeMs).
@@ -140,19 +146,31 @@ type Request struct {
 	RequestBytes  int64 // the frame, size prefix included
 	ResponseBytes int64 // the response, size prefix included; 0 when none is sent
 	Stages        [numStages]time.Duration
-	Total         time.Duration // frame read to response sent
+	Total         time.Duration // frame read (unmuted) to response sent
 	BrokerTime    time.Duration // what quotas meter: see docs/ARCHITECTURE.md
 }
 
 // API is one API key's aggregates.
 type API struct {
+	errors  [numErrorSlots]atomic.Uint64 // counted by the dispatcher, not per connection
+	stripes []apiStripe                  // Stats.stripes of them
+}
+
+// apiStripe is a share of an API's per-request counters. Each connection records into
+// one stripe (Conn.stripe, dealt round robin) and a scrape adds them up, so connections
+// on different CPUs seldom write the same cache lines: with one set of counters, two
+// CPUs recording the same API at once got through fewer requests than one alone
+// (BenchmarkRecordParallel, docs/BENCHMARKS.md).
+type apiStripe struct {
 	versions [maxVersion + 1]atomic.Uint64
-	errors   [numErrorSlots]atomic.Uint64
 	stages   [numStages]histogram // microseconds
 	total    histogram            // microseconds
 	reqSize  histogram            // bytes
 	respSize histogram            // bytes
 }
+
+// maxStripes bounds the stripes per API (each about 3.7 KiB).
+const maxStripes = 8
 
 // API returns key's aggregates, created on first use; nil for a key out of range. The
 // dispatcher counts response error codes into it.
@@ -163,7 +181,7 @@ func (s *Stats) API(key int16) *API {
 	if a := s.apis[key].Load(); a != nil {
 		return a
 	}
-	s.apis[key].CompareAndSwap(nil, new(API))
+	s.apis[key].CompareAndSwap(nil, &API{stripes: make([]apiStripe, s.stripes)})
 	return s.apis[key].Load()
 }
 
@@ -183,15 +201,16 @@ func errorSlot(code int16) int {
 	return int(code) - minErrorCode
 }
 
-func (a *API) record(r *Request) {
-	a.versions[min(max(r.Version, 0), maxVersion)].Add(1)
+func (a *API) record(r *Request, stripe int) {
+	st := &a.stripes[stripe]
+	st.versions[min(max(r.Version, 0), maxVersion)].Add(1)
 	for i, d := range r.Stages {
-		a.stages[i].observe(d.Microseconds())
+		st.stages[i].observe(d.Microseconds())
 	}
-	a.total.observe(r.Total.Microseconds())
-	a.reqSize.observe(r.RequestBytes)
+	st.total.observe(r.Total.Microseconds())
+	st.reqSize.observe(r.RequestBytes)
 	if r.ResponseBytes > 0 {
-		a.respSize.observe(r.ResponseBytes)
+		st.respSize.observe(r.ResponseBytes)
 	}
 }
 

@@ -3,9 +3,11 @@ package stats
 import (
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
@@ -202,6 +204,79 @@ func TestIdleClientsExpire(t *testing.T) {
 	}
 }
 
+// An idle client leaves /metrics after IdleExpiry with nothing but scrapes: Collect
+// sweeps, so no /v1/clients reader or full table is needed.
+func TestIdleClientLeavesMetrics(t *testing.T) {
+	s, clock := newTestStats(t, Config{IdleExpiry: time.Minute})
+	sess := &fakeSession{principal: "ANONYMOUS"}
+	gone := s.NewConn("", sess)
+	gone.Record(request(0, "gone"))
+	gone.Close()
+	kept := s.NewConn("", sess)
+	kept.Record(request(0, "kept"))
+	const goneSeries, keptSeries = "api=Produce,client_id=gone,principal=ANONYMOUS,", "api=Produce,client_id=kept,principal=ANONYMOUS,"
+	clock.Advance(59 * time.Second)
+	if _, ok := gather(t, s)["nagare_client_requests_total"][goneSeries]; !ok {
+		t.Fatalf("client gone before its idle time")
+	}
+	clock.Advance(time.Second)
+	m := gather(t, s)
+	if _, ok := m["nagare_client_requests_total"][goneSeries]; ok {
+		t.Errorf("idle client still exported after IdleExpiry")
+	}
+	if _, ok := m["nagare_client_requests_total"][keptSeries]; !ok {
+		t.Errorf("client with an open connection swept")
+	}
+	if got := m["nagare_clients_evicted_total"][""]; got != 1 {
+		t.Errorf("evicted = %v, want 1", got)
+	}
+}
+
+func TestLabelValue(t *testing.T) {
+	long := strings.Repeat("é", MaxLabelBytes) // 2 bytes a rune: the cut falls inside one
+	for _, in := range []string{"ok", "bad\xff", "\xff\xfe", long, strings.Repeat("x", 32<<10) + "\xff"} {
+		got := LabelValue(in)
+		if !utf8.ValidString(got) || len(got) > MaxLabelBytes {
+			t.Errorf("LabelValue(%.20q) = %.20q (%d bytes)", in, got, len(got))
+		}
+	}
+	if got := LabelValue("ok"); got != "ok" {
+		t.Errorf("LabelValue(ok) = %q", got)
+	}
+	if got := LabelValue(long); len(got) != MaxLabelBytes || got != long[:MaxLabelBytes] {
+		t.Errorf("LabelValue cut a multi-byte string to %d bytes", len(got))
+	}
+}
+
+// A client id that is not UTF-8, or is 32 KiB long, must not break the scrape (a label
+// value client_golang rejects fails every metric), and two ids that sanitise alike
+// share one entry rather than export duplicate series.
+func TestClientIDsUnfitForLabels(t *testing.T) {
+	s, _ := newTestStats(t, Config{})
+	sess := &fakeSession{principal: "ANONYMOUS"}
+	for _, id := range []string{"good", "bad\xff", "bad\xfe", strings.Repeat("x", 32<<10)} {
+		c := s.NewConn("", sess)
+		c.Record(request(0, id))
+	}
+	bad := s.NewConn("", &fakeSession{principal: "user\xff"})
+	bad.Record(request(0, "good"))
+	m := gather(t, s) // the pedantic registry fails on an invalid or duplicate series
+	series := m["nagare_client_requests_total"]
+	for labels, want := range map[string]float64{
+		"api=Produce,client_id=good,principal=ANONYMOUS,":                                       1,
+		"api=Produce,client_id=bad\uFFFD,principal=ANONYMOUS,":                                  2,
+		"api=Produce,client_id=" + strings.Repeat("x", MaxLabelBytes) + ",principal=ANONYMOUS,": 1,
+		"api=Produce,client_id=good,principal=user\uFFFD,":                                      1,
+	} {
+		if got := series[labels]; got != want {
+			t.Errorf("nagare_client_requests_total{%.60s} = %v, want %v", labels, got, want)
+		}
+	}
+	if len(series) != 4 {
+		t.Errorf("%d client series, want 4: %v", len(series), series)
+	}
+}
+
 func TestClientsRates(t *testing.T) {
 	s, clock := newTestStats(t, Config{})
 	c := s.NewConn("", &fakeSession{principal: "ANONYMOUS"})
@@ -230,4 +305,19 @@ func BenchmarkRecord(b *testing.B) {
 	for b.Loop() {
 		c.Record(r)
 	}
+}
+
+// BenchmarkRecordParallel is Record from one connection per goroutine, every one the
+// same API and client: the counters' contention across CPUs.
+func BenchmarkRecordParallel(b *testing.B) {
+	s := New(Config{})
+	sess := &fakeSession{principal: "ANONYMOUS"}
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		c := s.NewConn("", sess)
+		r := request(0, "bench")
+		for pb.Next() {
+			c.Record(r)
+		}
+	})
 }
