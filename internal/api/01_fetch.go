@@ -95,16 +95,22 @@ func (d *Dispatcher) appendWaits(req *kmsg.FetchRequest, version int16) []reflec
 // response, so the throttle is decided after encoding and written into its place.
 func (d *Dispatcher) sendFetch(r *request, resp *fetchResponse) {
 	start := r.encodeStart(time.Time{})
+	// Answered at once, the handling time still to charge runs to the throttle decision
+	// and so includes this encoding: charge only what follows the decision.
+	chargeFrom, handling := start, r.quota.pending()
 	parts := resp.encode(r.header.CorrelationID)
 	if r.quota.manager != nil {
 		var size int64
 		for _, p := range parts {
 			size += p.Size()
 		}
-		throttle, _ := r.throttleNow(size)
+		throttle, decided := r.throttleNow(size)
 		resp.setThrottle(parts, throttleMillis(throttle))
+		if handling {
+			chargeFrom = decided
+		}
 	}
-	r.encoded(start)
+	r.encoded(start, chargeFrom)
 	countFetched(r.errors, resp)
 	r.reply.Send(parts, resp.release)
 }

@@ -179,7 +179,7 @@ func (r *request) respond(resp kmsg.Response) {
 	setThrottle(resp, throttle)
 	start := r.encodeStart(decided)
 	b := encodeResponse(r.header, resp)
-	r.encoded(start)
+	r.encoded(start, start)
 	r.errors.count(resp)
 	r.reply.SendBytes(b)
 }
@@ -197,15 +197,16 @@ func (r *request) encodeStart(at time.Time) time.Time {
 	return time.Now()
 }
 
-// encoded charges the encoding that started at start to the quota and stamps it for the
-// metrics, with one clock read that also stands for the reply's completion, which
-// follows at once. A zero start (nothing wants it) does nothing.
-func (r *request) encoded(start time.Time) {
+// encoded stamps the encoding that started at start for the metrics and charges the
+// quota from chargeFrom (start, unless the caller already charged part of it), with one
+// clock read that also stands for the reply's completion, which follows at once. A zero
+// start (nothing wants it) does nothing.
+func (r *request) encoded(start, chargeFrom time.Time) {
 	if start.IsZero() {
 		return
 	}
 	end := time.Now()
-	r.chargeEncode(end.Sub(start))
+	r.chargeEncode(end.Sub(chargeFrom))
 	r.reply.stampEncode(start, end)
 }
 
