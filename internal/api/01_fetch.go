@@ -165,16 +165,12 @@ func fetchTopicName(img *metadata.Image, t kmsg.FetchRequestTopic, version int16
 
 func (d *Dispatcher) readFetchPartition(topic string, version int16, p kmsg.FetchRequestTopicPartition, isolation int8, budget *int64, minOne *bool) fetchPartition {
 	fp := fetchPartition{partition: p.Partition, highWatermark: -1, lastStableOffset: -1, logStartOffset: -1, readCommitted: isolation == readCommitted}
-	part, ok := d.cfg.Partitions.Get(topic, p.Partition)
-	if !ok {
-		fp.errorCode = kerr.UnknownTopicOrPartition.Code
-		if version >= 13 && topic == unknownTopic {
+	part, code := d.servedPartition(topic, p.Partition, p.CurrentLeaderEpoch)
+	if code != 0 {
+		fp.errorCode = code
+		if code == kerr.UnknownTopicOrPartition.Code && version >= 13 && topic == unknownTopic {
 			fp.errorCode = kerr.UnknownTopicID.Code
 		}
-		return fp
-	}
-	if code := checkLeaderEpoch(p.CurrentLeaderEpoch, part.LeaderEpoch()); code != 0 {
-		fp.errorCode = code
 		return fp
 	}
 	maxBytes := min(int64(p.PartitionMaxBytes), *budget)
@@ -194,16 +190,4 @@ func (d *Dispatcher) readFetchPartition(topic string, version int16, p kmsg.Fetc
 		*minOne = false
 	}
 	return fp
-}
-
-// checkLeaderEpoch compares a client's leader epoch (-1: not sent) with ours.
-func checkLeaderEpoch(client, ours int32) int16 {
-	switch {
-	case client < 0 || client == ours:
-		return 0
-	case client < ours:
-		return kerr.FencedLeaderEpoch.Code
-	default:
-		return kerr.UnknownLeaderEpoch.Code
-	}
 }

@@ -53,12 +53,8 @@ func (d *Dispatcher) listOffset(topic string, p kmsg.ListOffsetsRequestTopicPart
 	rp := kmsg.NewListOffsetsResponseTopicPartition()
 	rp.Partition = p.Partition
 	rp.Timestamp, rp.Offset = -1, -1
-	part, ok := d.cfg.Partitions.Get(topic, p.Partition)
-	if !ok {
-		rp.ErrorCode = kerr.UnknownTopicOrPartition.Code
-		return rp
-	}
-	if code := checkLeaderEpoch(p.CurrentLeaderEpoch, part.LeaderEpoch()); code != 0 {
+	part, code := d.servedPartition(topic, p.Partition, p.CurrentLeaderEpoch)
+	if code != 0 {
 		rp.ErrorCode = code
 		return rp
 	}
