@@ -2,7 +2,7 @@ package api
 
 // Metadata (key 3), v0-v13.
 //
-// Behaviour: brokers from the metadata image, this node as controller, topics by name
+// Behaviour: brokers from the metadata image, the quorum leader as controller, topics by name
 // or (v10+) by ID. A null topic list (v1+) or an empty one (v0) asks for every topic.
 // Missing topics are created when auto.create.topics.enable is set and the request
 // allows it (v4+; always for v0-v3), with num.partitions and
@@ -42,7 +42,7 @@ func (d *Dispatcher) handleMetadata(ctx context.Context, r *request) {
 	}
 	clusterID := d.cfg.ClusterID
 	resp.ClusterID = &clusterID
-	resp.ControllerID = d.cfg.NodeID
+	resp.ControllerID = d.cfg.Metadata.ControllerID() // the quorum leader, a broker too (Kafka: a random broker)
 	resp.AuthorizedOperations = authorizedOperationsUnknown
 
 	all := req.Topics == nil || (r.header.Version == 0 && len(req.Topics) == 0)

@@ -2,7 +2,8 @@ package api
 
 // DescribeCluster (key 60), v0-v2.
 //
-// Behaviour (KIP-700): the registered brokers, this node as controller, and the cluster ID.
+// Behaviour (KIP-700): the registered brokers, the quorum leader as controller (every
+// controller is a broker here; Kafka names a random broker), and the cluster ID.
 // The cluster's authorized operations are computed only when asked for, else INT32_MIN. v1
 // adds the endpoint type (KIP-919): this is a broker endpoint, so 1 (brokers) is served, 2
 // (controllers) is MISMATCHED_ENDPOINT_TYPE and any other UNSUPPORTED_ENDPOINT_TYPE, as a
@@ -45,7 +46,7 @@ func (d *Dispatcher) handleDescribeCluster(_ context.Context, r *request) {
 		return
 	}
 	resp.ClusterID = d.cfg.ClusterID
-	resp.ControllerID = d.cfg.NodeID
+	resp.ControllerID = d.cfg.Metadata.ControllerID() // the quorum leader, a broker too (Kafka: a random broker)
 	for _, b := range d.cfg.Metadata.Image().Brokers() {
 		rb := kmsg.NewDescribeClusterResponseBroker()
 		rb.NodeID = b.NodeID

@@ -41,6 +41,11 @@ type Config struct {
 	// AddScram are credentials to create at start for users that have none for that
 	// mechanism (nagare serve --add-scram, like kafka-storage format --add-scram).
 	AddScram []auth.ScramSpec
+	// TuneRuntime lets the broker size the Go runtime for itself (readpath.go: one P per
+	// warm-up worker on top of the runtime's choice) unless GOMAXPROCS is set in the
+	// environment. GOMAXPROCS is process-wide, so only the process's owner sets this:
+	// nagare serve and the benchmarks, not tests that run many brokers in one process.
+	TuneRuntime bool
 }
 
 // Broker is one running Nagare broker.
@@ -59,9 +64,11 @@ type Broker struct {
 	stats      *stats.Stats    // stats.go; nil when nagare.metrics.enable is false
 	authorizer *acl.Authorizer // acl.go; nil when ACLs are not enforced
 	readPath   *readpath.Pool  // readpath.go
-	server     *server.Server
-	http       *http.Server
-	httpAddr   net.Addr
+	// tuneRuntime: size GOMAXPROCS for the warm-up pool (Config.TuneRuntime, readpath.go).
+	tuneRuntime bool
+	server      *server.Server
+	http        *http.Server
+	httpAddr    net.Addr
 
 	ready    atomic.Bool
 	stop     context.CancelFunc
@@ -90,6 +97,7 @@ func (b *Broker) start(ctx context.Context, cfg Config) error {
 	if err := b.loadConfig(cfg); err != nil {
 		return err
 	}
+	b.tuneRuntime = cfg.TuneRuntime
 	if err := b.startHTTP(cfg.HTTP, cfg.PProf); err != nil {
 		return err
 	}
@@ -181,7 +189,7 @@ func (b *Broker) openLogs() error {
 }
 
 func (b *Broker) openMetadata(ctx context.Context) error {
-	meta, err := metadata.Open(metadata.Config{DataDir: b.dataDir, NodeID: b.nodeID, BindAddr: "127.0.0.1:0", Logger: b.logger})
+	meta, err := metadata.Open(b.metadataConfig()) // cluster.go
 	if err != nil {
 		return err
 	}
@@ -239,10 +247,12 @@ func (b *Broker) register(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if cur, ok := b.meta.Image().Broker(b.nodeID); ok && cur.Host == host && cur.Port == port {
+	rack := b.conf.String("broker.rack")
+	if cur, ok := b.meta.Image().Broker(b.nodeID); ok && cur.Host == host && cur.Port == port && cur.Rack == rack {
 		return nil
 	}
-	_, err = b.meta.Propose(ctx, metadata.RegisterBroker{NodeID: b.nodeID, Host: host, Port: port})
+	// On a node that does not lead the quorum, Propose forwards the record to the leader.
+	_, err = b.meta.Propose(ctx, metadata.RegisterBroker{NodeID: b.nodeID, Host: host, Port: port, Rack: rack})
 	return err
 }
 

@@ -280,7 +280,86 @@ func (s *snapshot) check() error {
 	if err := s.checkListeners(); err != nil {
 		errs = append(errs, err)
 	}
+	errs = append(errs, s.checkCluster()...)
 	return errors.Join(errs...)
+}
+
+// checkCluster checks the KRaft settings together, as KafkaConfig does: roles need voters
+// and a controller listener; a controller is one of the voters and listens on the
+// controller listener; a broker-only node is not a voter.
+func (s *snapshot) checkCluster() []error {
+	var errs []error
+	fail := func(name, reason string) {
+		errs = append(errs, &ConfigError{Name: name, Reason: reason, Err: ErrInvalidValue})
+	}
+	roles := s.resolved["process.roles"].list
+	voters, _ := ParseVoters(s.resolved["controller.quorum.voters"].text)
+	listeners, _ := ParseListeners(s.resolved["listeners"].text)
+	controllerNames := controllerListenerNames(s.resolved["controller.listener.names"].text)
+	nodeID := int32(s.resolved["node.id"].num)
+	var controllerListener, clientListeners []string
+	for _, l := range listeners {
+		if slices.Contains(controllerNames, l.Name) {
+			controllerListener = append(controllerListener, l.Name)
+		} else {
+			clientListeners = append(clientListeners, l.Name)
+		}
+	}
+	if len(roles) == 0 {
+		if len(voters) > 0 {
+			fail("controller.quorum.voters", "is set but process.roles is empty; set process.roles to broker,controller (or broker)")
+		}
+		if len(controllerListener) > 0 {
+			fail("listeners", fmt.Sprintf("listener %s is a controller listener but process.roles is empty", controllerListener[0]))
+		}
+		return errs
+	}
+	isController, isBroker := slices.Contains(roles, "controller"), slices.Contains(roles, "broker")
+	_, isVoter := voters[nodeID]
+	switch {
+	case len(voters) == 0:
+		fail("controller.quorum.voters", "process.roles is set, so the quorum's voters must be listed as id@host:port,...")
+	case isController && !isVoter:
+		fail("node.id", fmt.Sprintf("node.id %d is not one of controller.quorum.voters (%s) but process.roles includes controller",
+			nodeID, s.resolved["controller.quorum.voters"].text))
+	case !isController && isVoter:
+		fail("node.id", fmt.Sprintf("node.id %d is one of controller.quorum.voters but process.roles does not include controller", nodeID))
+	}
+	if !isBroker {
+		fail("process.roles", "a controller-only node is not supported yet; use broker,controller")
+	}
+	if len(controllerNames) == 0 {
+		fail("controller.listener.names", "must name the controller listener (for example CONTROLLER) when process.roles is set")
+	} else if len(controllerListener) == 0 {
+		// Nagare: a broker-only node needs one too, since the quorum's leader sends the
+		// metadata log to every node (Kafka's brokers fetch it from the controllers).
+		fail("listeners", fmt.Sprintf("must include the controller listener %s://host:port (controller.listener.names) when process.roles is set", controllerNames[0]))
+	}
+	if len(controllerListener) > 1 {
+		fail("listeners", "only one controller listener is supported")
+	}
+	if len(clientListeners) == 0 {
+		fail("listeners", "a broker needs a listener for Kafka clients besides the controller listener")
+	}
+	protos, _ := ParseProtocolMap(s.resolved["listener.security.protocol.map"].text)
+	for _, name := range controllerListener {
+		if p, ok := protos[name]; ok && p != ProtocolPlaintext {
+			fail("listener.security.protocol.map", fmt.Sprintf("controller listener %s must be PLAINTEXT for now, not %s", name, p))
+		}
+	}
+	if name := strings.ToUpper(s.resolved["inter.broker.listener.name"].text); name != "" && !slices.Contains(clientListeners, name) {
+		fail("inter.broker.listener.name", fmt.Sprintf("%s is not one of the (non-controller) listeners", name))
+	}
+	return errs
+}
+
+// controllerListenerNames parses controller.listener.names, upper-cased as listener names are.
+func controllerListenerNames(s string) []string {
+	var out []string
+	for _, n := range splitList(strings.TrimSpace(s)) {
+		out = append(out, strings.ToUpper(n))
+	}
+	return out
 }
 
 // checkListeners requires every listener name to have a security protocol and every
@@ -288,9 +367,11 @@ func (s *snapshot) check() error {
 func (s *snapshot) checkListeners() error {
 	protos, _ := ParseProtocolMap(s.resolved["listener.security.protocol.map"].text)
 	listeners, _ := ParseListeners(s.resolved["listeners"].text)
+	controllers := controllerListenerNames(s.resolved["controller.listener.names"].text)
 	names := make(map[string]bool)
 	for _, l := range listeners {
-		if _, ok := protos[l.Name]; !ok {
+		// As Kafka, a controller listener the map does not name is PLAINTEXT.
+		if _, ok := protos[l.Name]; !ok && !slices.Contains(controllers, l.Name) {
 			return &ConfigError{Name: "listeners", Err: ErrInvalidValue,
 				Reason: fmt.Sprintf("listener %s has no security protocol in listener.security.protocol.map", l.Name)}
 		}
@@ -408,10 +489,48 @@ func (b *Broker) Raw(name string) (string, Source, bool) {
 	return "", SourceUnknown, false
 }
 
-// Listeners returns the parsed listeners config.
+// Listeners returns the listeners that serve Kafka clients: the listeners config without
+// the controller listener (controller.listener.names), which carries the metadata quorum.
 func (b *Broker) Listeners() []Listener {
 	ls, _ := ParseListeners(b.String("listeners")) // validated when set
-	return ls
+	controllers := controllerListenerNames(b.String("controller.listener.names"))
+	return slices.DeleteFunc(ls, func(l Listener) bool { return slices.Contains(controllers, l.Name) })
+}
+
+// ControllerListener returns the controller listener (the first name in
+// controller.listener.names that listeners defines): where the metadata quorum's transport
+// listens. False when there is none, as on a node without cluster settings.
+func (b *Broker) ControllerListener() (Listener, bool) {
+	ls, _ := ParseListeners(b.String("listeners"))
+	for _, name := range controllerListenerNames(b.String("controller.listener.names")) {
+		for _, l := range ls {
+			if l.Name == name {
+				return l, true
+			}
+		}
+	}
+	return Listener{}, false
+}
+
+// Roles returns process.roles: whether this node is a broker and whether it is a controller
+// (a voter of the metadata quorum). A node without cluster settings is both: the one-node
+// cluster is its own only voter.
+func (b *Broker) Roles() (broker, controller bool) {
+	roles := b.List("process.roles")
+	if len(roles) == 0 {
+		return true, true
+	}
+	return slices.Contains(roles, "broker"), slices.Contains(roles, "controller")
+}
+
+// Clustered reports whether process.roles is set: the node is one of a quorum configured
+// by controller.quorum.voters rather than a one-node cluster.
+func (b *Broker) Clustered() bool { return len(b.List("process.roles")) > 0 }
+
+// Voters returns controller.quorum.voters by node ID; empty without cluster settings.
+func (b *Broker) Voters() map[int32]string {
+	v, _ := ParseVoters(b.String("controller.quorum.voters")) // validated when set
+	return v
 }
 
 // AdvertisedListeners returns advertised.listeners, or the listeners when it is unset, as
@@ -429,5 +548,8 @@ func (b *Broker) AdvertisedListeners() []Listener {
 func (b *Broker) SecurityProtocol(listener string) (string, bool) {
 	m, _ := ParseProtocolMap(b.String("listener.security.protocol.map"))
 	p, ok := m[strings.ToUpper(listener)]
+	if !ok && slices.Contains(controllerListenerNames(b.String("controller.listener.names")), strings.ToUpper(listener)) {
+		return ProtocolPlaintext, true // as Kafka: an unmapped controller listener is PLAINTEXT
+	}
 	return p, ok
 }

@@ -38,6 +38,22 @@ func TestNewBrokerErrors(t *testing.T) {
 		{"keystore JKS", map[string]string{"ssl.keystore.type": "JKS"}, []string{"ssl.keystore.type"}},
 		{"super users", map[string]string{"super.users": "User:admin;admin"}, []string{"Type:name"}},
 		{"empty log.dirs", map[string]string{"log.dirs": " "}, []string{"log.dirs", "must not be empty"}},
+		{"unknown role", map[string]string{"process.roles": "broker,voter"}, []string{"process.roles", "invalid element \"voter\""}},
+		{"voter without id", map[string]string{"controller.quorum.voters": "127.0.0.1:9093"}, []string{"controller.quorum.voters", "id@host:port"}},
+		{"voter bad id", map[string]string{"controller.quorum.voters": "x@127.0.0.1:9093"}, []string{"node id \"x\""}},
+		{"voter bad port", map[string]string{"controller.quorum.voters": "1@127.0.0.1:0"}, []string{"invalid port"}},
+		{"voter repeated", map[string]string{"controller.quorum.voters": "1@h:1,1@h:2"}, []string{"voter id 1 is repeated"}},
+		{"voters without roles", map[string]string{"controller.quorum.voters": "1@h:9093"}, []string{"process.roles is empty"}},
+		{"roles without voters", withCluster(map[string]string{"controller.quorum.voters": ""}), []string{"voters must be listed"}},
+		{"controller not a voter", withCluster(map[string]string{"node.id": "4"}), []string{"node.id 4 is not one of controller.quorum.voters"}},
+		{"broker-only voter", withCluster(map[string]string{"process.roles": "broker"}), []string{"does not include controller"}},
+		{"controller only", withCluster(map[string]string{"process.roles": "controller"}), []string{"controller-only"}},
+		{"no controller listener names", withCluster(map[string]string{"controller.listener.names": ""}), []string{"controller.listener.names"}},
+		{"no controller listener", withCluster(map[string]string{"listeners": "PLAINTEXT://127.0.0.1:9092"}), []string{"must include the controller listener CONTROLLER"}},
+		{"no client listener", withCluster(map[string]string{"listeners": "CONTROLLER://127.0.0.1:9093"}), []string{"listener for Kafka clients"}},
+		{"controller listener without roles", map[string]string{"listeners": "PLAINTEXT://127.0.0.1:9092,CONTROLLER://127.0.0.1:9093",
+			"controller.listener.names": "CONTROLLER"}, []string{"process.roles is empty"}},
+		{"inter-broker listener unknown", withCluster(map[string]string{"inter.broker.listener.name": "CONTROLLER"}), []string{"inter.broker.listener.name"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -303,4 +319,58 @@ func TestConcurrentReaders(t *testing.T) {
 	}
 	close(stop)
 	wg.Wait()
+}
+
+// withCluster returns a valid three-voter node 1's settings with overrides applied.
+func withCluster(over map[string]string) map[string]string {
+	props := map[string]string{
+		"node.id":                   "1",
+		"process.roles":             "broker,controller",
+		"listeners":                 "PLAINTEXT://127.0.0.1:9092,CONTROLLER://127.0.0.1:9093",
+		"controller.listener.names": "CONTROLLER",
+		"controller.quorum.voters":  "1@127.0.0.1:9093,2@127.0.0.1:9193,3@127.0.0.1:9293",
+	}
+	for k, v := range over {
+		props[k] = v
+	}
+	return props
+}
+
+func TestBrokerCluster(t *testing.T) {
+	b, err := NewBroker(withCluster(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ls := b.Listeners(); len(ls) != 1 || ls[0].Name != "PLAINTEXT" {
+		t.Errorf("Listeners() = %v, want only PLAINTEXT (not the controller listener)", ls)
+	}
+	if l, ok := b.ControllerListener(); !ok || l.Port != 9093 {
+		t.Errorf("ControllerListener() = %v, %v", l, ok)
+	}
+	if p, ok := b.SecurityProtocol("CONTROLLER"); !ok || p != ProtocolPlaintext {
+		t.Errorf("unmapped controller listener's protocol = %q, %v; want PLAINTEXT", p, ok)
+	}
+	if v := b.Voters(); len(v) != 3 || v[2] != "127.0.0.1:9193" {
+		t.Errorf("Voters() = %v", v)
+	}
+	if broker, controller := b.Roles(); !broker || !controller || !b.Clustered() {
+		t.Errorf("Roles() = %v, %v; Clustered() = %v", broker, controller, b.Clustered())
+	}
+	only, err := NewBroker(withCluster(map[string]string{"node.id": "4", "process.roles": "broker"}))
+	if err != nil {
+		t.Fatalf("broker-only node: %v", err)
+	}
+	if broker, controller := only.Roles(); !broker || controller {
+		t.Errorf("broker-only Roles() = %v, %v", broker, controller)
+	}
+	single, err := NewBroker(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if single.Clustered() || len(single.Voters()) != 0 {
+		t.Error("a node without cluster settings is clustered")
+	}
+	if _, ok := single.ControllerListener(); ok {
+		t.Error("a node without cluster settings has a controller listener")
+	}
 }

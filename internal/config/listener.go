@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"net"
 	"strconv"
 	"strings"
 )
@@ -62,6 +63,34 @@ func ParseListeners(s string) ([]Listener, error) {
 			}
 		}
 		out = append(out, l)
+	}
+	return out, nil
+}
+
+// ParseVoters parses controller.quorum.voters ("id@host:port,..."), returning each voter's
+// raft address by node ID. An empty string is no voters.
+func ParseVoters(s string) (map[int32]string, error) {
+	out := make(map[int32]string)
+	for _, entry := range splitList(strings.TrimSpace(s)) {
+		idText, addr, ok := strings.Cut(entry, "@")
+		if !ok {
+			return nil, fmt.Errorf("voter %q is not of the form id@host:port", entry)
+		}
+		id, err := strconv.ParseInt(idText, 10, 32)
+		if err != nil || id < 0 {
+			return nil, fmt.Errorf("voter %q: node id %q is not a non-negative integer", entry, idText)
+		}
+		host, portText, err := net.SplitHostPort(addr)
+		if err != nil || host == "" {
+			return nil, fmt.Errorf("voter %q: %q is not a host:port address", entry, addr)
+		}
+		if port, err := strconv.Atoi(portText); err != nil || port < 1 || port > 65535 {
+			return nil, fmt.Errorf("voter %q has an invalid port", entry)
+		}
+		if _, dup := out[int32(id)]; dup {
+			return nil, fmt.Errorf("voter id %d is repeated", id)
+		}
+		out[int32(id)] = addr
 	}
 	return out, nil
 }

@@ -182,6 +182,19 @@ var table = []Definition{
 	{Name: "listener.security.protocol.map", Kinds: KindBroker, Type: TypeString, Update: PerBroker,
 		Default: "SASL_SSL:SASL_SSL,PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_PLAINTEXT:SASL_PLAINTEXT",
 		Doc:     "Security protocol of each listener name, as NAME:PROTOCOL pairs.", valid: protocolMap},
+	// ---- Broker: clustering (KRaft). ----
+	// Nagare: process.roles may be empty (Kafka requires it): a node without cluster
+	// settings is a one-node cluster, its own only voter.
+	{Name: "process.roles", Kinds: KindBroker, Type: TypeList, Default: "",
+		Doc: "The roles of this node: broker, controller, or both; empty for a one-node cluster.", valid: roleList},
+	{Name: "controller.quorum.voters", Kinds: KindBroker, Type: TypeList, Default: "",
+		Doc: "The metadata quorum's voters as id@host:port entries (the CONTROLLER listeners).", valid: voterList},
+	{Name: "controller.listener.names", Kinds: KindBroker, Type: TypeString, NoDefault: true,
+		Doc: "Listener names used by the metadata quorum; Kafka clients are not served on them.", valid: nameList},
+	{Name: "inter.broker.listener.name", Kinds: KindBroker, Type: TypeString, NoDefault: true,
+		Doc: "Listener brokers use to reach each other; if unset, the first listener."},
+	{Name: "broker.rack", Kinds: KindBroker, Type: TypeString, NoDefault: true,
+		Doc: "Rack of this broker, for rack-aware replica placement."},
 	{Name: "socket.request.max.bytes", Kinds: KindBroker, Type: TypeInt, Default: "104857600",
 		Doc: "Largest request frame accepted.", valid: atLeast(1)},
 	{Name: "connections.max.idle.ms", Kinds: KindBroker, Type: TypeLong, Default: "600000",

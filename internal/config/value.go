@@ -352,6 +352,32 @@ func advertisedListenerList(v value) string {
 	return ""
 }
 
+// roleList checks process.roles: broker and/or controller, or empty.
+func roleList(v value) string {
+	if len(v.list) == 0 {
+		return ""
+	}
+	return listOf("broker", "controller")(v)
+}
+
+// voterList checks controller.quorum.voters.
+func voterList(v value) string {
+	if _, err := ParseVoters(v.text); err != nil {
+		return err.Error()
+	}
+	return ""
+}
+
+// nameList checks a comma-separated list of listener names.
+func nameList(v value) string {
+	for _, n := range splitList(v.text) {
+		if n == "" {
+			return "listener names must not be empty"
+		}
+	}
+	return ""
+}
+
 // protocolMap checks listener.security.protocol.map.
 func protocolMap(v value) string {
 	if _, err := ParseProtocolMap(v.text); err != nil {

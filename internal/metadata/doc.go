@@ -2,8 +2,8 @@
 // IDs, partitions, replica assignments and config overrides; dynamic broker configs; how far
 // producer IDs have been handed out) as a state machine applied from a replicated log of
 // records: the raft.FSM of the metadata quorum, run by hashicorp/raft. Every broker reads the
-// same Image; the quorum's leader is Kafka's active controller, the one node that proposes
-// records.
+// same Image; the quorum's leader is Kafka's active controller, where every record is
+// proposed (other nodes forward theirs to it).
 //
 // A node started without cluster settings bootstraps a quorum with itself as the only voter,
 // so a single broker runs the same code as a cluster: growing it adds voters. The package
@@ -18,7 +18,9 @@
 //	fsm.go          FSM: raft.FSM over Images; halting on records it cannot read
 //	snapshot.go     the snapshot format
 //	store.go        Store: opening the quorum, bootstrap, Propose, WaitReady,
-//	                EnsureClusterID, Watch, Close
+//	                EnsureClusterID, ControllerID, Watch, Close
+//	forward.go      the forwarding protocol: Propose, join and read-index sent to the leader
+//	transport.go    muxStream: raft's stream layer, sharing its port with forwarding
 //	producerids.go  ProducerIDAllocator: producer IDs served from blocks taken through the log
 //	logging.go      hclog (raft's logger) to slog
 //	errors.go       the sentinel errors
@@ -83,16 +85,24 @@
 //
 // # Start-up and transport
 //
-// Open opens the log, restores the newest snapshot into the FSM, and starts raft with a TCP
-// transport (raft's NetworkTransport), the same one a multi-voter quorum uses: a lone voter
-// costs one idle listener on 127.0.0.1 and, by default, an ephemeral port. If the
-// configuration stored in the log lists this node at another address (the port changed),
-// the node updates it once it leads, so voters added later can reach it. A directory with no
-// quorum state is bootstrapped with this node as the only voter. The node elects itself
-// after one short heartbeat timeout (DefaultHeartbeatTimeout), commits a barrier so the log is
-// replayed, and then WaitReady returns. The broker then calls EnsureClusterID, which gives a
-// new cluster its ID.
+// Open opens the log, restores the newest snapshot into the FSM, and starts raft with its
+// NetworkTransport over muxStream (transport.go): one TCP listener shared by raft's RPCs and
+// the forwarding protocol (forward.go), told apart by each connection's first byte. A lone
+// voter costs one idle listener on 127.0.0.1 and, by default, an ephemeral port. If the
+// configuration stored in the log lists a voter at another address than configured (the
+// port changed), the leader updates it once it leads.
 //
-// Not yet: a node that is not the leader (a follower in a multi-voter quorum) does not become
-// ready, and nothing adds voters; both come with clustering.
+// A directory with no quorum state is bootstrapped: with Config.Voters when this node is one
+// of them (every voter bootstraps the same configuration, so the quorum forms from any start
+// order), else, without cluster settings, with this node as the only voter. A broker-only
+// node (not among Voters) bootstraps nothing and asks the leader to add it as a non-voter.
+// Stored voters that differ from the configured ones are refused (ErrVotersMismatch).
+//
+// The leader becomes ready once a barrier commits (its log is replayed); any other node once
+// it knows a leader and its Image reaches the leader's applied index, read over the
+// forwarding protocol. The broker then calls EnsureClusterID, which gives a new cluster its
+// ID. Propose on a node that does not lead forwards the record to the leader and waits until
+// this node has applied it.
+//
+// Not yet: removing voters, TLS on the quorum's port.
 package metadata

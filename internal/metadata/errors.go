@@ -46,4 +46,8 @@ var (
 	// ErrNodeIDMismatch is a data directory whose quorum does not include this node ID:
 	// it was made by another node, or this node was removed from the quorum.
 	ErrNodeIDMismatch = errors.New("metadata: data directory belongs to another node")
+	// ErrVotersMismatch is a data directory whose quorum has other voters than
+	// controller.quorum.voters lists (for example a one-node directory started as a member
+	// of a three-voter quorum): starting would let it elect a leader of a different quorum.
+	ErrVotersMismatch = errors.New("metadata: data directory belongs to another quorum")
 )

@@ -3,9 +3,11 @@ package metadata
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"log"
 	"log/slog"
+	"net"
 	"strings"
 
 	"github.com/hashicorp/go-hclog"
@@ -31,6 +33,16 @@ var _ hclog.Logger = (*hclogAdapter)(nil)
 // They are logged at Info so that the default level stays quiet.
 var routineWarnings = map[string]bool{
 	"heartbeat timeout reached, starting election": true,
+}
+
+// closedByUs reports whether a log line's error is a connection this node closed.
+func closedByUs(args []interface{}) bool {
+	for _, a := range args {
+		if err, ok := a.(error); ok && errors.Is(err, net.ErrClosed) {
+			return true
+		}
+	}
+	return false
 }
 
 func newHCLogAdapter(logger *slog.Logger, minLevel slog.Leveler) *hclogAdapter {
@@ -67,6 +79,9 @@ func (a *hclogAdapter) Log(level hclog.Level, msg string, args ...interface{}) {
 	l := slogLevel(level)
 	if l == slog.LevelWarn && routineWarnings[msg] {
 		l = slog.LevelInfo
+	}
+	if l == slog.LevelError && msg == "failed to decode incoming command" && closedByUs(args) {
+		l = slog.LevelDebug // muxStream.Close ends raft's connection readers this way
 	}
 	if !a.enabled(l) {
 		return

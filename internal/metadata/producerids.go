@@ -65,7 +65,7 @@ func newProducerIDAllocator(quorum producerIDQuorum, nodeID int32, blockSize int
 
 // NextProducerID returns a producer ID never handed out before. When the current block is
 // used up it proposes the next one and waits until the quorum applied it, so it fails where
-// Propose fails (ErrNotController on a node that does not lead, ErrClosed, ctx's error),
+// Propose fails (ErrNotController when leadership was lost mid-proposal, ErrClosed, ctx's error),
 // and with ErrProducerIDsUnavailable after losing the race for a block too often.
 func (a *ProducerIDAllocator) NextProducerID(ctx context.Context) (int64, error) {
 	select {

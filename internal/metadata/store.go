@@ -2,12 +2,15 @@ package metadata
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -32,6 +35,12 @@ const (
 	DefaultHeartbeatTimeout   = 50 * time.Millisecond
 	DefaultElectionTimeout    = 100 * time.Millisecond
 	DefaultLeaderLeaseTimeout = 50 * time.Millisecond
+	// The defaults of a quorum of several nodes (Config.Voters with more than one voter, or
+	// a broker-only node): long enough that a busy machine or a GC pause does not cost the
+	// leader its lease, short enough that a failover takes about a second.
+	DefaultClusterHeartbeatTimeout   = 500 * time.Millisecond
+	DefaultClusterElectionTimeout    = time.Second
+	DefaultClusterLeaderLeaseTimeout = 500 * time.Millisecond
 	// DefaultSnapshotThreshold is how many records accumulate before a snapshot: metadata
 	// changes are few and an Image snapshot is small, so snapshot often and replay little.
 	DefaultSnapshotThreshold = 1024
@@ -50,7 +59,7 @@ const (
 	logCacheSize = 512
 	// snapshotsRetained are kept on disk, so that a corrupt newest one leaves an older one.
 	snapshotsRetained = 2
-	// transportPool and transportTimeout configure raft's TCP connections to other voters.
+	// transportPool and transportTimeout configure raft's TCP connections to other nodes.
 	transportPool    = 3
 	transportTimeout = 10 * time.Second
 	// readyPoll backs up raft's leadership notification while WaitReady waits.
@@ -64,11 +73,19 @@ type Config struct {
 	// NodeID is the broker's node.id. Its decimal form is the raft server ID, so the quorum
 	// and Kafka's metadata name a node alike.
 	NodeID int32
-	// BindAddr is where the raft transport listens. Port 0 suits a lone voter (no peer needs
-	// to find it); a node that is or will be one of several voters needs a fixed port.
+	// BindAddr is where the raft transport listens (Kafka's CONTROLLER listener); the
+	// forwarding protocol shares the port. Port 0 suits a lone voter (no peer needs to find
+	// it); a node of a quorum needs a fixed port.
 	BindAddr string
-	// AdvertiseAddr is the address other voters dial, when it differs from the bound one.
+	// AdvertiseAddr is the address other nodes dial, when it differs from the bound one. A
+	// voter's default is its own entry in Voters.
 	AdvertiseAddr string
+	// Voters is controller.quorum.voters: each voter's node ID and raft address. Empty means
+	// the one-node cluster of a node started without cluster settings (itself the only
+	// voter). Otherwise the node is a voter when NodeID is among them (process.roles holds
+	// controller), and a broker-only non-voter when it is not: a voter with no raft state
+	// bootstraps the quorum with exactly these voters, a non-voter asks the leader to add it.
+	Voters map[int32]string
 	// Logger receives this package's logs and raft's; nil means slog.Default().
 	Logger *slog.Logger
 	// RaftLogLevel is the lowest level of raft's own lines that reach Logger; nil means Warn,
@@ -87,15 +104,24 @@ type Config struct {
 // Store is the metadata quorum on this node: raft with a durable log, applying records to an
 // FSM whose Image every other package reads. All methods are safe for concurrent use.
 type Store struct {
-	logger    *slog.Logger
-	serverID  raft.ServerID
-	fsm       *FSM
-	raft      *raft.Raft
-	transport *raft.NetworkTransport
-	bolt      *raftboltdb.BoltStore
+	logger     *slog.Logger
+	nodeID     int32
+	serverID   raft.ServerID
+	voters     map[int32]string // Config.Voters; read-only
+	voterAddrs []string         // the voters' addresses by node ID, for finding a leader
+	observer   bool             // a broker-only node: a non-voter that joins the quorum
+	fsm        *FSM
+	raft       *raft.Raft
+	stream     *muxStream // raft's connections and the forwarding protocol's
+	fwd        *forwarder
+	transport  *raft.NetworkTransport
+	bolt       *raftboltdb.BoltStore
 
-	ready     chan struct{} // closed once this node leads and has applied its whole log
+	ready     chan struct{} // closed once this node has a leader and has applied its log
+	started   chan struct{} // closed once s.raft is set; forwarding requests wait for it
 	closing   chan struct{} // closed when Close starts
+	ctx       context.Context
+	cancel    context.CancelFunc // cancels ctx, which bounds work done for other nodes
 	closeOnce sync.Once
 	closeErr  error
 	wg        sync.WaitGroup // the readiness goroutine
@@ -107,10 +133,13 @@ type Store struct {
 }
 
 // Open opens (or creates) the metadata quorum in cfg.DataDir and starts raft. A directory
-// with no quorum state is bootstrapped as a one-voter quorum of this node, so a node started
-// without cluster settings is a cluster of one, and growing it adds voters (raft AddVoter)
-// rather than changing code paths. Open returns before the node is the leader and before
-// the log is replayed: call WaitReady before trusting Image or proposing.
+// with no quorum state is bootstrapped: with cfg.Voters when they are given and this node
+// is one of them (every voter bootstraps the same configuration, so the quorum forms from
+// any start order), else, without cluster settings, as a one-voter quorum of this node, so
+// a node started without cluster settings is a cluster of one and runs the same code. A
+// broker-only node bootstraps nothing: it asks the leader to add it as a non-voter. Open
+// returns before the node has a leader and before the log is replayed: call WaitReady
+// before trusting Image.
 func Open(cfg Config) (*Store, error) {
 	cfg = withDefaults(cfg)
 	if cfg.DataDir == "" {
@@ -119,19 +148,37 @@ func Open(cfg Config) (*Store, error) {
 	if cfg.NodeID < 0 {
 		return nil, fmt.Errorf("metadata: node ID %d is negative", cfg.NodeID)
 	}
+	_, voter := cfg.Voters[cfg.NodeID]
+	if len(cfg.Voters) > 0 && !voter && cfg.AdvertiseAddr == "" {
+		if host, _, err := net.SplitHostPort(cfg.BindAddr); err != nil || host == "" || net.ParseIP(host).IsUnspecified() {
+			return nil, fmt.Errorf("metadata: broker-only node %d binds %q: the quorum leader must be able to dial it, so set a host or an advertised address", cfg.NodeID, cfg.BindAddr)
+		}
+	}
 	dir := filepath.Join(cfg.DataDir, DirName)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("metadata: %w", err)
 	}
+	ctx, cancel := context.WithCancel(context.Background())
 	s := &Store{
 		logger:   cfg.Logger,
+		nodeID:   cfg.NodeID,
 		serverID: raft.ServerID(strconv.Itoa(int(cfg.NodeID))),
+		voters:   cfg.Voters,
+		observer: len(cfg.Voters) > 0 && !voter,
 		ready:    make(chan struct{}),
+		started:  make(chan struct{}),
 		closing:  make(chan struct{}),
+		ctx:      ctx,
+		cancel:   cancel,
 		watchers: make(map[uint64]chan struct{}),
+	}
+	for _, id := range slices.Sorted(maps.Keys(cfg.Voters)) {
+		s.voterAddrs = append(s.voterAddrs, cfg.Voters[id])
 	}
 	hcl := newHCLogAdapter(cfg.Logger, cfg.RaftLogLevel)
 	if err := s.openStorage(dir, cfg, hcl); err != nil {
+		close(s.closing) // forwarding connections waiting for raft give up
+		s.cancel()
 		s.closeStorage()
 		return nil, err
 	}
@@ -146,6 +193,11 @@ func withDefaults(cfg Config) Config {
 	}
 	if cfg.BindAddr == "" {
 		cfg.BindAddr = DefaultBindAddr
+	}
+	if _, voter := cfg.Voters[cfg.NodeID]; len(cfg.Voters) > 1 || (len(cfg.Voters) > 0 && !voter) {
+		setDefault(&cfg.HeartbeatTimeout, DefaultClusterHeartbeatTimeout)
+		setDefault(&cfg.ElectionTimeout, DefaultClusterElectionTimeout)
+		setDefault(&cfg.LeaderLeaseTimeout, DefaultClusterLeaderLeaseTimeout)
 	}
 	setDefault(&cfg.HeartbeatTimeout, DefaultHeartbeatTimeout)
 	setDefault(&cfg.ElectionTimeout, DefaultElectionTimeout)
@@ -187,15 +239,26 @@ func (s *Store) openStorage(dir string, cfg Config, hcl *hclogAdapter) error {
 		return fmt.Errorf("metadata: open snapshots: %w", err)
 	}
 	var advertise net.Addr
+	if cfg.AdvertiseAddr == "" && !s.observer && len(cfg.Voters) > 0 {
+		cfg.AdvertiseAddr = cfg.Voters[cfg.NodeID]
+	}
 	if cfg.AdvertiseAddr != "" {
-		if advertise, err = net.ResolveTCPAddr("tcp", cfg.AdvertiseAddr); err != nil {
+		if _, _, err := net.SplitHostPort(cfg.AdvertiseAddr); err != nil {
 			return fmt.Errorf("metadata: advertise address: %w", err)
 		}
+		advertise = stringAddr(cfg.AdvertiseAddr)
 	}
-	s.transport, err = raft.NewTCPTransportWithLogger(cfg.BindAddr, advertise, transportPool, transportTimeout, hcl.Named("transport"))
+	s.stream, err = newMuxStream(cfg.BindAddr, advertise, s.forwardConn)
 	if err != nil {
 		return fmt.Errorf("metadata: raft transport: %w", err)
 	}
+	s.fwd = newForwarder(s.stream)
+	s.transport = raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
+		Stream:  s.stream,
+		MaxPool: transportPool,
+		Timeout: transportTimeout,
+		Logger:  hcl.Named("transport"),
+	})
 
 	rc := raft.DefaultConfig()
 	rc.LocalID = s.serverID
@@ -214,15 +277,21 @@ func (s *Store) openStorage(dir string, cfg Config, hcl *hclogAdapter) error {
 	if err != nil {
 		return fmt.Errorf("metadata: %w", err)
 	}
-	if !exists {
+	if !exists && !s.observer {
 		boot := raft.Configuration{Servers: []raft.Server{
 			{Suffrage: raft.Voter, ID: s.serverID, Address: s.transport.LocalAddr()},
 		}}
+		if len(cfg.Voters) > 0 {
+			boot.Servers = boot.Servers[:0]
+			for _, id := range slices.Sorted(maps.Keys(cfg.Voters)) {
+				boot.Servers = append(boot.Servers, raft.Server{Suffrage: raft.Voter,
+					ID: raft.ServerID(strconv.Itoa(int(id))), Address: raft.ServerAddress(cfg.Voters[id])})
+			}
+		}
 		if err := raft.BootstrapCluster(rc, logs, s.bolt, snapshots, s.transport, boot); err != nil {
 			return fmt.Errorf("metadata: bootstrap: %w", err)
 		}
-		s.logger.Info("metadata quorum bootstrapped with this node as its only voter",
-			"dir", dir, "node_id", cfg.NodeID)
+		s.logger.Info("metadata quorum bootstrapped", "dir", dir, "node_id", cfg.NodeID, "voters", len(boot.Servers))
 	}
 
 	s.fsm = NewFSM(s.logger, s.notifyWatchers)
@@ -230,24 +299,48 @@ func (s *Store) openStorage(dir string, cfg Config, hcl *hclogAdapter) error {
 	if err != nil {
 		return fmt.Errorf("metadata: start raft: %w", err)
 	}
+	close(s.started)
 	return s.checkMembership()
 }
 
 // checkMembership refuses a data directory whose quorum does not list this node, which would
-// otherwise wait forever for an election it cannot take part in.
+// otherwise wait forever for an election it cannot take part in, and one whose voters are
+// not the configured ones: a one-node directory started as a cluster voter would elect
+// itself alone and serve metadata that differs from its peers'.
 func (s *Store) checkMembership() error {
 	f := s.raft.GetConfiguration()
 	if err := f.Error(); err != nil {
 		return fmt.Errorf("metadata: %w", err)
 	}
-	var ids []raft.ServerID
-	for _, srv := range f.Configuration().Servers {
-		if srv.ID == s.serverID {
-			return nil
-		}
-		ids = append(ids, srv.ID)
+	servers := f.Configuration().Servers
+	if s.observer && len(servers) == 0 {
+		return nil // a new broker-only node: it joins once a leader answers
 	}
-	return fmt.Errorf("%w: its quorum is node(s) %v, this is node %s", ErrNodeIDMismatch, ids, s.serverID)
+	var ids, voterIDs []string
+	found := false
+	for _, srv := range servers {
+		found = found || srv.ID == s.serverID
+		ids = append(ids, string(srv.ID))
+		if srv.Suffrage == raft.Voter {
+			voterIDs = append(voterIDs, string(srv.ID))
+		}
+	}
+	if !found && !s.observer {
+		return fmt.Errorf("%w: its quorum is node(s) %v, this is node %s", ErrNodeIDMismatch, ids, s.serverID)
+	}
+	want := []string{string(s.serverID)}
+	if len(s.voters) > 0 {
+		want = want[:0]
+		for id := range s.voters {
+			want = append(want, strconv.Itoa(int(id)))
+		}
+	}
+	slices.Sort(want)
+	slices.Sort(voterIDs)
+	if !slices.Equal(want, voterIDs) {
+		return fmt.Errorf("%w: its quorum's voters are node(s) %v, but controller.quorum.voters lists %v", ErrVotersMismatch, voterIDs, want)
+	}
+	return nil
 }
 
 // closeStorage releases what openStorage opened; the transport goes with raft when raft
@@ -259,25 +352,36 @@ func (s *Store) closeStorage() error {
 	} else if s.transport != nil {
 		err = s.transport.Close()
 	}
+	if s.stream != nil {
+		s.stream.Close() // raft closed it already, unless raft never started
+		s.stream.wait()
+	}
 	if s.bolt != nil {
 		err = errors.Join(err, s.bolt.Close())
 	}
 	return err
 }
 
-// awaitReady closes s.ready once this node leads and has applied every record before its
-// term: raft replays the log only after an election commits it, so until then Image holds
-// only the newest snapshot. A node that is not the leader does not become ready; every node
-// is a lone voter for now (see doc.go).
+// awaitReady closes s.ready once this node has a leader and its Image includes every record
+// the leader had applied when asked: raft replays the log only after an election commits
+// it, so until then Image holds only the newest snapshot. On the leader that takes a barrier
+// (every record before its term applied); on any other node, the leader's applied index read
+// over the forwarding protocol and this node's FSM reaching it. A broker-only node first
+// asks the leader to add it to the quorum.
 func (s *Store) awaitReady() {
 	defer s.wg.Done()
 	tick := time.NewTicker(readyPoll)
 	defer tick.Stop()
+	joined := !s.observer
+	var target uint64 // the leader's applied index, once known
+	known := false
+	retry := time.Time{}
 	for {
-		if s.raft.State() == raft.Leader {
+		switch {
+		case s.raft.State() == raft.Leader:
 			err := s.raft.Barrier(0).Error()
 			if err == nil {
-				s.refreshAddress()
+				s.refreshAddresses()
 				close(s.ready)
 				return
 			}
@@ -285,6 +389,21 @@ func (s *Store) awaitReady() {
 				return
 			}
 			// Leadership lost before the barrier applied: wait for the next term.
+		case known:
+			if s.fsm.Image().Index() >= target || s.fsm.Err() != nil {
+				close(s.ready)
+				return
+			}
+		case time.Now().After(retry) && (!joined || s.hasLeader()):
+			retry = time.Now().Add(forwardBackoffMax)
+			ctx, cancel := context.WithTimeout(s.ctx, forwardBackoffMax)
+			if !joined {
+				joined = s.join(ctx) == nil
+			} else if index, err := s.toLeader(ctx, reqReadIndex, nil, s.localReadIndex); err == nil {
+				target, known = index, true
+			}
+			cancel()
+			continue
 		}
 		select {
 		case <-s.raft.LeaderCh(): // raft allows one reader of LeaderCh: this loop
@@ -295,28 +414,58 @@ func (s *Store) awaitReady() {
 	}
 }
 
-// refreshAddress updates this node's address in the quorum configuration when it changed
-// since the configuration was written: with BindAddr port 0 it changes at every start, and a
-// voter added later must find this node at its current address.
-func (s *Store) refreshAddress() {
+// hasLeader reports whether this node knows a leader.
+func (s *Store) hasLeader() bool {
+	addr, _ := s.raft.LeaderWithID()
+	return addr != ""
+}
+
+// localReadIndex answers a read-index request on the leader itself.
+func (s *Store) localReadIndex(context.Context) (uint64, error) {
+	return s.serveRequest(s.ctx, reqReadIndex, nil)
+}
+
+// join asks the leader to add this broker-only node to the quorum as a non-voter.
+func (s *Store) join(ctx context.Context) error {
+	body := binary.BigEndian.AppendUint32(nil, uint32(s.nodeID))
+	body = append(body, s.transport.LocalAddr()...)
+	_, err := s.toLeader(ctx, reqJoin, body, func(context.Context) (uint64, error) {
+		return 0, errNotLeader // a non-voter never leads
+	})
+	if err != nil && !errors.Is(err, context.DeadlineExceeded) {
+		s.logger.Warn("metadata quorum: cannot join", "err", err)
+	}
+	return err
+}
+
+// refreshAddresses updates addresses in the quorum configuration that differ from the
+// configured ones: this node's own when BindAddr has port 0 (it changes at every start and
+// a node added later must find this one), and, in a cluster, each voter's from
+// controller.quorum.voters, so that moving a voter is a config change and a restart.
+func (s *Store) refreshAddresses() {
 	f := s.raft.GetConfiguration()
 	if f.Error() != nil {
 		return
 	}
-	addr := s.transport.LocalAddr()
+	want := map[raft.ServerID]raft.ServerAddress{s.serverID: s.transport.LocalAddr()}
+	for id, addr := range s.voters {
+		want[raft.ServerID(strconv.Itoa(int(id)))] = raft.ServerAddress(addr)
+	}
 	for _, srv := range f.Configuration().Servers {
-		if srv.ID != s.serverID || srv.Suffrage != raft.Voter || srv.Address == addr {
+		addr, ok := want[srv.ID]
+		if !ok || srv.Suffrage != raft.Voter || srv.Address == addr {
 			continue
 		}
 		if err := s.raft.AddVoter(srv.ID, addr, 0, 0).Error(); err != nil && !errors.Is(err, raft.ErrRaftShutdown) {
-			s.logger.Warn("metadata quorum: cannot update this node's address", "from", srv.Address, "to", addr, "err", err)
+			s.logger.Warn("metadata quorum: cannot update a voter's address", "node_id", srv.ID, "from", srv.Address, "to", addr, "err", err)
 		}
 	}
 }
 
-// WaitReady blocks until this node leads the metadata quorum and its Image includes every
-// record in the log, or until ctx ends. It returns the FSM's halt error, if any, because
-// serving metadata frozen at an older record is not ready.
+// WaitReady blocks until this node has a leader (itself, or another node) and its Image
+// includes every record the leader had applied by then, or until ctx ends. It returns the
+// FSM's halt error, if any, because serving metadata frozen at an older record is not
+// ready.
 func (s *Store) WaitReady(ctx context.Context) error {
 	select {
 	case <-s.closing: // first, since a closed store was usually ready too
@@ -334,10 +483,13 @@ func (s *Store) WaitReady(ctx context.Context) error {
 }
 
 // Propose appends rec to the metadata log and waits until it is committed and applied here.
-// It returns rec's index in the log (Image().Index() is at least that afterwards), or why
-// not: the FSM's validation error (ErrTopicExists and kin), ErrNotController, ErrClosed, the
-// halt error, or ctx's error. When ctx ends first the record may still be applied later, as
-// with any Kafka request that times out.
+// On a node that does not lead the quorum it forwards rec to the leader (retrying while
+// the leader changes, as long as nothing was proposed) and then waits until this node's FSM
+// has applied it. It returns rec's index in the log (Image().Index() is at least that
+// afterwards), or why not: the FSM's validation error (ErrTopicExists and kin, also when
+// answered by the leader), ErrNotController when leadership was lost with the outcome
+// unknown, ErrClosed, the halt error, or ctx's error. When ctx ends first the record may
+// still be applied later, as with any Kafka request that times out.
 func (s *Store) Propose(ctx context.Context, rec Record) (uint64, error) {
 	if err := s.fsm.Err(); err != nil {
 		return 0, err
@@ -346,6 +498,21 @@ func (s *Store) Propose(ctx context.Context, rec Record) (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
+	index, err := s.toLeader(ctx, reqPropose, data, func(ctx context.Context) (uint64, error) {
+		return s.applyLocal(ctx, rec, data)
+	})
+	if err != nil {
+		return 0, err
+	}
+	if err := s.waitApplied(ctx, index); err != nil {
+		return 0, err
+	}
+	return index, nil
+}
+
+// applyLocal proposes data (rec, encoded) on this node, which leads, and waits until it is
+// applied here.
+func (s *Store) applyLocal(ctx context.Context, rec Record, data []byte) (uint64, error) {
 	var timeout time.Duration // raft's timeout bounds only the wait to enqueue; 0 is none
 	if deadline, ok := ctx.Deadline(); ok {
 		if timeout = time.Until(deadline); timeout <= 0 {
@@ -377,10 +544,13 @@ func (s *Store) Propose(ctx context.Context, rec Record) (uint64, error) {
 }
 
 // raftError turns raft's errors into this package's, so that callers need not import raft.
+// ErrNotLeader means raft refused the record before logging it, so Propose may try the new
+// leader; after ErrLeadershipLost the outcome is unknown.
 func raftError(rec Record, err error) error {
 	switch {
-	case errors.Is(err, raft.ErrNotLeader), errors.Is(err, raft.ErrLeadershipLost),
-		errors.Is(err, raft.ErrLeadershipTransferInProgress):
+	case errors.Is(err, raft.ErrNotLeader):
+		return fmt.Errorf("%w: propose %v: %v", errNotLeader, rec.Type(), err)
+	case errors.Is(err, raft.ErrLeadershipLost), errors.Is(err, raft.ErrLeadershipTransferInProgress):
 		return fmt.Errorf("%w: propose %v: %v", ErrNotController, rec.Type(), err)
 	case errors.Is(err, raft.ErrRaftShutdown):
 		return ErrClosed
@@ -426,8 +596,19 @@ func (s *Store) Image() *Image { return s.fsm.Image() }
 func (s *Store) Err() error { return s.fsm.Err() }
 
 // IsLeader reports whether this node leads the quorum, which makes it Kafka's active
-// controller: the one node that may propose.
+// controller: the node where proposals are applied first (others forward theirs to it).
 func (s *Store) IsLeader() bool { return s.raft.State() == raft.Leader }
+
+// ControllerID is the node ID of the quorum's leader, Kafka's active controller, as
+// Metadata and DescribeCluster responses name it; -1 while no leader is known.
+func (s *Store) ControllerID() int32 {
+	_, id := s.raft.LeaderWithID()
+	n, err := strconv.ParseInt(string(id), 10, 32)
+	if id == "" || err != nil {
+		return -1
+	}
+	return int32(n)
+}
 
 // Addr returns the address the raft transport listens on.
 func (s *Store) Addr() string { return string(s.transport.LocalAddr()) }
@@ -475,6 +656,7 @@ func (s *Store) notifyWatchers() {
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		close(s.closing)
+		s.cancel()
 		s.closeErr = s.closeStorage()
 		s.wg.Wait()
 		s.watchMu.Lock()

@@ -1,0 +1,214 @@
+package metadata
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/raft"
+)
+
+// forwardMagic is the first byte of a connection that speaks the forwarding protocol
+// (forward.go) rather than raft's. hashicorp/raft's NetworkTransport opens every connection
+// with an RPC type byte, 0 to 4 in v1.7 (AppendEntries, RequestVote, InstallSnapshot,
+// TimeoutNow, RequestPreVote); this value is far from them so that raft can add types.
+const forwardMagic byte = 0xA5
+
+// firstByteTimeout bounds how long an accepted connection may stay silent before it says
+// which protocol it speaks, so that a stray client cannot hold a goroutine forever.
+const firstByteTimeout = 10 * time.Second
+
+// errStreamClosed is what Accept returns once the stream layer is closed.
+var errStreamClosed = errors.New("metadata: transport closed")
+
+// muxStream is the raft.StreamLayer of the metadata quorum: one TCP listener (the CONTROLLER
+// listener of a cluster node) shared by raft's RPCs and by the forwarding protocol. Each
+// accepted connection is routed by its first byte: forwardMagic goes to the forwarding
+// server, anything else (raft's RPC type) is handed to raft with that byte put back.
+//
+// It owns every connection it accepts or dials, and Close closes them all: raft's
+// NetworkTransport leaves its per-connection goroutines blocked in a read when it shuts
+// down, and closing their connections is what ends them.
+type muxStream struct {
+	ln        net.Listener
+	advertise net.Addr
+	raftConns chan net.Conn  // accepted raft connections, handed to raft's Accept
+	forward   func(net.Conn) // serves one forwarding connection until it ends
+	done      chan struct{}  // closed by Close
+	closeOnce sync.Once
+	wg        sync.WaitGroup // the accept loop and the routing goroutines
+
+	mu     sync.Mutex
+	conns  map[*muxConn]struct{} // guarded by mu: every open connection
+	closed bool                  // guarded by mu
+}
+
+var _ raft.StreamLayer = (*muxStream)(nil)
+
+// newMuxStream listens on bind and starts routing. advertise is the address other nodes
+// dial (nil: the bound address); forward serves forwarding connections.
+func newMuxStream(bind string, advertise net.Addr, forward func(net.Conn)) (*muxStream, error) {
+	ln, err := net.Listen("tcp", bind)
+	if err != nil {
+		return nil, fmt.Errorf("metadata: listen on %s: %w", bind, err)
+	}
+	if advertise == nil {
+		advertise = ln.Addr()
+	}
+	m := &muxStream{
+		ln:        ln,
+		advertise: advertise,
+		raftConns: make(chan net.Conn),
+		forward:   forward,
+		done:      make(chan struct{}),
+		conns:     make(map[*muxConn]struct{}),
+	}
+	m.wg.Add(1)
+	go m.acceptLoop()
+	return m, nil
+}
+
+func (m *muxStream) acceptLoop() {
+	defer m.wg.Done()
+	for {
+		c, err := m.ln.Accept()
+		if err != nil {
+			select {
+			case <-m.done:
+				return
+			case <-time.After(10 * time.Millisecond): // a transient error (EMFILE): retry
+				continue
+			}
+		}
+		mc, ok := m.track(c, nil)
+		if !ok {
+			continue
+		}
+		m.wg.Add(1)
+		go m.route(mc)
+	}
+}
+
+// route reads the first byte and hands the connection to raft or to the forwarding server.
+func (m *muxStream) route(c *muxConn) {
+	defer m.wg.Done()
+	var first [1]byte
+	_ = c.SetReadDeadline(time.Now().Add(firstByteTimeout))
+	if _, err := c.Conn.Read(first[:]); err != nil {
+		c.Close()
+		return
+	}
+	_ = c.SetReadDeadline(time.Time{})
+	if first[0] == forwardMagic {
+		defer c.Close()
+		m.forward(c)
+		return
+	}
+	c.prefix = first[:]
+	select {
+	case m.raftConns <- c:
+	case <-m.done:
+		c.Close()
+	}
+}
+
+// track registers a connection so that Close closes it; false when already closed.
+func (m *muxStream) track(c net.Conn, prefix []byte) (*muxConn, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		c.Close()
+		return nil, false
+	}
+	mc := &muxConn{Conn: c, prefix: prefix, stream: m}
+	m.conns[mc] = struct{}{}
+	return mc, true
+}
+
+// Accept implements net.Listener for raft: the next raft connection.
+func (m *muxStream) Accept() (net.Conn, error) {
+	select {
+	case c := <-m.raftConns:
+		return c, nil
+	case <-m.done:
+		return nil, errStreamClosed
+	}
+}
+
+// Dial implements raft.StreamLayer.
+func (m *muxStream) Dial(address raft.ServerAddress, timeout time.Duration) (net.Conn, error) {
+	d := net.Dialer{Timeout: timeout}
+	c, err := d.Dial("tcp", string(address))
+	if err != nil {
+		return nil, err
+	}
+	mc, ok := m.track(c, nil)
+	if !ok {
+		return nil, errStreamClosed
+	}
+	return mc, nil
+}
+
+// Addr implements net.Listener: the advertised address, which raft puts in its
+// configuration as this node's address.
+func (m *muxStream) Addr() net.Addr { return m.advertise }
+
+// Close implements net.Listener: it stops accepting and closes every connection. It does
+// not wait for the routing goroutines (a forwarding handler may be inside raft, which is
+// what is shutting down); wait does, once raft has stopped.
+func (m *muxStream) Close() error {
+	m.closeOnce.Do(func() {
+		close(m.done)
+		m.ln.Close()
+		m.mu.Lock()
+		m.closed = true
+		conns := m.conns
+		m.conns = nil
+		m.mu.Unlock()
+		for c := range conns {
+			c.Conn.Close()
+		}
+	})
+	return nil
+}
+
+// wait blocks until the accept loop and every routing or forwarding goroutine has ended.
+func (m *muxStream) wait() { m.wg.Wait() }
+
+// muxConn is a connection the stream owns; prefix holds the routing byte until raft reads it.
+type muxConn struct {
+	net.Conn
+	prefix []byte // read by the first Reads; only the connection's one reader touches it
+	stream *muxStream
+	once   sync.Once
+}
+
+func (c *muxConn) Read(p []byte) (int, error) {
+	if len(c.prefix) > 0 {
+		n := copy(p, c.prefix)
+		c.prefix = c.prefix[n:]
+		return n, nil
+	}
+	return c.Conn.Read(p)
+}
+
+// Close closes the connection and forgets it.
+func (c *muxConn) Close() error {
+	var err error
+	c.once.Do(func() {
+		c.stream.mu.Lock()
+		delete(c.stream.conns, c)
+		c.stream.mu.Unlock()
+		err = c.Conn.Close()
+	})
+	return err
+}
+
+// stringAddr is an advertised address kept exactly as configured (a host name stays a
+// name), since raft compares configuration addresses as strings.
+type stringAddr string
+
+func (a stringAddr) Network() string { return "tcp" }
+func (a stringAddr) String() string  { return string(a) }
