@@ -153,7 +153,7 @@ func (o *abuseOptions) runPhase(ctx context.Context, phase string) (*abuseRun, e
 	}
 	defer os.RemoveAll(dir)
 	logger := slog.New(slog.NewTextHandler(o.logOutput, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	b, err := broker.Start(ctx, broker.Config{Properties: props, DataDir: dir, Listen: "127.0.0.1:0", Logger: logger})
+	b, err := broker.Start(ctx, broker.Config{Properties: props, DataDir: dir, Listen: "127.0.0.1:0", Logger: logger, TuneRuntime: true})
 	if err != nil {
 		return nil, err
 	}

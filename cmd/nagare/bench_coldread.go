@@ -17,6 +17,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -237,7 +238,7 @@ func (o *coldReadOptions) runMode(ctx context.Context, dir string, warmup, fill 
 		props["nagare.readpath.warmup.threads"] = strconv.Itoa(o.threads)
 	}
 	logger := slog.New(slog.NewTextHandler(o.logOutput, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	b, err := broker.Start(ctx, broker.Config{Properties: props, DataDir: dir, Listen: "127.0.0.1:0", Logger: logger})
+	b, err := broker.Start(ctx, broker.Config{Properties: props, DataDir: dir, Listen: "127.0.0.1:0", Logger: logger, TuneRuntime: true})
 	if err != nil {
 		return nil, err
 	}
@@ -262,7 +263,7 @@ func (o *coldReadOptions) runMode(ctx context.Context, dir string, warmup, fill 
 	}
 	defer probe.close()
 
-	run := &coldReadRun{Warmup: warmup, ReadPath: b.ReadPath().String()}
+	run := &coldReadRun{Warmup: warmup, ReadPath: b.ReadPath().String(), GOMAXPROCS: runtime.GOMAXPROCS(0)}
 	o.logf("warm-up %s: producer alone for %s at %g records/s", onOff(warmup), o.alone, o.rate)
 	alone := probe.runFor(ctx, o.alone)
 	if err := probe.err(); err != nil {

@@ -52,6 +52,7 @@ func (o *coldReadOptions) settings(dir string) coldReadSettings {
 type coldReadRun struct {
 	Warmup        bool               `json:"warmup"`
 	ReadPath      string             `json:"read_path"` // the pool's setup
+	GOMAXPROCS    int                `json:"gomaxprocs"` // as the broker left it (it adds the warm-up pool's size)
 	Alone         *latencySummary    `json:"alone_ms"`
 	AloneRecords  uint64             `json:"alone_records"`
 	Loaded        *latencySummary    `json:"loaded_ms"`

@@ -73,7 +73,7 @@ func runServe(cmd *cobra.Command, o serveOptions) error {
 	if err != nil {
 		return usageError{cmd: cmd, err: err}
 	}
-	cfg := broker.Config{Properties: props, HTTP: o.http, PProf: o.pprof, Logger: slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil))}
+	cfg := broker.Config{Properties: props, HTTP: o.http, PProf: o.pprof, TuneRuntime: true, Logger: slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil))}
 	for _, s := range o.addScram {
 		spec, err := auth.ParseScramSpec(s)
 		if err != nil {
