@@ -15,7 +15,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"os/exec"
 	"strconv"
 	"strings"
 	"sync"
@@ -278,16 +277,11 @@ func (o *abuseOptions) startAbusers(ctx context.Context, cf *clientFlags) (*abus
 		}
 		return &abuserHandle{halt: func() (abuserStats, error) { close(stop); <-done; return stats, err }}, nil
 	}
-	self, err := os.Executable()
+	child, err := benchChild(ctx, o.abuserCPUs, "bench", abuseClientsName, "--bootstrap", cf.bootstrap,
+		"--topic", o.abuserTopic(), "--timeout", o.timeout.String(), "--connections", strconv.Itoa(o.connections))
 	if err != nil {
-		return nil, fmt.Errorf("find this binary to run the abusers: %w", err)
+		return nil, err
 	}
-	args := []string{self, "bench", abuseClientsName, "--bootstrap", cf.bootstrap,
-		"--topic", o.abuserTopic(), "--timeout", o.timeout.String(), "--connections", strconv.Itoa(o.connections)}
-	if o.abuserCPUs != "" {
-		args = append([]string{"taskset", "-c", o.abuserCPUs}, args...)
-	}
-	child := exec.CommandContext(ctx, args[0], args[1:]...)
 	child.Stderr = o.logOutput
 	stdin, err := child.StdinPipe()
 	if err != nil {
@@ -298,7 +292,7 @@ func (o *abuseOptions) startAbusers(ctx context.Context, cf *clientFlags) (*abus
 		return nil, err
 	}
 	if err := child.Start(); err != nil {
-		return nil, fmt.Errorf("start abusers (%s bench %s): %w", self, abuseClientsName, err)
+		return nil, fmt.Errorf("start abusers (bench %s): %w", abuseClientsName, err)
 	}
 	out := bufio.NewReader(stdout)
 	halt := func() (abuserStats, error) {

@@ -15,7 +15,6 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -50,7 +49,9 @@ type coldReadOptions struct {
 	topic      string
 	timeout    time.Duration
 	inProcess  bool // consumers in this process rather than a child
-	logOutput  io.Writer
+	// consumerCPUs is a taskset CPU list for the consumers' process; "" leaves it unpinned.
+	consumerCPUs string
+	logOutput    io.Writer
 }
 
 func newBenchColdReadCommand(bf *benchFlags) *cobra.Command {
@@ -118,6 +119,9 @@ within 1.5x, p99.9 within 2x, consumers at 80% or more of the disk.`,
 	fs.DurationVar(&o.alone, "alone", o.alone, "how long the probe producer runs alone, per mode")
 	fs.StringSliceVar(&o.modes, "modes", o.modes, "warm-up settings to run, in order: on, off")
 	fs.IntVar(&o.threads, "warmup-threads", 0, "nagare.readpath.warmup.threads (0: the broker's default)")
+	fs.StringVar(&o.consumerCPUs, "consumer-cpus", "",
+		"pin the consumers' process to these CPUs (taskset list, e.g. 1); with the bench pinned elsewhere "+
+			"(taskset -c 0 nagare bench coldread ...) their decoding stops competing with the broker and the probe")
 	fs.BoolVar(&o.inProcess, "consumers-in-process", false,
 		"run the consumers in this process, not a child (for tests: their CPU then competes with the probe's)")
 	return cmd
@@ -157,17 +161,16 @@ func (o *coldReadOptions) consumeRound(ctx context.Context, cf *clientFlags) (co
 	if o.inProcess {
 		return o.consume(ctx, cf)
 	}
-	self, err := os.Executable()
-	if err != nil {
-		return coldReadConsumed{}, fmt.Errorf("find this binary to run the consumers: %w", err)
-	}
-	child := exec.CommandContext(ctx, self, "bench", coldReadConsumersName, "--bootstrap", cf.bootstrap,
+	child, err := benchChild(ctx, o.consumerCPUs, "bench", coldReadConsumersName, "--bootstrap", cf.bootstrap,
 		"--topic", o.topic, "--timeout", o.timeout.String(), "--consumers", strconv.Itoa(o.consumers),
 		"--fetch-partition-bytes", strconv.Itoa(int(o.partBytes)))
+	if err != nil {
+		return coldReadConsumed{}, err
+	}
 	child.Stderr = o.logOutput
 	out, err := child.Output()
 	if err != nil {
-		return coldReadConsumed{}, fmt.Errorf("consumers (%s bench %s): %w", self, coldReadConsumersName, err)
+		return coldReadConsumed{}, fmt.Errorf("consumers (bench %s): %w", coldReadConsumersName, err)
 	}
 	var c coldReadConsumed
 	if err := json.Unmarshal(out, &c); err != nil {

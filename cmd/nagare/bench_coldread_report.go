@@ -51,7 +51,7 @@ func (o *coldReadOptions) settings(dir string) coldReadSettings {
 // coldReadRun is one mode: warm-up on or off.
 type coldReadRun struct {
 	Warmup        bool               `json:"warmup"`
-	ReadPath      string             `json:"read_path"` // the pool's setup
+	ReadPath      string             `json:"read_path"`  // the pool's setup
 	GOMAXPROCS    int                `json:"gomaxprocs"` // as the broker left it (it adds the warm-up pool's size)
 	Alone         *latencySummary    `json:"alone_ms"`
 	AloneRecords  uint64             `json:"alone_records"`

@@ -1,0 +1,25 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+)
+
+// benchChild returns the command that runs this binary with args as a child of a bench,
+// its clients in their own Go runtime. With cpus set (a taskset list such as "1") the
+// child is pinned there, so that with the bench itself pinned elsewhere (taskset -c 0
+// nagare bench ...) the clients' own CPU stops competing with the broker's, as clients on
+// other machines would not.
+func benchChild(ctx context.Context, cpus string, args ...string) (*exec.Cmd, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return nil, fmt.Errorf("find this binary to run the bench's clients: %w", err)
+	}
+	args = append([]string{self}, args...)
+	if cpus != "" {
+		args = append([]string{"taskset", "-c", cpus}, args...)
+	}
+	return exec.CommandContext(ctx, args[0], args[1:]...), nil
+}
