@@ -6,7 +6,9 @@ package api
 // own error. Batches are appended as the client framed them: validated (framing, magic
 // v2, CRC-32C, record count, max.message.bytes, timestamp bounds for CreateTime) and
 // stamped with offsets, the leader epoch and, under LogAppendTime, the append time.
-// acks=0 gets no response. v13 names topics by ID. Internal topics (__consumer_offsets)
+// acks=0 gets no response. v13 names topics by ID. Only the partition's leader appends:
+// elsewhere NOT_LEADER_OR_FOLLOWER, with the current leader and its endpoint from v10
+// (KIP-951). Internal topics (__consumer_offsets)
 // refuse client writes with INVALID_TOPIC_EXCEPTION.
 //
 // v0-v2 (message format v0/v1) are advertised in ApiVersions and answered with
@@ -80,7 +82,11 @@ func (d *Dispatcher) handleProduce(_ context.Context, r *request) {
 				rt.Partitions = append(rt.Partitions, rp)
 				continue
 			}
-			rt.Partitions = append(rt.Partitions, d.producePartition(r.header.Version, req.Acks, name, p, now))
+			rp := d.producePartition(r.header.Version, req.Acks, name, p, now)
+			if r.header.Version >= 10 && newLeaderCode(rp.ErrorCode) {
+				setProduceLeader(resp, &rp, d.currentLeader(img, r.session, name, p.Partition))
+			}
+			rt.Partitions = append(rt.Partitions, rp)
 		}
 		resp.Topics = append(resp.Topics, rt)
 	}
@@ -101,10 +107,10 @@ func (d *Dispatcher) producePartition(version, acks int16, topic string, p kmsg.
 		rp.ErrorMessage = ptr("cannot produce to internal topic " + topic)
 		return rp
 	}
-	part, ok := d.cfg.Partitions.Get(topic, p.Partition)
-	if !ok {
-		rp.ErrorCode = kerr.UnknownTopicOrPartition.Code
-		if version >= 13 && topic == unknownTopic {
+	part, code := d.servedPartition(topic, p.Partition, -1) // produce sends no leader epoch
+	if code != 0 {
+		rp.ErrorCode = code
+		if code == kerr.UnknownTopicOrPartition.Code && version >= 13 && topic == unknownTopic {
 			rp.ErrorCode = kerr.UnknownTopicID.Code
 		}
 		return rp
@@ -123,6 +129,23 @@ func (d *Dispatcher) producePartition(version, acks int16, topic string, p kmsg.
 	rp.LogAppendTime = res.LogAppendTime
 	rp.LogStartOffset = res.LogStartOffset
 	return rp
+}
+
+// setProduceLeader names the partition's current leader in a NOT_LEADER_OR_FOLLOWER
+// answer, and its endpoint once in the response (KIP-951, v10+).
+func setProduceLeader(resp *kmsg.ProduceResponse, rp *kmsg.ProduceResponseTopicPartition, hint leaderHint) {
+	rp.CurrentLeader.LeaderID, rp.CurrentLeader.LeaderEpoch = hint.id, hint.epoch
+	if hint.endpoint == nil {
+		return
+	}
+	for _, b := range resp.Brokers {
+		if b.NodeID == hint.endpoint.nodeID {
+			return
+		}
+	}
+	b := kmsg.NewProduceResponseBroker()
+	b.NodeID, b.Host, b.Port, b.Rack = hint.endpoint.nodeID, hint.endpoint.host, hint.endpoint.port, hint.endpoint.rack
+	resp.Brokers = append(resp.Brokers, b)
 }
 
 // checkCodecs rejects batches whose compression codec is unknown, or zstd on a produce

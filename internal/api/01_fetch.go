@@ -11,7 +11,9 @@ package api
 // min_bytes available the request waits up to max_wait_ms and is woken by an append to
 // any partition it reads. read_committed reads up to the last stable offset. v13+ names
 // topics by ID. The leader epoch a client sends (v9+) is checked: older is
-// FENCED_LEADER_EPOCH, newer UNKNOWN_LEADER_EPOCH.
+// FENCED_LEADER_EPOCH, newer UNKNOWN_LEADER_EPOCH. Only the partition's leader serves
+// consumers: elsewhere NOT_LEADER_OR_FOLLOWER, with the current leader (v12+) and its
+// endpoint (v16+) named as KIP-951 does.
 //
 // Differs from Kafka: no fetch sessions (KIP-227): every response has session id 0, the
 // protocol's "sessionless" answer, so clients send full requests. Follower fetches come
@@ -146,11 +148,29 @@ func (d *Dispatcher) readFetch(r *request, req *kmsg.FetchRequest) *fetchRespons
 				continue
 			}
 			fp := d.readFetchPartition(ft.name, version, p, req.IsolationLevel, &budget, &minOne)
+			if version >= 12 && newLeaderCode(fp.errorCode) {
+				resp.nameLeader(&fp, d.currentLeader(img, r.session, ft.name, p.Partition))
+			}
 			ft.partitions = append(ft.partitions, fp)
 		}
 		resp.topics = append(resp.topics, ft)
 	}
 	return resp
+}
+
+// nameLeader sets a partition's currentLeader (v12+) and adds the leader's endpoint to
+// the response's node endpoints (v16+) once (KIP-951).
+func (f *fetchResponse) nameLeader(fp *fetchPartition, hint leaderHint) {
+	fp.namesLeader, fp.leaderID, fp.leaderEpoch = true, hint.id, hint.epoch
+	if f.version < 16 || hint.endpoint == nil {
+		return
+	}
+	for _, n := range f.nodeEndpoints {
+		if n.nodeID == hint.endpoint.nodeID {
+			return
+		}
+	}
+	f.nodeEndpoints = append(f.nodeEndpoints, *hint.endpoint)
 }
 
 func fetchTopicName(img *metadata.Image, t kmsg.FetchRequestTopic, version int16) string {

@@ -10,7 +10,9 @@ package api
 // segment.bytes 100 MiB. v1 adds the key type and error message, v3 is flexible, v4
 // batches keys (KIP-699), v6 adds share groups (KIP-932).
 //
-// Differs from Kafka: key type 1 (transactions) is COORDINATOR_NOT_AVAILABLE until
+// Differs from Kafka: with fewer registered brokers than offsets.topic.replication.factor
+// the topic is created with one replica per broker (logged), where Kafka refuses to create
+// it and groups wait. Key type 1 (transactions) is COORDINATOR_NOT_AVAILABLE until
 // transactions arrive; type 2 (share groups) and unknown types are INVALID_REQUEST.
 // Kafka answers COORDINATOR_NOT_AVAILABLE while it creates the topic; Nagare creates it
 // before answering, so the first answer already names the coordinator (whose partition
@@ -96,7 +98,15 @@ func (d *Dispatcher) ensureOffsetsTopic(ctx context.Context) (*metadata.Topic, e
 	if t, ok := d.cfg.Metadata.Image().TopicByName(group.OffsetsTopic); ok {
 		return t, nil
 	}
-	rf := min(d.cfg.Broker.Int("offsets.topic.replication.factor"), len(d.cfg.Metadata.Image().Brokers()))
+	want, brokers := d.cfg.Broker.Int("offsets.topic.replication.factor"), len(d.cfg.Metadata.Image().Brokers())
+	rf := min(want, brokers)
+	if rf < want {
+		// Kafka refuses to create the topic until enough brokers have registered (its
+		// clients see COORDINATOR_NOT_AVAILABLE); a development cluster of fewer brokers
+		// would then have no groups at all.
+		d.cfg.Logger.Warn("creating "+group.OffsetsTopic+" with fewer replicas than offsets.topic.replication.factor",
+			"replication_factor", rf, "offsets.topic.replication.factor", want, "brokers", brokers)
+	}
 	spec := topicSpec{
 		name:              group.OffsetsTopic,
 		partitions:        int32(d.cfg.Broker.Int("offsets.topic.num.partitions")),

@@ -8,7 +8,8 @@ package api
 // below it are deleted by the next retention pass, as in Kafka. An offset past the high
 // watermark, or negative other than -1, is OFFSET_OUT_OF_RANGE; a partition of a topic
 // whose cleanup.policy does not include delete is POLICY_VIOLATION, as in Kafka; an unknown
-// partition is UNKNOWN_TOPIC_OR_PARTITION. Failed partitions report low watermark -1. v1
+// partition is UNKNOWN_TOPIC_OR_PARTITION, one another broker leads NOT_LEADER_OR_FOLLOWER
+// (the admin client sends each partition to its leader). Failed partitions report low watermark -1. v1
 // adds throttling, v2 is flexible.
 //
 // Differs from Kafka: timeout_ms is not waited on: with one replica the low watermark is
@@ -56,9 +57,9 @@ func (d *Dispatcher) handleDeleteRecords(_ context.Context, r *request) {
 
 // deleteRecords moves one partition's log start offset up to offset and returns the new one.
 func (d *Dispatcher) deleteRecords(topic string, index int32, offset int64) (int64, error) {
-	part, ok := d.cfg.Partitions.Get(topic, index)
-	if !ok {
-		return 0, kerr.UnknownTopicOrPartition
+	part, code := d.servedPartition(topic, index, -1) // the request carries no leader epoch
+	if code != 0 {
+		return 0, kerr.ErrorForCode(code)
 	}
 	if !part.Config().CleanupPolicy.Delete {
 		return 0, kerr.PolicyViolation

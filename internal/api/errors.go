@@ -42,6 +42,7 @@ var errorCodes = []struct {
 	{log.ErrOffsetOutOfRange, kerr.OffsetOutOfRange},
 	{log.ErrClosed, kerr.NotLeaderForPartition},
 	{partition.ErrNotEnoughReplicas, kerr.NotEnoughReplicas},
+	{partition.ErrNotLeader, kerr.NotLeaderForPartition},
 	{partition.ErrInvalidTimestamp, kerr.InvalidTimestamp},
 	{config.ErrUnknownName, kerr.InvalidConfig},
 	{config.ErrInvalidValue, kerr.InvalidConfig},

@@ -20,6 +20,8 @@ type fetchResponse struct {
 	errorCode  int16
 	sessionID  int32
 	topics     []fetchTopic
+	// nodeEndpoints are the leaders named by partitions' currentLeader (v16+, KIP-951).
+	nodeEndpoints []leaderAddress
 }
 
 type fetchTopic struct {
@@ -35,6 +37,9 @@ type fetchPartition struct {
 	lastStableOffset int64
 	logStartOffset   int64
 	readCommitted    bool // send an empty aborted-transactions list rather than null
+	namesLeader      bool // v12+: send currentLeader (after NOT_LEADER_OR_FOLLOWER, KIP-951)
+	leaderID         int32
+	leaderEpoch      int32
 	records          log.FileRange
 	part             *partition.Partition // counts the bytes sent (nil on error)
 }
@@ -87,7 +92,11 @@ func (f *fetchResponse) encode(correlationID int32) []Part {
 		}
 		e.tags()
 	}
-	e.tags() // top-level tags (v16 NodeEndpoints: sent only with leader changes)
+	if f.version >= 16 && len(f.nodeEndpoints) > 0 {
+		e.buf = f.appendNodeEndpoints(e.buf)
+	} else {
+		e.tags() // top-level tags (v16 NodeEndpoints: sent only with leader changes)
+	}
 	return e.finish()
 }
 
@@ -119,7 +128,31 @@ func (f *fetchResponse) encodePartition(e *partsEncoder, p *fetchPartition) {
 		e.buf = kbin.AppendInt32(e.buf, -1) // preferred read replica: none
 	}
 	e.fileBytes(p.records)
-	e.tags()
+	if e.flexible && p.namesLeader {
+		// Tagged field 1, CurrentLeader: {leader_id int32, leader_epoch int32, no tags}.
+		e.buf = append(e.buf, 1, 1, 9)
+		e.buf = kbin.AppendInt32(e.buf, p.leaderID)
+		e.buf = kbin.AppendInt32(e.buf, p.leaderEpoch)
+		e.buf = append(e.buf, 0)
+	} else {
+		e.tags()
+	}
+}
+
+// appendNodeEndpoints appends the top-level tagged fields with tag 0, NodeEndpoints: the
+// leaders' addresses, so a client moves to a new leader without asking for Metadata.
+func (f *fetchResponse) appendNodeEndpoints(dst []byte) []byte {
+	field := kbin.AppendUvarint(nil, uint32(len(f.nodeEndpoints)+1))
+	for _, n := range f.nodeEndpoints {
+		field = kbin.AppendInt32(field, n.nodeID)
+		field = kbin.AppendCompactString(field, n.host)
+		field = kbin.AppendInt32(field, n.port)
+		field = kbin.AppendCompactNullableString(field, n.rack)
+		field = append(field, 0)
+	}
+	dst = append(dst, 1, 0) // one tagged field: tag 0
+	dst = kbin.AppendUvarint(dst, uint32(len(field)))
+	return append(dst, field...)
 }
 
 // partsEncoder appends Kafka primitives and cuts the buffer into parts around file

@@ -72,6 +72,44 @@ func TestFetchResponseMatchesKmsg(t *testing.T) {
 	}
 }
 
+// TestFetchResponseLeaderHints checks the KIP-951 fields against kmsg: a partition's
+// CurrentLeader (tagged, v12+) and the top-level NodeEndpoints (tagged, v16+).
+func TestFetchResponseLeaderHints(t *testing.T) {
+	rack := "r1"
+	for v := int16(12); v <= 17; v++ {
+		resp := &fetchResponse{version: v, topics: []fetchTopic{{name: "orders", id: [16]byte{1}, partitions: []fetchPartition{
+			{partition: 0, errorCode: 6, highWatermark: -1, lastStableOffset: -1, logStartOffset: -1},
+			{partition: 1, highWatermark: 3, lastStableOffset: 3},
+		}}}}
+		resp.nameLeader(&resp.topics[0].partitions[0], leaderHint{id: 2, epoch: 5,
+			endpoint: &leaderAddress{nodeID: 2, host: "broker-2.example", port: 9093, rack: &rack}})
+		r := kbin.Reader{Src: assemble(t, resp.encode(1))}
+		r.Int32()
+		skipTags(&r)
+		got := kmsg.NewPtrFetchResponse()
+		got.Version = v
+		if err := got.ReadFrom(r.Src); err != nil {
+			t.Fatalf("v%d: kmsg cannot decode our response: %v", v, err)
+		}
+		p0, p1 := got.Topics[0].Partitions[0], got.Topics[0].Partitions[1]
+		if p0.CurrentLeader.LeaderID != 2 || p0.CurrentLeader.LeaderEpoch != 5 || p1.CurrentLeader.LeaderID != -1 || p1.HighWatermark != 3 {
+			t.Fatalf("v%d: current leaders %+v %+v", v, p0.CurrentLeader, p1.CurrentLeader)
+		}
+		want := 0
+		if v >= 16 {
+			want = 1
+		}
+		if len(got.Brokers) != want {
+			t.Fatalf("v%d: %d node endpoints, want %d", v, len(got.Brokers), want)
+		}
+		if want == 1 {
+			if b := got.Brokers[0]; b.NodeID != 2 || b.Host != "broker-2.example" || b.Port != 9093 || b.Rack == nil || *b.Rack != "r1" {
+				t.Fatalf("v%d: node endpoint %+v", v, b)
+			}
+		}
+	}
+}
+
 // assemble concatenates parts as the writer would send them.
 func assemble(t *testing.T, parts []Part) []byte {
 	var out []byte

@@ -139,7 +139,7 @@ func storageError(err error) error {
 	switch {
 	case errors.Is(err, partition.ErrNotEnoughReplicas):
 		return fmt.Errorf("%w: %v", ErrCoordinatorNotAvailable, err)
-	case errors.Is(err, log.ErrClosed):
+	case errors.Is(err, log.ErrClosed), errors.Is(err, partition.ErrNotLeader):
 		return fmt.Errorf("%w: %v", ErrNotCoordinator, err)
 	case errors.Is(err, log.ErrBatchTooLarge):
 		return fmt.Errorf("%w: %v", ErrCommitTooLarge, err)

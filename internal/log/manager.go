@@ -410,3 +410,20 @@ func (m *Manager) closeLogs() error {
 	}
 	return errors.Join(errs...)
 }
+
+// CloseLog closes the partition's log and forgets it, keeping its files: the partition
+// is assigned to other brokers now. Its checkpoint entries go with it, so if a later
+// start opens the directory again, that log is recovered from its segments.
+func (m *Manager) CloseLog(tp TopicPartition) error {
+	m.mu.Lock()
+	l, ok := m.logs[tp]
+	delete(m.logs, tp)
+	m.mu.Unlock()
+	if !ok {
+		return nil
+	}
+	if err := l.Close(); err != nil {
+		return fmt.Errorf("close log %s: %w", tp, err)
+	}
+	return nil
+}

@@ -3,7 +3,9 @@
 // the high watermark follows the log end offset; replication (a later issue) moves it by
 // follower progress instead. The Registry keeps this broker's partitions in step with the
 // cluster metadata image: it creates and configures logs for the partitions assigned
-// here and deletes those whose topics are gone.
+// here, records which of them this broker leads (only a leader appends; the api layer
+// answers NOT_LEADER_OR_FOLLOWER for the others), closes logs of partitions assigned
+// elsewhere and deletes those whose topics are gone.
 //
 // Concurrency: a Partition is safe for concurrent use; the Registry's lookups never wait
 // on Sync, which swaps in a new map.

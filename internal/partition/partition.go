@@ -14,6 +14,11 @@ import (
 // ErrNotEnoughReplicas: acks=all and fewer in-sync replicas than min.insync.replicas.
 var ErrNotEnoughReplicas = errors.New("partition: not enough in-sync replicas")
 
+// ErrNotLeader: the partition is led by another broker (or by none) now. Checked again at
+// the append itself, so a request that found this broker leading just before leadership
+// moved cannot write under the old leadership.
+var ErrNotLeader = errors.New("partition: this broker does not lead the partition")
+
 // ErrInvalidTimestamp: a batch's timestamps fall outside message.timestamp.*.max.ms.
 var ErrInvalidTimestamp = errors.New("partition: timestamp out of range")
 
@@ -24,6 +29,8 @@ type Partition struct {
 	index       int32
 	log         *log.Log
 	leaderEpoch atomic.Int32
+	leader      atomic.Int32 // node id of the partition's leader (metadata.NoLeader: none)
+	isLeader    atomic.Bool  // this broker leads the partition: it alone serves clients
 	replicas    atomic.Int32 // number of in-sync replicas, for min.insync.replicas
 	topicConfig atomic.Pointer[config.Topic]
 	traffic     traffic // bytes and records in and out, for metrics (traffic.go)
@@ -44,6 +51,13 @@ func (p *Partition) Log() *log.Log { return p.log }
 // LeaderEpoch is the epoch of the current leadership.
 func (p *Partition) LeaderEpoch() int32 { return p.leaderEpoch.Load() }
 
+// Leader is the node id of the partition's leader as of the last metadata image applied.
+func (p *Partition) Leader() int32 { return p.leader.Load() }
+
+// IsLeader says whether this broker leads the partition: only the leader takes produce
+// requests and serves consumers (followers will serve replica fetches).
+func (p *Partition) IsLeader() bool { return p.isLeader.Load() }
+
 // Config is the partition's resolved topic configuration.
 func (p *Partition) Config() config.Topic { return *p.topicConfig.Load() }
 
@@ -51,6 +65,9 @@ func (p *Partition) Config() config.Topic { return *p.topicConfig.Load() }
 // the request's acks (0, 1 or -1); with -1 it checks min.insync.replicas first, as Kafka
 // does, so an under-replicated partition refuses rather than acknowledging.
 func (p *Partition) Append(records []byte, acks int16, now time.Time) (log.AppendResult, error) {
+	if !p.isLeader.Load() {
+		return log.AppendResult{}, fmt.Errorf("%w: %s-%d (leader: %d)", ErrNotLeader, p.topic, p.index, p.leader.Load())
+	}
 	cfg := p.topicConfig.Load()
 	if acks == -1 && int(p.replicas.Load()) < cfg.MinInsyncReplicas {
 		return log.AppendResult{}, fmt.Errorf("%w: %d in sync, min.insync.replicas=%d", ErrNotEnoughReplicas, p.replicas.Load(), cfg.MinInsyncReplicas)

@@ -4,9 +4,12 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"hash/crc32"
 	"io"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -173,5 +176,76 @@ func TestLogConfigFollowsCleanupPolicy(t *testing.T) {
 	both := config.ResolveTopic(conf, map[string]string{"cleanup.policy": "compact,delete", "retention.ms": "1000"})
 	if c := LogConfig(both); c.RetentionTime != time.Second || !c.Compacted {
 		t.Fatalf("compact,delete: %+v", c)
+	}
+}
+
+// TestSyncFollowsAssignment: a broker opens logs only for partitions whose replicas
+// include it, leads only those the metadata says it leads (a follower refuses appends
+// and records no leader epoch of its own), records an epoch's start only on becoming
+// leader, and closes, not deletes, logs of partitions assigned elsewhere.
+func TestSyncFollowsAssignment(t *testing.T) {
+	f := newFixture(t)
+	f.propose(metadata.RegisterBroker{NodeID: 2, Host: "127.0.0.1", Port: 9093})
+	rec := metadata.CreateTopic{Name: "spread", TopicID: metadata.NewTopicID(), Partitions: []metadata.PartitionAssignment{
+		{Partition: 0, Replicas: []int32{1}, Leader: 1, ISR: []int32{1}},
+		{Partition: 1, Replicas: []int32{2}, Leader: 2, ISR: []int32{2}},
+		{Partition: 2, Replicas: []int32{2, 1}, Leader: 2, LeaderEpoch: 3, ISR: []int32{2, 1}},
+	}}
+	f.propose(rec)
+	if _, ok := f.reg.Get("spread", 1); ok {
+		t.Fatal("partition 1 is assigned to broker 2 only, but broker 1 holds it")
+	}
+	if _, ok := f.logs.Get(log.TopicPartition{Topic: "spread", Partition: 1}); ok {
+		t.Fatal("a log was created for a partition assigned elsewhere")
+	}
+	led, _ := f.reg.Get("spread", 0)
+	if !led.IsLeader() || led.Leader() != 1 || led.Log().LatestEpoch() != 0 {
+		t.Fatalf("partition 0: leader %v (%d), latest epoch %d", led.IsLeader(), led.Leader(), led.Log().LatestEpoch())
+	}
+	follower, ok := f.reg.Get("spread", 2)
+	if !ok || follower.IsLeader() || follower.Leader() != 2 || follower.LeaderEpoch() != 3 {
+		t.Fatalf("partition 2: held %v, leader %v (%d), epoch %d", ok, follower.IsLeader(), follower.Leader(), follower.LeaderEpoch())
+	}
+	if _, err := follower.Append(batch(time.Now().UnixMilli()), 1, time.Now()); !errors.Is(err, ErrNotLeader) {
+		t.Fatalf("append on a follower: %v, want ErrNotLeader", err)
+	}
+	if e := follower.Log().LatestEpoch(); e != log.UndefinedEpoch {
+		t.Fatalf("a follower recorded leader epoch %d", e)
+	}
+
+	// Leadership moves here and away again (no metadata record moves it yet).
+	topic, _ := f.meta.Image().TopicByName("spread")
+	moves := []struct {
+		leader, epoch int32
+		leads         bool
+		latest        int32
+	}{{1, 4, true, 4}, {2, 5, false, 4}, {1, 6, true, 6}}
+	for _, m := range moves {
+		a := metadata.PartitionAssignment{Partition: 2, Replicas: []int32{2, 1}, Leader: m.leader, LeaderEpoch: m.epoch, ISR: []int32{2, 1}}
+		p, err := f.reg.ensure(follower, topic, a, follower.Config())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p != follower || p.IsLeader() != m.leads || p.Log().LatestEpoch() != m.latest {
+			t.Fatalf("leader %d epoch %d: leads %v, latest epoch %d; want %v, %d", m.leader, m.epoch, p.IsLeader(), p.Log().LatestEpoch(), m.leads, m.latest)
+		}
+	}
+
+	// Another node id over the same data dir: nothing is assigned to it, and the topic
+	// still exists, so the logs are closed and kept.
+	other := NewRegistry(3, f.logs, f.conf, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err := other.Sync(f.meta.Image()); err != nil {
+		t.Fatal(err)
+	}
+	if len(other.All()) != 0 || len(f.logs.Logs()) != 0 {
+		t.Fatalf("node 3: %d partitions, %d open logs; want none", len(other.All()), len(f.logs.Logs()))
+	}
+	for _, p := range []int{0, 2} {
+		if _, err := os.Stat(filepath.Join(led.Log().Dir(), "..", fmt.Sprintf("spread-%d", p))); err != nil {
+			t.Fatalf("closed partition's directory: %v", err)
+		}
+	}
+	if _, err := led.Append(batch(time.Now().UnixMilli()), 1, time.Now()); err == nil {
+		t.Fatal("append to a closed log succeeded")
 	}
 }

@@ -48,9 +48,16 @@ func (r *Registry) All() []*Partition {
 	return out
 }
 
-// Sync makes the registry match the image: logs are created for partitions assigned to
-// this broker, configs refreshed, and logs of topics no longer in the image deleted
-// (including logs found on disk for topics deleted while the broker was down).
+// Sync makes the registry match the image: logs are opened (created) for the partitions
+// whose replicas include this broker, their configs and leadership refreshed; a log
+// whose partition is assigned to other brokers is closed and kept; logs of topics no
+// longer in the image are deleted (including logs found on disk for topics deleted while
+// the broker was down).
+//
+// Differs from Kafka: Kafka deletes a replica's log when the replica is removed from the
+// partition (and, since 3.7, logs it finds for partitions assigned elsewhere). Nothing
+// moves replicas yet, so such a log can only be a data dir carried to another node id:
+// keeping it loses nothing until reassignments exist and decide.
 func (r *Registry) Sync(img *metadata.Image) error {
 	r.syncMu.Lock()
 	defer r.syncMu.Unlock()
@@ -73,16 +80,43 @@ func (r *Registry) Sync(img *metadata.Image) error {
 		}
 	}
 	r.parts.Store(&next)
+	// Partitions dropped from the map stop being served before their logs close below,
+	// so a request that still holds one gets log.ErrClosed (NOT_LEADER_OR_FOLLOWER).
+	for tp, p := range old {
+		if _, keep := next[tp]; !keep {
+			p.isLeader.Store(false)
+		}
+	}
 	for _, l := range r.logs.Logs() {
 		tp := log.TopicPartition{Topic: l.Topic(), Partition: l.Partition()}
-		if _, keep := next[tp]; !keep {
-			r.logger.Info("deleting partition no longer in the metadata", "partition", tp.String())
-			if err := r.logs.Delete(tp); err != nil {
+		if _, keep := next[tp]; keep {
+			continue
+		}
+		if r.topicKept(img, l) {
+			r.logger.Info("closing partition assigned to other brokers", "partition", tp.String())
+			if err := r.logs.CloseLog(tp); err != nil {
 				errs = append(errs, err)
 			}
+			continue
+		}
+		r.logger.Info("deleting partition no longer in the metadata", "partition", tp.String())
+		if err := r.logs.Delete(tp); err != nil {
+			errs = append(errs, err)
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// topicKept says whether a log not assigned here still belongs to a topic of the image
+// (the same topic: a log bound to an older topic ID of the same name is the deleted
+// topic's), so it is closed rather than deleted.
+func (r *Registry) topicKept(img *metadata.Image, l *log.Log) bool {
+	t, ok := img.TopicByName(l.Topic())
+	if !ok || l.Partition() >= int32(len(t.Partitions)) {
+		return false
+	}
+	id, found, err := readTopicID(l.Dir())
+	return err != nil || !found || id == t.ID // unreadable or unbound: keep, never guess
 }
 
 // ensure returns the partition for an assignment, creating its log if needed, with its
@@ -95,16 +129,23 @@ func (r *Registry) ensure(p *Partition, t *metadata.Topic, a metadata.PartitionA
 			return nil, fmt.Errorf("partition %s: %w", tp, err)
 		}
 		p = &Partition{topic: t.Name, topicID: t.ID, index: a.Partition, log: l}
+		p.leaderEpoch.Store(-1) // no leadership seen yet: the first one below is new
 	} else {
 		p.log.SetConfig(LogConfig(tc))
 	}
 	p.topicConfig.Store(&tc)
-	if p.leaderEpoch.Swap(a.LeaderEpoch) != a.LeaderEpoch || p.log.LatestEpoch() < a.LeaderEpoch {
-		// The leadership's epoch begins at the log end, before its first append, so
-		// OffsetForLeaderEpoch can place it (Kafka's maybeAssignEpochStartOffset).
+	p.replicas.Store(int32(len(a.ISR)))
+	lead := a.Leader == r.nodeID
+	newEpoch := p.leaderEpoch.Swap(a.LeaderEpoch) != a.LeaderEpoch
+	p.leader.Store(a.Leader)
+	if lead && (newEpoch || !p.isLeader.Load() || p.log.LatestEpoch() < a.LeaderEpoch) {
+		// This broker becomes leader: the leadership's epoch begins at the log end,
+		// before its first append, so OffsetForLeaderEpoch can place it (Kafka's
+		// maybeAssignEpochStartOffset in makeLeader). A follower's history comes from
+		// the leader's batches when replication arrives.
 		p.log.AssignEpoch(a.LeaderEpoch)
 	}
-	p.replicas.Store(int32(len(a.ISR)))
+	p.isLeader.Store(lead) // after the epoch's start is recorded
 	return p, nil
 }
 
