@@ -41,6 +41,8 @@ func (img *Image) apply(rec Record, index uint64) (*Image, error) {
 		return img.applyCreateACL(r, index)
 	case DeleteACL:
 		return img.applyDeleteACL(r, index)
+	case ChangePartition:
+		return img.applyChangePartition(r, index)
 	}
 	// Only reachable with a pointer to a record struct, which DecodeRecord never returns.
 	return nil, fmt.Errorf("%w: cannot apply %T", ErrUnknownRecord, rec)

@@ -26,6 +26,10 @@ var (
 	// ErrInvalidPartitions is a partition list that does not start at, or continue, the
 	// topic's numbering, including one that would shrink it. Kafka: INVALID_PARTITIONS.
 	ErrInvalidPartitions = errors.New("metadata: invalid partitions")
+	// ErrInvalidPartitionChange is a ChangePartition computed from a stale view (its
+	// partition epoch is not the next) or breaking the leader and ISR rules. Kafka's
+	// AlterPartition answers INVALID_UPDATE_VERSION or FENCED_LEADER_EPOCH for these.
+	ErrInvalidPartitionChange = errors.New("metadata: invalid partition change")
 	// ErrInvalidReplicas is an assignment naming an unregistered broker, a repeated
 	// replica, or a leader or ISR member outside the replicas.
 	// Kafka: INVALID_REPLICA_ASSIGNMENT.

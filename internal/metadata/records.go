@@ -29,6 +29,7 @@ const (
 	RecordUserScramCredential RecordType = 10
 	RecordCreateACL           RecordType = 11
 	RecordDeleteACL           RecordType = 12
+	RecordChangePartition     RecordType = 13
 )
 
 // recordVersions is the newest payload version this code writes and reads, per type. A change
@@ -47,6 +48,7 @@ var recordVersions = map[RecordType]uint8{
 	RecordUserScramCredential: 0,
 	RecordCreateACL:           0,
 	RecordDeleteACL:           0,
+	RecordChangePartition:     0,
 }
 
 // String names the type as the Go struct that carries it, for logs and errors.
@@ -76,6 +78,8 @@ func (t RecordType) String() string {
 		return "CreateACL"
 	case RecordDeleteACL:
 		return "DeleteACL"
+	case RecordChangePartition:
+		return "ChangePartition"
 	}
 	return fmt.Sprintf("RecordType(%d)", uint8(t))
 }
@@ -170,6 +174,9 @@ type PartitionAssignment struct {
 	Leader      int32   `json:"leader"` // NoLeader when offline
 	LeaderEpoch int32   `json:"leaderEpoch"`
 	ISR         []int32 `json:"isr"`
+	// PartitionEpoch counts the changes to leader and ISR (ChangePartition), so that a
+	// change computed from a stale view is refused.
+	PartitionEpoch int32 `json:"partitionEpoch"`
 }
 
 // Type implements Record.
@@ -272,6 +279,8 @@ func DecodeRecord(b []byte) (Record, error) {
 		rec, err = decodePayload[CreateACL](b[recordHeaderSize:])
 	case RecordDeleteACL:
 		rec, err = decodePayload[DeleteACL](b[recordHeaderSize:])
+	case RecordChangePartition:
+		rec, err = decodePayload[ChangePartition](b[recordHeaderSize:])
 	}
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v version %d: %v", ErrCorruptRecord, typ, version, err)

@@ -39,6 +39,7 @@ func sampleRecords() []Record {
 		UserScramCredential{User: "alice", Mechanism: "SCRAM-SHA-512", Remove: true},
 		CreateACL{ID: "kXcNLCn-TYKdbMSeZD8YbQ", Binding: sampleACL},
 		DeleteACL{ID: "kXcNLCn-TYKdbMSeZD8YbQ"},
+		ChangePartition{TopicID: id, Partition: 0, Leader: 2, LeaderEpoch: 1, ISR: []int32{2}, PartitionEpoch: 1},
 	}
 }
 
