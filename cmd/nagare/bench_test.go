@@ -20,7 +20,7 @@ import (
 // that bench starts as `<this binary> bench ...` (such as kfake-serve for
 // --compare-kfake). The test binary's own arguments never start with "bench".
 func TestMain(m *testing.M) {
-	if len(os.Args) > 1 && os.Args[1] == "bench" {
+	if len(os.Args) > 1 && (os.Args[1] == "bench" || os.Args[1] == "serve") { // serve: cluster up's nodes
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
 		stop()

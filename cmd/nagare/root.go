@@ -54,6 +54,7 @@ Kafka protocol and admin APIs only, so they need nothing but --bootstrap.`,
 		newConsumeCommand(),
 		newBenchCommand(),
 		newTopCommand(),
+		newClusterCommand(),
 	)
 	return root
 }

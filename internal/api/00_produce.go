@@ -6,7 +6,13 @@ package api
 // own error. Batches are appended as the client framed them: validated (framing, magic
 // v2, CRC-32C, record count, max.message.bytes, timestamp bounds for CreateTime) and
 // stamped with offsets, the leader epoch and, under LogAppendTime, the append time.
-// acks=0 gets no response. v13 names topics by ID. Only the partition's leader appends:
+// acks=0 gets no response; acks=1 answers after the leader's append; acks=-1 (all)
+// checks min.insync.replicas against the ISR before appending (NOT_ENOUGH_REPLICAS), then
+// answers once the high watermark passes the batch (every ISR member has it), the
+// request's timeout_ms passes (REQUEST_TIMED_OUT), or leadership moves
+// (NOT_LEADER_OR_FOLLOWER); an ISR that shrank below min.insync.replicas meanwhile gives
+// NOT_ENOUGH_REPLICAS_AFTER_APPEND, as Kafka's DelayedProduce. The wait runs on its own
+// goroutine, so the connection keeps reading. v13 names topics by ID. Only the partition's leader appends:
 // elsewhere NOT_LEADER_OR_FOLLOWER, with the current leader and its endpoint from v10
 // (KIP-951). Internal topics (__consumer_offsets)
 // refuse client writes with INVALID_TOPIC_EXCEPTION.
@@ -31,6 +37,7 @@ import (
 
 	"github.com/nagare-dev/nagare/internal/acl"
 	"github.com/nagare-dev/nagare/internal/log"
+	"github.com/nagare-dev/nagare/internal/partition"
 )
 
 const (
@@ -44,7 +51,7 @@ const (
 	unknownTopic      = "" // a v13 topic ID that names no topic
 )
 
-func (d *Dispatcher) handleProduce(_ context.Context, r *request) {
+func (d *Dispatcher) handleProduce(ctx context.Context, r *request) {
 	req := r.body.(*kmsg.ProduceRequest)
 	resp := req.ResponseKind().(*kmsg.ProduceResponse)
 	if r.header.Version < minProduceVersion {
@@ -64,6 +71,7 @@ func (d *Dispatcher) handleProduce(_ context.Context, r *request) {
 	}
 	now := d.cfg.Now()
 	img := d.cfg.Metadata.Image()
+	var waits []replicationWait
 	for _, t := range req.Topics {
 		rt := kmsg.NewProduceResponseTopic()
 		rt.Topic, rt.TopicID = t.Topic, t.TopicID
@@ -82,9 +90,13 @@ func (d *Dispatcher) handleProduce(_ context.Context, r *request) {
 				rt.Partitions = append(rt.Partitions, rp)
 				continue
 			}
-			rp := d.producePartition(r.header.Version, req.Acks, name, p, now)
+			rp, wait := d.producePartition(r.header.Version, req.Acks, name, p, now)
 			if r.header.Version >= 10 && newLeaderCode(rp.ErrorCode) {
 				setProduceLeader(resp, &rp, d.currentLeader(img, r.session, name, p.Partition))
+			}
+			if wait.part != nil {
+				wait.topic, wait.partition = len(resp.Topics), len(rt.Partitions)
+				waits = append(waits, wait)
 			}
 			rt.Partitions = append(rt.Partitions, rp)
 		}
@@ -94,18 +106,79 @@ func (d *Dispatcher) handleProduce(_ context.Context, r *request) {
 		r.noResponse()
 		return
 	}
+	if len(waits) > 0 {
+		deadline := r.received.Add(time.Duration(max(req.TimeoutMillis, 0)) * time.Millisecond)
+		go d.awaitReplication(ctx, r, resp, waits, deadline)
+		return
+	}
 	r.respond(resp)
 }
 
-func (d *Dispatcher) producePartition(version, acks int16, topic string, p kmsg.ProduceRequestTopicPartition, now time.Time) kmsg.ProduceResponseTopicPartition {
-	rp := kmsg.NewProduceResponseTopicPartition()
+// replicationWait is an acks=all partition whose append the ISR has not all copied yet.
+type replicationWait struct {
+	topic, partition int // indexes into the response
+	part             *partition.Partition
+	required         int64 // the high watermark that covers the append
+	leaderEpoch      int32 // the leadership that appended it
+}
+
+// awaitReplication completes an acks=all produce once every waiting partition's high
+// watermark covers its append, or the deadline passes, or leadership moves (Kafka's
+// DelayedProduce). It runs on its own goroutine; the writer still sends replies in order.
+func (d *Dispatcher) awaitReplication(ctx context.Context, r *request, resp *kmsg.ProduceResponse, waits []replicationWait, deadline time.Time) {
+	timer := time.NewTimer(time.Until(deadline))
+	defer timer.Stop()
+	expired := false
+	for _, w := range waits {
+		rp := &resp.Topics[w.topic].Partitions[w.partition]
+		for {
+			wake := w.part.Log().WaitForAppend() // before the check, so no move is missed
+			if code, done := w.check(); done {
+				rp.ErrorCode = code
+				break
+			}
+			if expired {
+				rp.ErrorCode = kerr.RequestTimedOut.Code
+				break
+			}
+			select {
+			case <-wake:
+			case <-timer.C:
+				expired = true
+			case <-ctx.Done():
+				return // the connection is gone: nobody reads the answer
+			}
+		}
+	}
+	r.respond(resp)
+}
+
+// check says whether the wait is over, and with what error code.
+func (w *replicationWait) check() (int16, bool) {
+	p := w.part
+	if p.Log().HighWatermark() >= w.required {
+		if p.InSyncReplicas() < p.Config().MinInsyncReplicas {
+			return kerr.NotEnoughReplicasAfterAppend.Code, true
+		}
+		return 0, true
+	}
+	if !p.IsLeader() || p.LeaderEpoch() != w.leaderEpoch {
+		return kerr.NotLeaderForPartition.Code, true
+	}
+	return 0, false
+}
+
+// producePartition appends one partition's batches; for acks=all it also returns what to
+// wait for when the high watermark does not cover the append yet (wait.part nil: none).
+func (d *Dispatcher) producePartition(version, acks int16, topic string, p kmsg.ProduceRequestTopicPartition, now time.Time) (rp kmsg.ProduceResponseTopicPartition, wait replicationWait) {
+	rp = kmsg.NewProduceResponseTopicPartition()
 	rp.Partition = p.Partition
 	if isInternalTopic(topic) {
 		// Only the coordinators write their topics; a client's junk there would stop
 		// every group of that partition from loading (Kafka refuses it the same way).
 		rp.ErrorCode = kerr.InvalidTopicException.Code
 		rp.ErrorMessage = ptr("cannot produce to internal topic " + topic)
-		return rp
+		return rp, wait
 	}
 	part, code := d.servedPartition(topic, p.Partition, -1) // produce sends no leader epoch
 	if code != 0 {
@@ -113,22 +186,26 @@ func (d *Dispatcher) producePartition(version, acks int16, topic string, p kmsg.
 		if code == kerr.UnknownTopicOrPartition.Code && version >= 13 && topic == unknownTopic {
 			rp.ErrorCode = kerr.UnknownTopicID.Code
 		}
-		return rp
+		return rp, wait
 	}
 	if err := checkCodecs(p.Records, version); err != nil {
 		rp.ErrorCode, rp.ErrorMessage = errorCode(err), errorMessage(err)
-		return rp
+		return rp, wait
 	}
+	epoch := part.LeaderEpoch()
 	res, err := part.Append(p.Records, acks, now)
 	if err != nil {
 		rp.ErrorCode, rp.ErrorMessage = errorCode(err), errorMessage(err)
 		rp.LogStartOffset = part.Log().LogStartOffset()
-		return rp
+		return rp, wait
 	}
 	rp.BaseOffset = res.BaseOffset
 	rp.LogAppendTime = res.LogAppendTime
 	rp.LogStartOffset = res.LogStartOffset
-	return rp
+	if acks == acksAll && part.Log().HighWatermark() <= res.LastOffset {
+		wait = replicationWait{part: part, required: res.LastOffset + 1, leaderEpoch: epoch}
+	}
+	return rp, wait
 }
 
 // setProduceLeader names the partition's current leader in a NOT_LEADER_OR_FOLLOWER

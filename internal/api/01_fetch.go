@@ -15,9 +15,20 @@ package api
 // consumers: elsewhere NOT_LEADER_OR_FOLLOWER, with the current leader (v12+) and its
 // endpoint (v16+) named as KIP-951 does.
 //
+// Replica fetches (replica id >= 0: ReplicaID before v15, ReplicaState from v15, KIP-903)
+// come from followers (internal/replica): they need CLUSTER_ACTION on the cluster
+// (else CLUSTER_AUTHORIZATION_FAILED) and must name a replica of a partition this broker
+// leads (else NOT_LEADER_OR_FOLLOWER). They read up to the log end offset where
+// consumers read up to the high watermark, over the same sendfile path. Each records the
+// follower's fetch offset as its log end offset (partition.FollowerFetched), which moves
+// the high watermark over the ISR. From v12 a follower's LastFetchedEpoch is checked
+// against the leader's epoch history (KIP-320): when the follower's log cannot be a
+// prefix of the leader's, the answer carries no records but a DivergingEpoch (the
+// largest epoch the leader knows not above it and where it ends), and the follower
+// truncates there; an epoch the leader cannot place is OFFSET_OUT_OF_RANGE.
+//
 // Differs from Kafka: no fetch sessions (KIP-227): every response has session id 0, the
-// protocol's "sessionless" answer, so clients send full requests. Follower fetches come
-// with replication.
+// protocol's "sessionless" answer, so clients send full requests.
 
 import (
 	"context"
@@ -45,7 +56,7 @@ func (d *Dispatcher) handleFetch(ctx context.Context, r *request) {
 	}
 	resp := d.readFetch(r, req)
 	deadline := r.received.Add(time.Duration(max(req.MaxWaitMillis, 0)) * time.Millisecond)
-	if resp.bytes() >= int64(req.MinBytes) || req.MaxWaitMillis <= 0 || hasFetchError(resp) {
+	if resp.bytes() >= int64(req.MinBytes) || req.MaxWaitMillis <= 0 || hasFetchError(resp) || resp.errorCode != 0 {
 		d.sendWhenWarm(ctx, r, req, resp, deadline, false)
 		return
 	}
@@ -117,10 +128,12 @@ func (d *Dispatcher) sendFetch(r *request, resp *fetchResponse) {
 	r.reply.Send(parts, resp.release)
 }
 
+// hasFetchError says whether a partition's answer should go at once: an error, or a
+// diverging epoch the follower must act on.
 func hasFetchError(resp *fetchResponse) bool {
 	for _, t := range resp.topics {
 		for _, p := range t.partitions {
-			if p.errorCode != 0 {
+			if p.errorCode != 0 || p.diverging {
 				return true
 			}
 		}
@@ -138,16 +151,33 @@ func (d *Dispatcher) readFetch(r *request, req *kmsg.FetchRequest) *fetchRespons
 		budget = 1<<31 - 1
 	}
 	minOne := true
+	replica := fetchReplicaID(req, version)
+	var now time.Time
+	if replica >= 0 {
+		now = time.Now()
+		if !d.authorizedCluster(r, acl.OpClusterAction) {
+			resp.errorCode = kerr.ClusterAuthorizationFailed.Code
+		}
+	}
 	for _, t := range req.Topics {
 		ft := fetchTopic{name: fetchTopicName(img, t, version), id: t.TopicID}
-		denied := ft.name != unknownTopic && !d.authorizedTopic(r, acl.OpRead, ft.name)
+		denied := ft.name != unknownTopic && replica < 0 && !d.authorizedTopic(r, acl.OpRead, ft.name)
 		for _, p := range t.Partitions {
-			if denied {
+			if denied || resp.errorCode != 0 {
+				code := kerr.TopicAuthorizationFailed.Code
+				if resp.errorCode != 0 {
+					code = resp.errorCode
+				}
 				ft.partitions = append(ft.partitions, fetchPartition{partition: p.Partition, highWatermark: -1, lastStableOffset: -1,
-					logStartOffset: -1, errorCode: kerr.TopicAuthorizationFailed.Code})
+					logStartOffset: -1, errorCode: code})
 				continue
 			}
-			fp := d.readFetchPartition(ft.name, version, p, req.IsolationLevel, &budget, &minOne)
+			var fp fetchPartition
+			if replica >= 0 {
+				fp = d.readReplicaFetch(ft.name, version, p, replica, now, &budget, &minOne)
+			} else {
+				fp = d.readFetchPartition(ft.name, version, p, req.IsolationLevel, &budget, &minOne)
+			}
 			if version >= 12 && newLeaderCode(fp.errorCode) {
 				resp.nameLeader(&fp, d.currentLeader(img, r.session, ft.name, p.Partition))
 			}
@@ -201,6 +231,69 @@ func (d *Dispatcher) readFetchPartition(topic string, version int16, p kmsg.Fetc
 		fp.errorCode = errorCode(err)
 		if !errors.Is(err, log.ErrOffsetOutOfRange) {
 			d.cfg.Logger.Warn("fetch read failed", "topic", topic, "partition", p.Partition, "err", err)
+		}
+		return fp
+	}
+	fp.records, fp.part = res.Range, part
+	if res.Range.Length > 0 {
+		*budget -= res.Range.Length
+		*minOne = false
+	}
+	return fp
+}
+
+// fetchReplicaID is the fetching follower's broker id, or -1 for a consumer: ReplicaID
+// up to v14, ReplicaState.ID from v15 (KIP-903).
+func fetchReplicaID(req *kmsg.FetchRequest, version int16) int32 {
+	if version >= 15 {
+		return req.ReplicaState.ID
+	}
+	return req.ReplicaID
+}
+
+// readReplicaFetch serves one partition of a follower's fetch (Kafka's
+// Partition.fetchRecords from a follower): the leader checks the follower's last fetched
+// epoch against its history (KIP-320), records the fetch offset as the follower's log end
+// offset (which may move the high watermark), then reads up to its own log end offset.
+func (d *Dispatcher) readReplicaFetch(topic string, version int16, p kmsg.FetchRequestTopicPartition, replica int32, now time.Time, budget *int64, minOne *bool) fetchPartition {
+	fp := fetchPartition{partition: p.Partition, highWatermark: -1, lastStableOffset: -1, logStartOffset: -1}
+	part, code := d.servedPartition(topic, p.Partition, p.CurrentLeaderEpoch)
+	if code != 0 {
+		fp.errorCode = code
+		if code == kerr.UnknownTopicOrPartition.Code && version >= 13 && topic == unknownTopic {
+			fp.errorCode = kerr.UnknownTopicID.Code
+		}
+		return fp
+	}
+	l := part.Log()
+	if version >= 12 && p.LastFetchedEpoch >= 0 {
+		// Kafka's validateFetchOffsetAndMaybeGetDivergingEpoch: an epoch the leader cannot
+		// place, or an offset below its log start, is OFFSET_OUT_OF_RANGE (the follower
+		// then starts over from what the response's offsets allow).
+		epoch, end := l.EndOffsetForEpoch(p.LastFetchedEpoch)
+		fp.highWatermark, fp.logStartOffset = l.HighWatermark(), l.LogStartOffset()
+		fp.lastStableOffset = fp.highWatermark
+		switch {
+		case epoch == log.UndefinedEpoch || end == log.UndefinedOffset || p.FetchOffset < fp.logStartOffset:
+			fp.errorCode = kerr.OffsetOutOfRange.Code
+			return fp
+		case epoch < p.LastFetchedEpoch || end < p.FetchOffset:
+			fp.diverging, fp.divergingEpoch, fp.divergingEndOffset = true, epoch, end
+			return fp
+		}
+	}
+	if err := part.FollowerFetched(replica, p.FetchOffset, now); err != nil {
+		fp.errorCode = kerr.NotLeaderForPartition.Code
+		return fp
+	}
+	maxBytes := min(int64(p.PartitionMaxBytes), *budget)
+	res, err := l.Read(p.FetchOffset, log.ReadOptions{MaxBytes: int(maxBytes), MinOneBatch: *minOne, MaxOffset: l.LogEndOffset()})
+	fp.highWatermark, fp.logStartOffset = res.HighWatermark, res.LogStartOffset
+	fp.lastStableOffset = res.HighWatermark
+	if err != nil {
+		fp.errorCode = errorCode(err)
+		if !errors.Is(err, log.ErrOffsetOutOfRange) {
+			d.cfg.Logger.Warn("replica fetch read failed", "topic", topic, "partition", p.Partition, "replica", replica, "err", err)
 		}
 		return fp
 	}

@@ -30,7 +30,7 @@ func (d *Dispatcher) handleMetadata(ctx context.Context, r *request) {
 	req := r.body.(*kmsg.MetadataRequest)
 	resp := req.ResponseKind().(*kmsg.MetadataResponse)
 	img := d.cfg.Metadata.Image()
-	for _, b := range img.Brokers() {
+	for _, b := range img.UnfencedBrokers() { // a fenced broker serves nothing, as in Kafka
 		mb := kmsg.NewMetadataResponseBroker()
 		mb.NodeID = b.NodeID
 		mb.Host, mb.Port = d.brokerAddr(r.session, b)

@@ -75,7 +75,7 @@ func (d *Dispatcher) createPartitions(ctx context.Context, t kmsg.CreatePartitio
 	case t.Count-current > maxNewPartitions:
 		return newError(kerr.PolicyViolation, "Unable to perform excessively large batch operation.")
 	}
-	added, err := planNewPartitions(img.Brokers(), topic, t)
+	added, err := planNewPartitions(img.UnfencedBrokers(), topic, t)
 	if err != nil || validateOnly {
 		return err
 	}

@@ -46,8 +46,8 @@ func (d *Dispatcher) handleDescribeCluster(_ context.Context, r *request) {
 		return
 	}
 	resp.ClusterID = d.cfg.ClusterID
-	resp.ControllerID = d.cfg.Metadata.ControllerID() // the quorum leader, a broker too (Kafka: a random broker)
-	for _, b := range d.cfg.Metadata.Image().Brokers() {
+	resp.ControllerID = d.cfg.Metadata.ControllerID()            // the quorum leader, a broker too (Kafka: a random broker)
+	for _, b := range d.cfg.Metadata.Image().UnfencedBrokers() { // fenced ones serve nothing
 		rb := kmsg.NewDescribeClusterResponseBroker()
 		rb.NodeID = b.NodeID
 		rb.Host, rb.Port = d.brokerAddr(r.session, b)

@@ -40,8 +40,13 @@ type fetchPartition struct {
 	namesLeader      bool // v12+: send currentLeader (after NOT_LEADER_OR_FOLLOWER, KIP-951)
 	leaderID         int32
 	leaderEpoch      int32
-	records          log.FileRange
-	part             *partition.Partition // counts the bytes sent (nil on error)
+	// diverging (v12+, to followers): the follower's log is not a prefix of ours; it
+	// truncates to divergingEndOffset (KIP-320 DivergingEpoch, tagged field 0).
+	diverging          bool
+	divergingEpoch     int32
+	divergingEndOffset int64
+	records            log.FileRange
+	part               *partition.Partition // counts the bytes sent (nil on error)
 }
 
 // release unpins every range in the response.
@@ -128,14 +133,30 @@ func (f *fetchResponse) encodePartition(e *partsEncoder, p *fetchPartition) {
 		e.buf = kbin.AppendInt32(e.buf, -1) // preferred read replica: none
 	}
 	e.fileBytes(p.records)
-	if e.flexible && p.namesLeader {
+	if !e.flexible {
+		return
+	}
+	tags := byte(0)
+	if p.diverging {
+		tags++
+	}
+	if p.namesLeader {
+		tags++
+	}
+	e.buf = append(e.buf, tags)
+	if p.diverging {
+		// Tagged field 0, DivergingEpoch: {epoch int32, end_offset int64, no tags}.
+		e.buf = append(e.buf, 0, 13)
+		e.buf = kbin.AppendInt32(e.buf, p.divergingEpoch)
+		e.buf = kbin.AppendInt64(e.buf, p.divergingEndOffset)
+		e.buf = append(e.buf, 0)
+	}
+	if p.namesLeader {
 		// Tagged field 1, CurrentLeader: {leader_id int32, leader_epoch int32, no tags}.
-		e.buf = append(e.buf, 1, 1, 9)
+		e.buf = append(e.buf, 1, 9)
 		e.buf = kbin.AppendInt32(e.buf, p.leaderID)
 		e.buf = kbin.AppendInt32(e.buf, p.leaderEpoch)
 		e.buf = append(e.buf, 0)
-	} else {
-		e.tags()
 	}
 }
 

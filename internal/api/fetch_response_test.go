@@ -79,8 +79,9 @@ func TestFetchResponseLeaderHints(t *testing.T) {
 	for v := int16(12); v <= 17; v++ {
 		resp := &fetchResponse{version: v, topics: []fetchTopic{{name: "orders", id: [16]byte{1}, partitions: []fetchPartition{
 			{partition: 0, errorCode: 6, highWatermark: -1, lastStableOffset: -1, logStartOffset: -1},
-			{partition: 1, highWatermark: 3, lastStableOffset: 3},
+			{partition: 1, highWatermark: 3, lastStableOffset: 3, diverging: true, divergingEpoch: 4, divergingEndOffset: 17},
 		}}}}
+		resp.topics[0].partitions[0].diverging, resp.topics[0].partitions[0].divergingEpoch = true, 1 // with a leader hint: both tags
 		resp.nameLeader(&resp.topics[0].partitions[0], leaderHint{id: 2, epoch: 5,
 			endpoint: &leaderAddress{nodeID: 2, host: "broker-2.example", port: 9093, rack: &rack}})
 		r := kbin.Reader{Src: assemble(t, resp.encode(1))}
@@ -94,6 +95,9 @@ func TestFetchResponseLeaderHints(t *testing.T) {
 		p0, p1 := got.Topics[0].Partitions[0], got.Topics[0].Partitions[1]
 		if p0.CurrentLeader.LeaderID != 2 || p0.CurrentLeader.LeaderEpoch != 5 || p1.CurrentLeader.LeaderID != -1 || p1.HighWatermark != 3 {
 			t.Fatalf("v%d: current leaders %+v %+v", v, p0.CurrentLeader, p1.CurrentLeader)
+		}
+		if p0.DivergingEpoch.Epoch != 1 || p1.DivergingEpoch.Epoch != 4 || p1.DivergingEpoch.EndOffset != 17 {
+			t.Fatalf("v%d: diverging epochs %+v %+v", v, p0.DivergingEpoch, p1.DivergingEpoch)
 		}
 		want := 0
 		if v >= 16 {

@@ -15,7 +15,7 @@ import (
 // refreshes its metadata and goes to the leader; FENCED_LEADER_EPOCH or
 // UNKNOWN_LEADER_EPOCH when the client's epoch is older or newer than ours, checked before
 // leadership as Kafka's localLogWithEpochOrThrow does. Replica fetches (a follower asking
-// a leader) will come here with replication.
+// a leader) come here too, then check the follower is a replica (01_fetch.go).
 func (d *Dispatcher) servedPartition(topic string, index, clientEpoch int32) (*partition.Partition, int16) {
 	part, ok := d.cfg.Partitions.Get(topic, index)
 	if !ok {

@@ -54,6 +54,7 @@ func (d *Dispatcher) planTopic(spec topicSpec) (metadata.CreateTopic, error) {
 	if len(spec.assignment) > 0 {
 		return d.planManualAssignment(rec, spec, brokers)
 	}
+	brokers = img.UnfencedBrokers() // new replicas go to live brokers only, as Kafka places them
 	partitions, rf := spec.partitions, spec.replicationFactor
 	if partitions == -1 {
 		partitions = int32(d.cfg.Broker.Int("num.partitions"))

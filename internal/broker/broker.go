@@ -23,6 +23,7 @@ import (
 	"github.com/nagare-dev/nagare/internal/partition"
 	"github.com/nagare-dev/nagare/internal/quota"
 	"github.com/nagare-dev/nagare/internal/readpath"
+	"github.com/nagare-dev/nagare/internal/replica"
 	"github.com/nagare-dev/nagare/internal/server"
 	"github.com/nagare-dev/nagare/internal/stats"
 )
@@ -59,7 +60,9 @@ type Broker struct {
 	logs       *log.Manager
 	meta       *metadata.Store
 	partitions *partition.Registry
+	replicas   *replica.Manager // follower fetchers and the ISR keeper
 	groups     *group.Coordinator
+	control    controlPlane    // controller.go
 	quotas     *quota.Manager  // quota.go
 	stats      *stats.Stats    // stats.go; nil when nagare.metrics.enable is false
 	authorizer *acl.Authorizer // acl.go; nil when ACLs are not enforced
@@ -107,6 +110,7 @@ func (b *Broker) start(ctx context.Context, cfg Config) error {
 	if err := b.openMetadata(ctx); err != nil {
 		return err
 	}
+	b.startController() // controller.go
 	b.applyDynamicConfigs()
 	if err := b.addScramCredentials(ctx, cfg.AddScram); err != nil { // security.go
 		return err
@@ -121,10 +125,16 @@ func (b *Broker) start(ctx context.Context, cfg Config) error {
 	if err := b.register(ctx); err != nil {
 		return err
 	}
+	if err := b.startHeartbeats(ctx); err != nil { // controller.go
+		return fmt.Errorf("broker: first heartbeat to the controller: %w", err)
+	}
 	if err := b.partitions.Sync(b.meta.Image()); err != nil {
 		return fmt.Errorf("sync partitions: %w", err)
 	}
 	b.groups.ApplyMetadata(b.meta.Image())
+	b.replicas = replica.New(replica.Config{NodeID: b.nodeID, Partitions: b.partitions, Metadata: b.meta,
+		Settings: replica.SettingsFrom(b.conf), Logger: b.logger})
+	b.replicas.Apply(b.meta.Image())
 	followCtx, cancel := context.WithCancel(context.Background())
 	b.stop = cancel
 	b.wg.Add(2)
@@ -174,6 +184,8 @@ func (b *Broker) openLogs() error {
 		Logger:                 b.logger,
 		RetentionCheckInterval: b.conf.Duration("log.retention.check.interval.ms"),
 		CheckpointInterval:     b.conf.Duration("log.flush.offset.checkpoint.interval.ms"),
+
+		HighWatermarkCheckpointInterval: b.conf.Duration("replica.high.watermark.checkpoint.interval.ms"),
 
 		CleanerEnable:              b.conf.Bool("log.cleaner.enable") && b.conf.Int("log.cleaner.threads") > 0,
 		CleanerThreads:             b.conf.Int("log.cleaner.threads"),
@@ -292,6 +304,7 @@ func (b *Broker) followMetadata(ctx context.Context) {
 			if err := b.partitions.Sync(img); err != nil {
 				b.logger.Error("applying metadata to partitions", "err", err)
 			}
+			b.replicas.Apply(img) // after the registry: fetchers follow what it opened
 			b.groups.ApplyMetadata(img)
 		}
 	}
@@ -320,10 +333,17 @@ func (b *Broker) HTTPAddr() string {
 // DataDir is the broker's data directory.
 func (b *Broker) DataDir() string { return b.dataDir }
 
-// Shutdown stops the broker gracefully: no new connections, in-flight requests finish
-// (bounded by ctx), logs are flushed and closed cleanly.
+// Partitions is the broker's partition registry, for tests that compare replicas.
+func (b *Broker) Partitions() *partition.Registry { return b.partitions }
+
+// Shutdown stops the broker gracefully: in a cluster its leaderships move to other
+// replicas first (controlled shutdown, controller.go); then no new connections, in-flight
+// requests finish (bounded by ctx), logs are flushed and closed cleanly.
 func (b *Broker) Shutdown(ctx context.Context) error {
-	b.shutOnce.Do(func() { b.shutErr = b.close(ctx) })
+	b.shutOnce.Do(func() {
+		b.controlledShutdown(ctx)
+		b.shutErr = b.close(ctx)
+	})
 	return b.shutErr
 }
 
@@ -345,9 +365,13 @@ func (b *Broker) close(ctx context.Context) error {
 		b.stop()
 	}
 	b.wg.Wait()
+	if b.replicas != nil {
+		b.replicas.Close() // before the logs close: fetchers append to them
+	}
 	if b.groups != nil {
 		b.groups.Close() // before the logs close: its timers and loaders use them
 	}
+	b.stopControl() // controller.go; before the metadata store closes
 	if b.meta != nil {
 		errs = append(errs, b.meta.Close())
 	}

@@ -67,3 +67,18 @@ func StartCluster(t testing.TB, n int, opts ...Option) []*Broker {
 	}
 	return brokers
 }
+
+// Kill stops a broker the way a crash does, as far as the cluster can tell: no controlled
+// shutdown, so its leaderships stay until the controller fences it for its silence.
+// Restart starts it again on the same data dir.
+func (b *Broker) Kill() {
+	if b.Broker == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := b.Broker.Halt(ctx); err != nil {
+		b.t.Errorf("halt broker: %v", err)
+	}
+	b.Broker = nil
+}

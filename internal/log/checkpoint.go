@@ -15,7 +15,10 @@ import (
 const (
 	recoveryPointFile  = "recovery-point-offset-checkpoint"
 	logStartOffsetFile = "log-start-offset-checkpoint"
-	cleanShutdownFile  = ".kafka_cleanshutdown"
+	// highWatermarkFile is each log's high watermark (Kafka's replication-offset-checkpoint),
+	// so a restarted replica neither exposes uncommitted data nor hides committed data.
+	highWatermarkFile = "replication-offset-checkpoint"
+	cleanShutdownFile = ".kafka_cleanshutdown"
 )
 
 // TopicPartition names one partition.

@@ -28,6 +28,9 @@ type ManagerConfig struct {
 	FlushCheckInterval time.Duration
 	// CheckpointInterval is log.flush.offset.checkpoint.interval.ms.
 	CheckpointInterval time.Duration
+	// HighWatermarkCheckpointInterval is replica.high.watermark.checkpoint.interval.ms:
+	// how often the replication-offset-checkpoint is written (default 5s).
+	HighWatermarkCheckpointInterval time.Duration
 	// RecoveryThreads opens logs in parallel at start (num.recovery.threads.per.data.dir).
 	RecoveryThreads int
 
@@ -106,6 +109,9 @@ func withManagerDefaults(cfg ManagerConfig) ManagerConfig {
 	if cfg.CheckpointInterval <= 0 {
 		cfg.CheckpointInterval = time.Minute
 	}
+	if cfg.HighWatermarkCheckpointInterval <= 0 {
+		cfg.HighWatermarkCheckpointInterval = 5 * time.Second
+	}
 	if cfg.RecoveryThreads <= 0 {
 		cfg.RecoveryThreads = 2
 	}
@@ -147,6 +153,11 @@ func (m *Manager) openAll(clean bool) error {
 		m.logger.Warn("ignoring unreadable checkpoint", "err", err)
 		starts = map[TopicPartition]int64{}
 	}
+	hws, err := readCheckpoint(filepath.Join(m.cfg.Dir, highWatermarkFile))
+	if err != nil {
+		m.logger.Warn("ignoring unreadable checkpoint; high watermarks start at the log ends", "err", err)
+		hws = map[TopicPartition]int64{}
+	}
 	cleaned, err := readCheckpoint(filepath.Join(m.cfg.Dir, cleanerCheckpointFile))
 	if err != nil {
 		// Any log may have been compacted: recover them all accepting offset gaps.
@@ -165,7 +176,7 @@ func (m *Manager) openAll(clean bool) error {
 		go func() {
 			defer wg.Done()
 			for tp := range work {
-				errs <- m.openOne(tp, clean, recovery, starts, cleaned)
+				errs <- m.openOne(tp, clean, recovery, starts, cleaned, hws)
 			}
 		}()
 	}
@@ -184,7 +195,7 @@ func (m *Manager) openAll(clean bool) error {
 	return errors.Join(all...)
 }
 
-func (m *Manager) openOne(tp TopicPartition, clean bool, recovery, starts, cleaned map[TopicPartition]int64) error {
+func (m *Manager) openOne(tp TopicPartition, clean bool, recovery, starts, cleaned, hws map[TopicPartition]int64) error {
 	rp, known := recovery[tp]
 	firstDirty, compacted := cleaned[tp] // nil cleaned: unknown
 	l, err := Open(OpenOptions{
@@ -197,6 +208,12 @@ func (m *Manager) openOne(tp TopicPartition, clean bool, recovery, starts, clean
 	}
 	if compacted {
 		l.cleanerCheckpoint.Store(firstDirty)
+	}
+	if hw, ok := hws[tp]; ok && hw < l.LogEndOffset() {
+		// Recovery leaves the high watermark at the log end; a replicated partition
+		// committed only up to its checkpoint. A lone leader moves it back to its log
+		// end when it takes the partition (partition.Registry), as Kafka's leader does.
+		l.highWatermark.Store(max(hw, l.LogStartOffset()))
 	}
 	m.mu.Lock()
 	m.logs[tp] = l
@@ -322,6 +339,8 @@ func (m *Manager) background(ctx context.Context) {
 	retention := time.NewTicker(m.cfg.RetentionCheckInterval)
 	flush := time.NewTicker(m.cfg.FlushCheckInterval)
 	checkpoint := time.NewTicker(m.cfg.CheckpointInterval)
+	hwCheckpoint := time.NewTicker(m.cfg.HighWatermarkCheckpointInterval)
+	defer hwCheckpoint.Stop()
 	defer retention.Stop()
 	defer flush.Stop()
 	defer checkpoint.Stop()
@@ -338,6 +357,10 @@ func (m *Manager) background(ctx context.Context) {
 		case <-checkpoint.C:
 			if err := m.WriteCheckpoints(); err != nil {
 				m.logger.Error("writing checkpoints", "err", err)
+			}
+		case <-hwCheckpoint.C:
+			if err := m.writeHighWatermarks(); err != nil {
+				m.logger.Error("writing the high watermark checkpoint", "err", err)
 			}
 		}
 	}
@@ -371,10 +394,21 @@ func (m *Manager) WriteCheckpoints() error {
 		starts[tp] = l.LogStartOffset()
 	}
 	return errors.Join(
+		m.writeHighWatermarks(),
 		writeCheckpoint(filepath.Join(m.cfg.Dir, recoveryPointFile), recovery),
 		writeCheckpoint(filepath.Join(m.cfg.Dir, logStartOffsetFile), starts),
 		m.writeCleanerCheckpoint(),
 	)
+}
+
+// writeHighWatermarks writes every log's high watermark to the
+// replication-offset-checkpoint (Kafka's format and name).
+func (m *Manager) writeHighWatermarks() error {
+	hws := map[TopicPartition]int64{}
+	for _, l := range m.Logs() {
+		hws[TopicPartition{Topic: l.topic, Partition: l.partition}] = l.HighWatermark()
+	}
+	return writeCheckpoint(filepath.Join(m.cfg.Dir, highWatermarkFile), hws)
 }
 
 // Close stops the background work, flushes and closes every log, writes the checkpoints

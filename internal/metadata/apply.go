@@ -43,6 +43,10 @@ func (img *Image) apply(rec Record, index uint64) (*Image, error) {
 		return img.applyDeleteACL(r, index)
 	case ChangePartition:
 		return img.applyChangePartition(r, index)
+	case FenceBroker:
+		return img.applyFence(r.NodeID, true, index)
+	case UnfenceBroker:
+		return img.applyFence(r.NodeID, false, index)
 	}
 	// Only reachable with a pointer to a record struct, which DecodeRecord never returns.
 	return nil, fmt.Errorf("%w: cannot apply %T", ErrUnknownRecord, rec)
@@ -55,7 +59,12 @@ func (img *Image) applyRegisterBroker(r RegisterBroker, index uint64) (*Image, e
 	if r.Host == "" || r.Port <= 0 || r.Port > math.MaxUint16 {
 		return nil, fmt.Errorf("%w: broker %d address %q port %d", ErrInvalidRecord, r.NodeID, r.Host, r.Port)
 	}
-	return img.withBroker(index, Broker(r)), nil
+	b := Broker{NodeID: r.NodeID, Host: r.Host, Port: r.Port, Rack: r.Rack}
+	if cur, ok := img.Broker(r.NodeID); ok {
+		// A new address does not unfence: only a heartbeat to the controller does.
+		b.Fenced = cur.Fenced
+	}
+	return img.withBroker(index, b), nil
 }
 
 func (img *Image) applyCreateTopic(r CreateTopic, index uint64) (*Image, error) {

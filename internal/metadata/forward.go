@@ -24,6 +24,8 @@ import (
 //	  kind 1 propose:    body is an encoded Record (records.go)
 //	  kind 2 join:       body is node ID int32 + the node's raft address
 //	  kind 3 read index: no body
+//	  kind 4 heartbeat:  body is node ID int32 (broker_requests.go)
+//	  kind 5 controlled shutdown: body is node ID int32 + phase byte (broker_requests.go)
 //	answer:   | length uint32 | 0 | index uint64 |                    (success)
 //	          | length uint32 | 1 | errors uint32 | message | leader | (failure)
 //
@@ -35,6 +37,8 @@ const (
 	reqPropose   byte = 1
 	reqJoin      byte = 2
 	reqReadIndex byte = 3
+	reqHeartbeat byte = 4
+	reqShutdown  byte = 5
 
 	// maxForwardFrame bounds a frame: records are small, and a CreateTopic with thousands
 	// of partitions is a few hundred KiB.
@@ -317,6 +321,8 @@ func (s *Store) serveRequest(ctx context.Context, kind byte, body []byte) (uint6
 			return 0, fmt.Errorf("%w: malformed join request", ErrInvalidRecord)
 		}
 		return s.addNonvoter(ctx, int32(binary.BigEndian.Uint32(body)), string(body[4:]))
+	case reqHeartbeat, reqShutdown:
+		return s.serveBrokerRequest(ctx, kind, body)
 	case reqReadIndex:
 		select {
 		case <-s.ready: // this leader has replayed its log: its Image is current

@@ -68,6 +68,9 @@ type Broker struct {
 	Host   string // the advertised host of the broker's client listener
 	Port   int32
 	Rack   string // broker.rack; "" when the broker has no rack
+	// Fenced is set by FenceBroker and cleared by UnfenceBroker (broker_fence.go): the
+	// broker missed its session or shut down, and serves nothing until it heartbeats.
+	Fenced bool
 }
 
 // emptyImage is the state before the first record. It is shared: Images are immutable.

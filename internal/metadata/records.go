@@ -30,6 +30,8 @@ const (
 	RecordCreateACL           RecordType = 11
 	RecordDeleteACL           RecordType = 12
 	RecordChangePartition     RecordType = 13
+	RecordFenceBroker         RecordType = 14
+	RecordUnfenceBroker       RecordType = 15
 )
 
 // recordVersions is the newest payload version this code writes and reads, per type. A change
@@ -49,6 +51,8 @@ var recordVersions = map[RecordType]uint8{
 	RecordCreateACL:           0,
 	RecordDeleteACL:           0,
 	RecordChangePartition:     0,
+	RecordFenceBroker:         0,
+	RecordUnfenceBroker:       0,
 }
 
 // String names the type as the Go struct that carries it, for logs and errors.
@@ -80,6 +84,10 @@ func (t RecordType) String() string {
 		return "DeleteACL"
 	case RecordChangePartition:
 		return "ChangePartition"
+	case RecordFenceBroker:
+		return "FenceBroker"
+	case RecordUnfenceBroker:
+		return "UnfenceBroker"
 	}
 	return fmt.Sprintf("RecordType(%d)", uint8(t))
 }
@@ -281,6 +289,10 @@ func DecodeRecord(b []byte) (Record, error) {
 		rec, err = decodePayload[DeleteACL](b[recordHeaderSize:])
 	case RecordChangePartition:
 		rec, err = decodePayload[ChangePartition](b[recordHeaderSize:])
+	case RecordFenceBroker:
+		rec, err = decodePayload[FenceBroker](b[recordHeaderSize:])
+	case RecordUnfenceBroker:
+		rec, err = decodePayload[UnfenceBroker](b[recordHeaderSize:])
 	}
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v version %d: %v", ErrCorruptRecord, typ, version, err)

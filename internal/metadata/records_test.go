@@ -40,6 +40,8 @@ func sampleRecords() []Record {
 		CreateACL{ID: "kXcNLCn-TYKdbMSeZD8YbQ", Binding: sampleACL},
 		DeleteACL{ID: "kXcNLCn-TYKdbMSeZD8YbQ"},
 		ChangePartition{TopicID: id, Partition: 0, Leader: 2, LeaderEpoch: 1, ISR: []int32{2}, PartitionEpoch: 1},
+		FenceBroker{NodeID: 2},
+		UnfenceBroker{NodeID: 2},
 	}
 }
 

@@ -20,7 +20,7 @@ import (
 //	count ×  uvarint length, then an encoded record (see EncodeRecord)
 //
 // Records come in dependency order: SetClusterID when the cluster has an ID, RegisterBroker
-// for every broker, CreateTopic for every topic (sorted by name, with its partitions and
+// for every broker (followed by FenceBroker when it is fenced), CreateTopic for every topic (sorted by name, with its partitions and
 // config overrides), AlterBrokerConfigs for every broker and the cluster default that has
 // dynamic configs, and one AllocateProducerIDs{NodeID: -1, Start: 0, Count: NextProducerID}
 // when any producer IDs were handed out (the blocks themselves are not kept, as in Kafka),
@@ -44,6 +44,11 @@ const (
 func writeSnapshot(w *bufio.Writer, img *Image) error {
 	nodeIDs := slices.Sorted(maps.Keys(img.brokerConfigs))
 	count := len(img.brokers) + img.TopicCount() + len(nodeIDs)
+	for _, b := range img.brokers {
+		if b.Fenced {
+			count++
+		}
+	}
 	if img.clusterID != "" {
 		count++
 	}
@@ -70,8 +75,13 @@ func writeSnapshot(w *bufio.Writer, img *Image) error {
 		}
 	}
 	for _, b := range img.brokers {
-		if err := writeSnapshotRecord(w, RegisterBroker(b)); err != nil {
+		if err := writeSnapshotRecord(w, RegisterBroker{NodeID: b.NodeID, Host: b.Host, Port: b.Port, Rack: b.Rack}); err != nil {
 			return err
+		}
+		if b.Fenced {
+			if err := writeSnapshotRecord(w, FenceBroker{NodeID: b.NodeID}); err != nil {
+				return err
+			}
 		}
 	}
 	for _, t := range img.sortedTopics() {

@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -116,6 +117,8 @@ type Store struct {
 	fwd        *forwarder
 	transport  *raft.NetworkTransport
 	bolt       *raftboltdb.BoltStore
+	// brokerHandler serves heartbeats and controlled shutdowns (broker_requests.go).
+	brokerHandler atomic.Pointer[BrokerHandler]
 
 	ready     chan struct{} // closed once this node has a leader and has applied its log
 	started   chan struct{} // closed once s.raft is set; forwarding requests wait for it

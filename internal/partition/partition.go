@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -34,6 +35,14 @@ type Partition struct {
 	replicas    atomic.Int32 // number of in-sync replicas, for min.insync.replicas
 	topicConfig atomic.Pointer[config.Topic]
 	traffic     traffic // bytes and records in and out, for metrics (traffic.go)
+
+	// Replication (replication.go).
+	self       int32                      // this broker's node id
+	set        atomic.Pointer[replicaSet] // replicas, ISR, partition epoch, followers' progress
+	soleISR    atomic.Bool                // leading with an ISR of this broker alone: the HW follows the log end
+	epochStart atomic.Int64               // log end offset when this broker's leadership began
+	followMu   sync.Mutex                 // a follower's appends and truncations vs. becoming leader
+	isrNotify  func()                     // tells the ISR keeper a follower can rejoin; may be nil
 }
 
 // Topic is the partition's topic name.
@@ -81,8 +90,11 @@ func (p *Partition) Append(records []byte, acks int16, now time.Time) (log.Appen
 	if err != nil {
 		return res, err
 	}
-	// A single replica commits on write; replication moves the mark by follower progress.
-	p.log.SetHighWatermark(p.log.LogEndOffset())
+	// A lone in-sync replica commits on write; otherwise followers' fetches move the mark
+	// (replication.go), and acks=all waits for it.
+	if p.soleISR.Load() {
+		p.log.AdvanceHighWatermark(p.log.LogEndOffset())
+	}
 	p.countAppended(len(records), res.RecordCount)
 	return res, nil
 }

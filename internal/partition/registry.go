@@ -7,6 +7,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/nagare-dev/nagare/internal/config"
 	"github.com/nagare-dev/nagare/internal/log"
@@ -22,11 +23,12 @@ type Registry struct {
 
 	syncMu sync.Mutex                                        // serializes Sync
 	parts  atomic.Pointer[map[log.TopicPartition]*Partition] // replaced whole by Sync
+	isrDue chan struct{}                                     // a follower can rejoin an ISR (ISRChecks)
 }
 
 // NewRegistry returns an empty registry over the data dir's logs.
 func NewRegistry(nodeID int32, logs *log.Manager, broker *config.Broker, logger *slog.Logger) *Registry {
-	r := &Registry{nodeID: nodeID, logs: logs, broker: broker, logger: logger}
+	r := &Registry{nodeID: nodeID, logs: logs, broker: broker, logger: logger, isrDue: make(chan struct{}, 1)}
 	empty := map[log.TopicPartition]*Partition{}
 	r.parts.Store(&empty)
 	return r
@@ -46,6 +48,17 @@ func (r *Registry) All() []*Partition {
 		out = append(out, p)
 	}
 	return out
+}
+
+// ISRChecks receives when a follower has caught up enough to rejoin the ISR of a
+// partition this broker leads, so the ISR keeper need not wait for its next tick.
+func (r *Registry) ISRChecks() <-chan struct{} { return r.isrDue }
+
+func (r *Registry) noteISRDue() {
+	select {
+	case r.isrDue <- struct{}{}:
+	default:
+	}
 }
 
 // Sync makes the registry match the image: logs are opened (created) for the partitions
@@ -85,6 +98,7 @@ func (r *Registry) Sync(img *metadata.Image) error {
 	for tp, p := range old {
 		if _, keep := next[tp]; !keep {
 			p.isLeader.Store(false)
+			p.log.Wake() // acks=all waits answer NOT_LEADER_OR_FOLLOWER
 		}
 	}
 	for _, l := range r.logs.Logs() {
@@ -128,7 +142,7 @@ func (r *Registry) ensure(p *Partition, t *metadata.Topic, a metadata.PartitionA
 		if err != nil {
 			return nil, fmt.Errorf("partition %s: %w", tp, err)
 		}
-		p = &Partition{topic: t.Name, topicID: t.ID, index: a.Partition, log: l}
+		p = &Partition{topic: t.Name, topicID: t.ID, index: a.Partition, log: l, self: r.nodeID, isrNotify: r.noteISRDue}
 		p.leaderEpoch.Store(-1) // no leadership seen yet: the first one below is new
 	} else {
 		p.log.SetConfig(LogConfig(tc))
@@ -136,17 +150,55 @@ func (r *Registry) ensure(p *Partition, t *metadata.Topic, a metadata.PartitionA
 	p.topicConfig.Store(&tc)
 	p.replicas.Store(int32(len(a.ISR)))
 	lead := a.Leader == r.nodeID
+	p.followMu.Lock() // a follower's fetcher must not write across the change
+	wasLeader := p.isLeader.Load()
 	newEpoch := p.leaderEpoch.Swap(a.LeaderEpoch) != a.LeaderEpoch
 	p.leader.Store(a.Leader)
-	if lead && (newEpoch || !p.isLeader.Load() || p.log.LatestEpoch() < a.LeaderEpoch) {
+	newLeadership := lead && (newEpoch || !wasLeader || p.log.LatestEpoch() < a.LeaderEpoch)
+	if newLeadership {
 		// This broker becomes leader: the leadership's epoch begins at the log end,
 		// before its first append, so OffsetForLeaderEpoch can place it (Kafka's
 		// maybeAssignEpochStartOffset in makeLeader). A follower's history comes from
-		// the leader's batches when replication arrives.
+		// the leader's batches (log.AppendAsFollower).
 		p.log.AssignEpoch(a.LeaderEpoch)
+		p.epochStart.Store(p.log.LogEndOffset())
 	}
+	p.set.Store(r.replicaSet(p.set.Load(), a, newLeadership))
+	p.soleISR.Store(lead && len(a.ISR) == 1 && a.ISR[0] == r.nodeID)
 	p.isLeader.Store(lead) // after the epoch's start is recorded
+	p.followMu.Unlock()
+	if lead {
+		if p.soleISR.Load() {
+			p.log.AdvanceHighWatermark(p.log.LogEndOffset())
+		} else {
+			p.maybeAdvanceHighWatermark(p.set.Load()) // the ISR may have shrunk
+		}
+	}
+	if wasLeader && (!lead || newEpoch) {
+		p.log.Wake() // acks=all waits of the old leadership answer NOT_LEADER_OR_FOLLOWER
+	}
 	return p, nil
+}
+
+// replicaSet builds the partition's replica set for assignment a, keeping followers'
+// progress from old unless a new leadership starts.
+func (r *Registry) replicaSet(old *replicaSet, a metadata.PartitionAssignment, newLeadership bool) *replicaSet {
+	set := &replicaSet{replicas: slices.Clone(a.Replicas), isr: slices.Clone(a.ISR), partitionEpoch: a.PartitionEpoch}
+	now := time.Now()
+	for _, id := range a.Replicas {
+		if id == r.nodeID {
+			continue
+		}
+		var f *follower
+		if old != nil && !newLeadership {
+			f = old.follower(id)
+		}
+		if f == nil {
+			f = newFollower(id, slices.Contains(a.ISR, id), now)
+		}
+		set.followers = append(set.followers, f)
+	}
+	return set
 }
 
 // openLog returns the partition's log bound to topicID: a log left by an older topic of

@@ -498,7 +498,14 @@ func TestMetrics(t *testing.T) {
 		"nagare_server_received_bytes_total":       float64(len(req)),
 		"nagare_server_sent_bytes_total":           float64(4 + len(echoed(req))),
 	} {
-		if got := metricValue(t, registry, name, "listener", "test"); got != want {
+		// The writer counts bytes sent once its write returns, which may be just after
+		// the client has read them: give it a moment.
+		got := metricValue(t, registry, name, "listener", "test")
+		for deadline := time.Now().Add(2 * time.Second); got != want && time.Now().Before(deadline); {
+			time.Sleep(5 * time.Millisecond)
+			got = metricValue(t, registry, name, "listener", "test")
+		}
+		if got != want {
 			t.Errorf("%s = %v, want %v", name, got, want)
 		}
 	}

@@ -1,0 +1,160 @@
+package metadata
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/hashicorp/raft"
+)
+
+// Brokers talk to the active controller (the node that leads the quorum) over the
+// forwarding protocol: heartbeats keep their sessions, and a broker that stops asks the
+// controller to move its leaderships first. The Store only carries these requests; what
+// they do is the controller's (internal/controller), which registers itself with
+// SetBrokerHandler on every node and answers only while it is active.
+
+// ShutdownPhase is the step of a controlled shutdown a broker asks for.
+type ShutdownPhase uint8
+
+const (
+	// ShutdownBegin asks the controller to move the broker's leaderships to other in-sync
+	// replicas and to elect it nowhere any more.
+	ShutdownBegin ShutdownPhase = 0
+	// ShutdownDone tells the controller that the broker is stopping now: it is fenced
+	// at once rather than after its session lapses.
+	ShutdownDone ShutdownPhase = 1
+)
+
+// ErrControllerStarting is what a BrokerHandler answers while the node leads the quorum
+// but its controller is not active yet (it is catching up with the log): the request is
+// retried, as after ErrNotController.
+var ErrControllerStarting = errors.New("metadata: the active controller is starting")
+
+// BrokerHandler serves brokers' requests on the active controller. The Store calls it only
+// on the node that leads the quorum, on the goroutine of the request's connection, with a
+// context that ends when the request times out or the Store closes. Each method returns a
+// metadata index the broker waits to apply before it returns (0 for none).
+type BrokerHandler interface {
+	// Heartbeat renews the broker's session, and unfences it when it was fenced.
+	Heartbeat(ctx context.Context, nodeID int32) (uint64, error)
+	// ControlledShutdown moves the broker's leaderships away (ShutdownBegin) or fences
+	// it (ShutdownDone).
+	ControlledShutdown(ctx context.Context, nodeID int32, phase ShutdownPhase) (uint64, error)
+}
+
+// SetBrokerHandler registers the controller that serves brokers' requests on this node;
+// nil unregisters it. Until one is registered, such requests are answered as by a node
+// that does not lead, so brokers retry.
+func (s *Store) SetBrokerHandler(h BrokerHandler) {
+	if h == nil {
+		s.brokerHandler.Store(nil)
+		return
+	}
+	s.brokerHandler.Store(&h)
+}
+
+// Heartbeat sends one heartbeat for nodeID to the active controller and waits until this
+// node's Image includes what the controller wrote for it (an UnfenceBroker).
+func (s *Store) Heartbeat(ctx context.Context, nodeID int32) error {
+	return s.brokerRequest(ctx, reqHeartbeat, binary.BigEndian.AppendUint32(nil, uint32(nodeID)))
+}
+
+// ControlledShutdown asks the active controller for one phase of nodeID's controlled
+// shutdown and waits until this node's Image includes the changes it made.
+func (s *Store) ControlledShutdown(ctx context.Context, nodeID int32, phase ShutdownPhase) error {
+	body := binary.BigEndian.AppendUint32(nil, uint32(nodeID))
+	return s.brokerRequest(ctx, reqShutdown, append(body, byte(phase)))
+}
+
+func (s *Store) brokerRequest(ctx context.Context, kind byte, body []byte) error {
+	index, err := s.toLeader(ctx, kind, body, func(ctx context.Context) (uint64, error) {
+		return s.serveBrokerRequest(ctx, kind, body)
+	})
+	if err != nil {
+		return err
+	}
+	return s.waitApplied(ctx, index)
+}
+
+// serveBrokerRequest hands a broker's request to the registered controller.
+func (s *Store) serveBrokerRequest(ctx context.Context, kind byte, body []byte) (uint64, error) {
+	h := s.brokerHandler.Load()
+	if h == nil {
+		return 0, fmt.Errorf("%w: no controller runs here yet", errNotLeader)
+	}
+	if len(body) < 4 {
+		return 0, fmt.Errorf("%w: malformed broker request", ErrInvalidRecord)
+	}
+	nodeID := int32(binary.BigEndian.Uint32(body))
+	var (
+		index uint64
+		err   error
+	)
+	switch {
+	case kind == reqHeartbeat:
+		index, err = (*h).Heartbeat(ctx, nodeID)
+	case kind == reqShutdown && len(body) == 5:
+		index, err = (*h).ControlledShutdown(ctx, nodeID, ShutdownPhase(body[4]))
+	default:
+		return 0, fmt.Errorf("%w: malformed broker request", ErrInvalidRecord)
+	}
+	if errors.Is(err, ErrControllerStarting) {
+		return 0, fmt.Errorf("%w: %v", errNotLeader, err)
+	}
+	return index, err
+}
+
+// LeaderTerm returns the raft term and true while this node leads the quorum. A controller
+// compares terms to notice that it lost leadership and won it back in between.
+func (s *Store) LeaderTerm() (uint64, bool) {
+	term := s.raft.CurrentTerm()
+	if s.raft.State() != raft.Leader {
+		return 0, false
+	}
+	return term, true
+}
+
+// Barrier waits until this node, which leads the quorum, has applied every record of
+// earlier terms, so that its Image is the newest: a new controller must not act on the
+// state its predecessor left half-applied here. It fails with ErrNotController when the
+// node does not lead (or stops leading before the barrier applies).
+func (s *Store) Barrier(ctx context.Context) error {
+	timeout := forwardTimeout
+	if d, ok := ctx.Deadline(); ok {
+		timeout = time.Until(d)
+	}
+	if timeout <= 0 {
+		return fmt.Errorf("metadata: barrier: %w", context.DeadlineExceeded)
+	}
+	if err := s.raft.Barrier(timeout).Error(); err != nil {
+		switch {
+		case errors.Is(err, raft.ErrNotLeader), errors.Is(err, raft.ErrLeadershipLost):
+			return fmt.Errorf("%w: barrier: %v", ErrNotController, err)
+		case errors.Is(err, raft.ErrRaftShutdown):
+			return ErrClosed
+		}
+		return fmt.Errorf("metadata: barrier: %w", err)
+	}
+	return nil
+}
+
+// ProposeAsLeader proposes rec only if this node leads the quorum, and never forwards it:
+// the controller's decisions are made from this node's Image, and a controller that lost
+// leadership must not push them to its successor. It fails with ErrNotController when this
+// node does not lead.
+func (s *Store) ProposeAsLeader(ctx context.Context, rec Record) (uint64, error) {
+	if err := s.fsm.Err(); err != nil {
+		return 0, err
+	}
+	if s.raft.State() != raft.Leader {
+		return 0, fmt.Errorf("%w: propose %v", errNotLeader, rec.Type())
+	}
+	data, err := EncodeRecord(rec)
+	if err != nil {
+		return 0, err
+	}
+	return s.applyLocal(ctx, rec, data)
+}

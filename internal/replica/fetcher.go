@@ -1,0 +1,216 @@
+package replica
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/nagare-dev/nagare/internal/log"
+	"github.com/nagare-dev/nagare/internal/partition"
+)
+
+// fetcher copies the partitions one leader leads to this broker (Kafka's
+// ReplicaFetcherThread): one goroutine, one client, one Fetch at a time.
+type fetcher struct {
+	cfg    Config
+	leader int32
+	plan   fetchPlan
+	client *kgo.Client
+	cancel context.CancelFunc
+	done   chan struct{}
+	paused []time.Time // per plan.parts entry: skipped until then (fencing, errors)
+}
+
+func startFetcher(cfg Config, leader int32, plan fetchPlan) (*fetcher, error) {
+	cl, err := kgo.NewClient(
+		kgo.SeedBrokers(plan.addr),
+		kgo.ClientID(fmt.Sprintf("nagare-replica-fetcher-%d", cfg.NodeID)),
+		kgo.RetryBackoffFn(func(int) time.Duration { return cfg.Settings.Backoff }),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("client for leader %d at %s: %w", leader, plan.addr, err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	f := &fetcher{cfg: cfg, leader: leader, plan: plan, client: cl, cancel: cancel,
+		done: make(chan struct{}), paused: make([]time.Time, len(plan.parts))}
+	go f.run(ctx)
+	return f, nil
+}
+
+// stop ends the fetcher and waits for it; an in-flight fetch is abandoned.
+func (f *fetcher) stop() {
+	f.cancel()
+	<-f.done
+	f.client.Close()
+}
+
+func (f *fetcher) run(ctx context.Context) {
+	defer close(f.done)
+	seed := f.client.SeedBrokers()[0] // the leader itself: no metadata round trip
+	for ctx.Err() == nil {
+		req, idx := f.request(time.Now())
+		if req == nil {
+			f.sleep(ctx, f.cfg.Settings.Backoff)
+			continue
+		}
+		resp, err := seed.Request(ctx, req)
+		if err != nil {
+			if ctx.Err() == nil {
+				f.cfg.Logger.Debug("replica fetch failed", "leader", f.leader, "addr", f.plan.addr, "err", err)
+				f.sleep(ctx, f.cfg.Settings.Backoff)
+			}
+			continue
+		}
+		f.handle(resp.(*kmsg.FetchResponse), idx, time.Now())
+	}
+}
+
+func (f *fetcher) sleep(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(max(d, 10*time.Millisecond))
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}
+
+// request builds the Fetch for every partition not paused; idx maps each request
+// partition (in order) back to its plan entry.
+func (f *fetcher) request(now time.Time) (*kmsg.FetchRequest, []int) {
+	s := f.cfg.Settings
+	req := kmsg.NewPtrFetchRequest()
+	req.ReplicaID = f.cfg.NodeID
+	req.ReplicaState.ID = f.cfg.NodeID
+	req.ReplicaState.Epoch = -1 // broker epochs are not tracked yet
+	req.MaxWaitMillis = int32(s.MaxWait.Milliseconds())
+	req.MinBytes = s.MinBytes
+	req.MaxBytes = s.ResponseMaxBytes
+	req.SessionEpoch = -1 // no fetch session (KIP-227)
+	var idx []int
+	for i, fp := range f.plan.parts {
+		if now.Before(f.paused[i]) {
+			continue
+		}
+		l := fp.part.Log()
+		var t *kmsg.FetchRequestTopic
+		if n := len(req.Topics); n > 0 && req.Topics[n-1].Topic == fp.part.Topic() {
+			t = &req.Topics[n-1]
+		} else {
+			req.Topics = append(req.Topics, kmsg.NewFetchRequestTopic())
+			t = &req.Topics[len(req.Topics)-1]
+			t.Topic, t.TopicID = fp.part.Topic(), fp.topicID
+		}
+		p := kmsg.NewFetchRequestTopicPartition()
+		p.Partition = fp.part.Index()
+		p.CurrentLeaderEpoch = fp.leaderEpoch
+		p.FetchOffset = l.LogEndOffset()
+		p.LastFetchedEpoch = l.LatestEpoch()
+		p.LogStartOffset = l.LogStartOffset()
+		p.PartitionMaxBytes = s.MaxBytes
+		t.Partitions = append(t.Partitions, p)
+		idx = append(idx, i)
+	}
+	if len(idx) == 0 {
+		return nil, nil
+	}
+	return req, idx
+}
+
+// handle applies a response: each partition's records, high watermark, divergence or
+// error. The response lists partitions in request order, as Kafka answers.
+func (f *fetcher) handle(resp *kmsg.FetchResponse, idx []int, now time.Time) {
+	if resp.ErrorCode != 0 {
+		err := kerr.ErrorForCode(resp.ErrorCode)
+		f.cfg.Logger.Warn("replica fetch refused", "leader", f.leader, "err", err)
+		for _, i := range idx {
+			f.paused[i] = now.Add(f.cfg.Settings.Backoff)
+		}
+		return
+	}
+	n := 0
+	for _, t := range resp.Topics {
+		for j := range t.Partitions {
+			if n >= len(idx) {
+				return
+			}
+			i := idx[n]
+			n++
+			fp := f.plan.parts[i]
+			rp := &t.Partitions[j]
+			if rp.Partition != fp.part.Index() {
+				f.cfg.Logger.Warn("replica fetch answer out of order", "leader", f.leader, "want", fp.String(), "got", rp.Partition)
+				return
+			}
+			if err := f.apply(fp, rp); err != nil {
+				if !errors.Is(err, partition.ErrNotFollower) {
+					f.cfg.Logger.Info("replica fetch paused", "partition", fp.String(), "leader", f.leader, "err", err)
+				}
+				f.paused[i] = now.Add(f.cfg.Settings.Backoff)
+			}
+		}
+	}
+}
+
+// apply handles one partition's answer (Kafka's processPartitionData and the error
+// paths of AbstractFetcherThread).
+func (f *fetcher) apply(fp followed, rp *kmsg.FetchResponseTopicPartition) error {
+	part := fp.part
+	switch code := rp.ErrorCode; {
+	case code == kerr.OffsetOutOfRange.Code:
+		return f.outOfRange(fp, rp)
+	case code != 0:
+		// FENCED_LEADER_EPOCH, NOT_LEADER_OR_FOLLOWER, UNKNOWN_LEADER_EPOCH, ...: the
+		// leadership moved or our view is ahead; wait for the metadata to catch up.
+		return fmt.Errorf("leader answered %w", kerr.ErrorForCode(code))
+	}
+	if rp.DivergingEpoch.EndOffset >= 0 {
+		return f.truncateDiverging(fp, rp.DivergingEpoch.Epoch, rp.DivergingEpoch.EndOffset)
+	}
+	if records := log.CompleteBatches(rp.RecordBatches); len(records) > 0 {
+		if _, err := part.AppendAsFollower(records, fp.leaderEpoch); err != nil {
+			return fmt.Errorf("follower append: %w", err)
+		}
+	}
+	part.FollowerHighWatermark(rp.HighWatermark)
+	return nil
+}
+
+// truncateDiverging cuts the log where it stops matching the leader's (Kafka's
+// getOffsetTruncationState): at the leader's end offset for the epoch, or at our own end
+// of that epoch if it is smaller; when our history does not hold the leader's epoch, we
+// truncate to the smaller end and the next fetch, sending our new latest epoch, checks
+// again.
+func (f *fetcher) truncateDiverging(fp followed, leaderEpoch int32, leaderEnd int64) error {
+	l := fp.part.Log()
+	to := min(leaderEnd, l.LogEndOffset())
+	if epoch, end := l.EndOffsetForEpoch(leaderEpoch); epoch != log.UndefinedEpoch {
+		to = min(to, end)
+	}
+	f.cfg.Logger.Info("truncating diverged replica", "partition", fp.String(), "leader", f.leader,
+		"leader_epoch", leaderEpoch, "leader_end_offset", leaderEnd, "log_end_offset", l.LogEndOffset(), "to", to)
+	if err := fp.part.TruncateAsFollower(to, fp.leaderEpoch, false); err != nil {
+		return fmt.Errorf("truncate to %d: %w", to, err)
+	}
+	return nil
+}
+
+// outOfRange: our fetch offset is outside the leader's log. Below its log start, the
+// log restarts at the leader's start (truncateFullyAndStartAt); beyond its end (our
+// epoch it cannot place), we keep only what the leader has committed.
+func (f *fetcher) outOfRange(fp followed, rp *kmsg.FetchResponseTopicPartition) error {
+	l := fp.part.Log()
+	if rp.LogStartOffset >= 0 && l.LogEndOffset() < rp.LogStartOffset {
+		f.cfg.Logger.Info("replica behind the leader's log start: restarting its log", "partition", fp.String(), "at", rp.LogStartOffset)
+		return fp.part.TruncateAsFollower(rp.LogStartOffset, fp.leaderEpoch, true)
+	}
+	if rp.HighWatermark < 0 || rp.HighWatermark >= l.LogEndOffset() {
+		return fmt.Errorf("offset %d out of the leader's range [%d, hw %d]", l.LogEndOffset(), rp.LogStartOffset, rp.HighWatermark)
+	}
+	f.cfg.Logger.Info("replica beyond the leader's log: truncating to its high watermark", "partition", fp.String(), "to", rp.HighWatermark)
+	return fp.part.TruncateAsFollower(rp.HighWatermark, fp.leaderEpoch, false)
+}
