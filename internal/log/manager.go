@@ -291,10 +291,7 @@ func (m *Manager) GetOrCreate(tp TopicPartition, cfg Config) (*Log, error) {
 // Delete closes the partition's log and removes its files. The directory is first
 // renamed to a -delete name, so a crash midway leaves nothing that looks like a log.
 func (m *Manager) Delete(tp TopicPartition) error {
-	m.mu.Lock()
-	l, ok := m.logs[tp]
-	delete(m.logs, tp)
-	m.mu.Unlock()
+	l, ok := m.forget(tp)
 	if !ok {
 		return nil
 	}
@@ -449,10 +446,7 @@ func (m *Manager) closeLogs() error {
 // is assigned to other brokers now. Its checkpoint entries go with it, so if a later
 // start opens the directory again, that log is recovered from its segments.
 func (m *Manager) CloseLog(tp TopicPartition) error {
-	m.mu.Lock()
-	l, ok := m.logs[tp]
-	delete(m.logs, tp)
-	m.mu.Unlock()
+	l, ok := m.forget(tp)
 	if !ok {
 		return nil
 	}
@@ -460,4 +454,13 @@ func (m *Manager) CloseLog(tp TopicPartition) error {
 		return fmt.Errorf("close log %s: %w", tp, err)
 	}
 	return nil
+}
+
+// forget removes the partition's log from the manager and returns it, if it had one.
+func (m *Manager) forget(tp TopicPartition) (*Log, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	l, ok := m.logs[tp]
+	delete(m.logs, tp)
+	return l, ok
 }
