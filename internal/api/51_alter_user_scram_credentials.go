@@ -20,7 +20,6 @@ package api
 import (
 	"context"
 	"errors"
-	"fmt"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -135,13 +134,13 @@ func (d *Dispatcher) handleAlterUserScramCredentials(ctx context.Context, r *req
 func scramUpsertRecord(up kmsg.AlterUserSCRAMCredentialsRequestUpsertion, mechanism string) (metadata.UserScramCredential, error) {
 	switch {
 	case up.Iterations < auth.ScramMinIterations:
-		return metadata.UserScramCredential{}, fmt.Errorf("Too few iterations")
+		return metadata.UserScramCredential{}, kafkaMessage("Too few iterations")
 	case up.Iterations > auth.ScramMaxIterations:
-		return metadata.UserScramCredential{}, fmt.Errorf("Too many iterations")
+		return metadata.UserScramCredential{}, kafkaMessage("Too many iterations")
 	case len(up.Salt) == 0:
-		return metadata.UserScramCredential{}, fmt.Errorf("Salt must not be empty")
+		return metadata.UserScramCredential{}, kafkaMessage("Salt must not be empty")
 	case len(up.SaltedPassword) == 0:
-		return metadata.UserScramCredential{}, fmt.Errorf("Salted password must not be empty")
+		return metadata.UserScramCredential{}, kafkaMessage("Salted password must not be empty")
 	}
 	cred, err := auth.CredentialFromSaltedPassword(mechanism, up.SaltedPassword, up.Salt, int(up.Iterations))
 	if err != nil {
@@ -159,3 +158,9 @@ func scramErrorCode(err error) int16 {
 	}
 	return errorCode(err)
 }
+
+// kafkaMessage is an error whose text is Kafka's own message for the case, capitalised as
+// Kafka's clients and tools show it, so it goes into the response as is.
+type kafkaMessage string
+
+func (m kafkaMessage) Error() string { return string(m) }

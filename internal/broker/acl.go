@@ -8,14 +8,6 @@ import (
 	"github.com/nagare-dev/nagare/internal/config"
 )
 
-// Kafka's authorizer class names, either of which in authorizer.class.name turns ACL
-// enforcement on whatever the listeners are (the ZooKeeper-era AclAuthorizer is accepted
-// so that old properties files carry over; both mean Nagare's one authorizer).
-const (
-	standardAuthorizer = "org.apache.kafka.metadata.authorizer.StandardAuthorizer"
-	aclAuthorizer      = "kafka.security.authorizer.AclAuthorizer"
-)
-
 // openAuthorizer builds the ACL authorizer when ACLs are enforced (authorizerEnabled),
 // with the ACLs in the metadata; followMetadata keeps them current. Without it every
 // request is allowed and the ACL APIs answer SECURITY_DISABLED.
@@ -59,6 +51,8 @@ func plaintextListeners(conf *config.Broker) []string {
 // serves everyone as before; authorizer.class.name set to Kafka's authorizer turns them
 // on regardless (config validation refuses any other class).
 func authorizerEnabled(conf *config.Broker) bool {
+	// The config table accepts Kafka's StandardAuthorizer and the ZooKeeper-era
+	// AclAuthorizer (so old properties files carry over); both mean Nagare's authorizer.
 	if conf.String("authorizer.class.name") != "" {
 		return true
 	}
