@@ -43,6 +43,9 @@ func (img *Image) applyChangePartition(r ChangePartition, index uint64) (*Image,
 	if err := checkPartitionChange(cur, r); err != nil {
 		return nil, fmt.Errorf("topic %q partition %d: %w", t.Name, r.Partition, err)
 	}
+	if err := img.checkISRAdditions(cur, r); err != nil {
+		return nil, fmt.Errorf("topic %q partition %d: %w", t.Name, r.Partition, err)
+	}
 	changed := *t
 	changed.Partitions = slices.Clone(t.Partitions)
 	p := &changed.Partitions[r.Partition]
@@ -70,6 +73,22 @@ func checkPartitionChange(cur PartitionAssignment, r ChangePartition) error {
 			return fmt.Errorf("%w: ISR %v is not a set of replicas %v", ErrInvalidPartitionChange, r.ISR, cur.Replicas)
 		}
 		seen[id] = true
+	}
+	return nil
+}
+
+// checkISRAdditions refuses to add a broker to the ISR that is fenced or unknown (Kafka's
+// INELIGIBLE_REPLICA, KIP-841): a fenced broker is dead or stopping, and an ISR naming it
+// would hold acks=all produces until the controller took it out again. Members already in
+// the ISR may stay; removing them is the controller's job.
+func (img *Image) checkISRAdditions(cur PartitionAssignment, r ChangePartition) error {
+	for _, id := range r.ISR {
+		if slices.Contains(cur.ISR, id) {
+			continue
+		}
+		if b, ok := img.Broker(id); !ok || b.Fenced {
+			return fmt.Errorf("%w: broker %d cannot join the ISR: it is fenced or not registered", ErrInvalidPartitionChange, id)
+		}
 	}
 	return nil
 }

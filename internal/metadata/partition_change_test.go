@@ -42,3 +42,20 @@ func TestApplyChangePartition(t *testing.T) {
 	// Offline: no leader, empty ISR, a new epoch.
 	mustApply(t, img, ChangePartition{TopicID: id, Leader: NoLeader, LeaderEpoch: 2, ISR: []int32{}, PartitionEpoch: 3})
 }
+
+func TestChangePartitionRefusesFencedISRMembers(t *testing.T) {
+	id := TopicID{7}
+	img := mustApply(t, emptyImage,
+		RegisterBroker{NodeID: 1, Host: "b1", Port: 9092},
+		RegisterBroker{NodeID: 2, Host: "b2", Port: 9092},
+		CreateTopic{Name: "t", TopicID: id, Partitions: []PartitionAssignment{
+			{Partition: 0, Replicas: []int32{1, 2}, Leader: 1, ISR: []int32{1}},
+		}},
+		FenceBroker{NodeID: 2})
+	grow := ChangePartition{TopicID: id, Leader: 1, LeaderEpoch: 0, ISR: []int32{1, 2}, PartitionEpoch: 1}
+	if _, err := img.apply(grow, 99); !errors.Is(err, ErrInvalidPartitionChange) {
+		t.Fatalf("a fenced broker joined the ISR: %v", err)
+	}
+	img = mustApply(t, img, UnfenceBroker{NodeID: 2})
+	mustApply(t, img, grow) // once it heartbeats again, it may
+}

@@ -44,6 +44,9 @@ func (m *Manager) checkISRs(ctx context.Context, now time.Time, proposed map[*pa
 		if !ok {
 			continue
 		}
+		if isr = m.eligible(p.ISR(), isr); slices.Equal(isr, p.ISR()) {
+			continue // the only change was to add fenced brokers
+		}
 		if last, seen := proposed[p]; seen && last == partitionEpoch {
 			continue // accepted already; the registry has not applied it yet
 		}
@@ -62,4 +65,18 @@ func (m *Manager) checkISRs(ctx context.Context, now time.Time, proposed map[*pa
 		proposed[p] = partitionEpoch
 		m.cfg.Logger.Info("ISR changed", "topic", p.Topic(), "partition", p.Index(), "from", was, "to", isr)
 	}
+}
+
+// eligible drops from a proposed ISR the brokers it would add that are fenced (dead or
+// stopping) or unknown: the controller refuses them (KIP-841), and an ISR naming a dead
+// replica would hold acks=all produces.
+func (m *Manager) eligible(current, proposed []int32) []int32 {
+	img := m.cfg.Metadata.Image()
+	return slices.DeleteFunc(slices.Clone(proposed), func(id int32) bool {
+		if slices.Contains(current, id) {
+			return false
+		}
+		b, ok := img.Broker(id)
+		return !ok || b.Fenced
+	})
 }

@@ -40,6 +40,9 @@ func SettingsFrom(c *config.Broker) Settings {
 // Proposer writes metadata records (metadata.Store: forwarded to the controller).
 type Proposer interface {
 	Propose(ctx context.Context, rec metadata.Record) (uint64, error)
+	// Image is the metadata as this broker has applied it (fenced brokers, for ISR
+	// changes).
+	Image() *metadata.Image
 }
 
 // Config is everything a Manager needs.
