@@ -85,6 +85,7 @@ build docs/BENCHMARKS.md.`,
 	cmd.AddCommand(newBenchProduceCommand(bf), newBenchConsumeCommand(bf))
 	cmd.AddCommand(newBenchColdReadCommand(bf), newBenchColdReadConsumersCommand(bf)) // bench_coldread.go
 	cmd.AddCommand(newBenchAbuseCommand(bf), newBenchAbuseClientsCommand(bf))         // bench_abuse.go
+	cmd.AddCommand(newBenchFailoverCommand(bf))                                       // bench_failover.go
 	cmd.AddCommand(newBenchKfakeServeCommand())
 	return cmd
 }
