@@ -53,9 +53,10 @@ func (f *fetcher) run(ctx context.Context) {
 	defer close(f.done)
 	seed := f.client.SeedBrokers()[0] // the leader itself: no metadata round trip
 	for ctx.Err() == nil {
-		req, idx := f.request(time.Now())
+		now := time.Now()
+		req, idx := f.request(now)
 		if req == nil {
-			f.sleep(ctx, f.cfg.Settings.Backoff)
+			f.sleep(ctx, f.untilUnpaused(now)) // every partition is paused
 			continue
 		}
 		resp, err := seed.Request(ctx, req)
@@ -150,10 +151,36 @@ func (f *fetcher) handle(resp *kmsg.FetchResponse, idx []int, now time.Time) {
 				if !errors.Is(err, partition.ErrNotFollower) {
 					f.cfg.Logger.Info("replica fetch paused", "partition", fp.String(), "leader", f.leader, "err", err)
 				}
-				f.paused[i] = now.Add(f.cfg.Settings.Backoff)
+				f.paused[i] = now.Add(f.pauseFor(err))
 			}
 		}
 	}
+}
+
+// leaderCatchUp is how long a partition waits after the leader answered that it does not
+// lead it yet, or not at our epoch: the leader has not applied the metadata that made it
+// leader, which takes milliseconds. Waiting the full replica.fetch.backoff.ms there held
+// acks=all produces for a second after every leader move (bench failover).
+const leaderCatchUp = 20 * time.Millisecond
+
+// pauseFor is how long a partition whose fetch failed with err sits out.
+func (f *fetcher) pauseFor(err error) time.Duration {
+	if errors.Is(err, kerr.NotLeaderForPartition) || errors.Is(err, kerr.UnknownLeaderEpoch) {
+		return min(leaderCatchUp, f.cfg.Settings.Backoff)
+	}
+	return f.cfg.Settings.Backoff
+}
+
+// untilUnpaused is how long until the first paused partition may be fetched again, at
+// most replica.fetch.backoff.ms.
+func (f *fetcher) untilUnpaused(now time.Time) time.Duration {
+	wait := f.cfg.Settings.Backoff
+	for _, until := range f.paused {
+		if until.After(now) {
+			wait = min(wait, until.Sub(now))
+		}
+	}
+	return wait
 }
 
 // apply handles one partition's answer (Kafka's processPartitionData and the error
