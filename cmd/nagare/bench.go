@@ -260,6 +260,16 @@ func runBench(ctx context.Context, bf *benchFlags, out, log io.Writer, w workloa
 		}
 	}
 	report.summarize(names)
+	return bf.print(out, &report)
+}
+
+// tableReport is a bench's report: JSON by its fields, or a table by printTable.
+type tableReport interface {
+	printTable(out io.Writer) error
+}
+
+// print writes a bench's report in the --output format.
+func (bf *benchFlags) print(out io.Writer, report tableReport) error {
 	if bf.output.value == outputJSON {
 		return writeJSON(out, report)
 	}

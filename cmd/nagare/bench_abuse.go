@@ -96,10 +96,7 @@ within 1.5x of alone, abuser's broker time within its quota (+15%).`,
 			if err != nil {
 				return err
 			}
-			if bf.output.value == outputJSON {
-				return writeJSON(cmd.OutOrStdout(), report)
-			}
-			return report.printTable(cmd.OutOrStdout())
+			return bf.print(cmd.OutOrStdout(), report)
 		},
 	}
 	fs := cmd.Flags()

@@ -100,10 +100,7 @@ within 1.5x, p99.9 within 2x, consumers at 80% or more of the disk.`,
 			if err != nil {
 				return err
 			}
-			if bf.output.value == outputJSON {
-				return writeJSON(cmd.OutOrStdout(), report)
-			}
-			return report.printTable(cmd.OutOrStdout())
+			return bf.print(cmd.OutOrStdout(), report)
 		},
 	}
 	fs := cmd.Flags()

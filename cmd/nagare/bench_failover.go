@@ -100,10 +100,7 @@ figures are the cluster's rather than the client's backoff.`,
 			if err != nil {
 				return err
 			}
-			if bf.output.value == outputJSON {
-				return writeJSON(cmd.OutOrStdout(), report)
-			}
-			return report.printTable(cmd.OutOrStdout())
+			return bf.print(cmd.OutOrStdout(), report)
 		},
 	}
 	fs := cmd.Flags()
