@@ -32,6 +32,9 @@ func TestBenchFailoverSmall(t *testing.T) {
 		t.Errorf("records %+v", rec)
 	}
 	if rec.Duplicated != 0 {
+		// Expected until the broker de-duplicates idempotent producers' retries (issue 5):
+		// a retried batch the new leader already holds is appended again. Then this
+		// becomes an error.
 		t.Logf("duplicated records: %+v", rec.Duplicates)
 	}
 	if report.Target.LimitMs != 2000 {
