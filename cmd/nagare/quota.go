@@ -566,8 +566,12 @@ func printQuotaEntries(out io.Writer, entries []quotaEntry, output string) error
 	for _, e := range entries {
 		user, client := entityName(e.Entity, quotaUser), entityName(e.Entity, quotaClientID)
 		for _, c := range e.Entity {
-			if typeRank(c.Type) == 2 { // an entity type this tool does not set, such as ip
-				client += " (" + c.Type + "=" + orDash(c.Name) + ")"
+			if typeRank(c.Type) == 2 { // an entity type beside user and client-id, such as ip
+				name := orDash(c.Name)
+				if c.Default {
+					name = defaultName
+				}
+				client += " (" + c.Type + "=" + name + ")"
 			}
 		}
 		for _, k := range slices.Sorted(maps.Keys(e.Quotas)) {
