@@ -32,10 +32,9 @@ func TestBenchFailoverSmall(t *testing.T) {
 		t.Errorf("records %+v", rec)
 	}
 	if rec.Duplicated != 0 {
-		// Expected until the broker de-duplicates idempotent producers' retries (issue 5):
-		// a retried batch the new leader already holds is appended again. Then this
-		// becomes an error.
-		t.Logf("duplicated records: %+v", rec.Duplicates)
+		// The new leader holds the producer state its log replicated, so a retried batch
+		// it already has is answered with its first offsets, never appended again.
+		t.Errorf("duplicated records: %+v", rec.Duplicates)
 	}
 	if report.Target.LimitMs != 2000 {
 		t.Errorf("target %+v", report.Target)

@@ -46,6 +46,7 @@ Kafka protocol and admin APIs only, so they need nothing but --bootstrap.`,
 	addServe(root)
 	root.AddCommand(
 		newTopicCommand(),
+		newPartitionCommand(),
 		newGroupCommand(),
 		newQuotaCommand(),
 		newACLCommand(),

@@ -24,8 +24,20 @@ package api
 // Differs from Kafka: compressed batches are not decompressed to validate each record
 // (Kafka does); the codec id is checked, zstd needs v7+ as in Kafka, and the batch CRC
 // covers the compressed bytes. A topic compression.type other than producer does not
-// recompress. Idempotent producers' batches are stored as sent; duplicate detection by
-// sequence number comes with the exactly-once issue.
+// recompress.
+//
+// Idempotence and transactions: batches with a producer id are checked against the
+// partition's producer state before offsets are assigned (internal/log,
+// producer_state.go). A batch repeating one of the producer's last five is answered
+// NONE with its original base offset and not appended (acks=all still waits until the
+// original is replicated); a sequence gap or a new epoch not starting at 0 is
+// OUT_OF_ORDER_SEQUENCE_NUMBER; an older epoch INVALID_PRODUCER_EPOCH (Kafka 2.7+ gives
+// this, not PRODUCER_FENCED, on produce); a producer the partition does not know may
+// start at any sequence (Kafka 2.5+, KIP-360), so UNKNOWN_PRODUCER_ID is never sent; a
+// non-transactional batch inside the producer's open transaction INVALID_TXN_STATE;
+// control batches, and idempotent batches without a sequence, INVALID_RECORD.
+// Differs from Kafka: transaction.partition.verification.enable (KIP-890 part 1: ask the
+// coordinator whether the partition was added to the transaction) is not done.
 
 import (
 	"context"
@@ -126,19 +138,33 @@ type replicationWait struct {
 // watermark covers its append, or the deadline passes, or leadership moves (Kafka's
 // DelayedProduce). It runs on its own goroutine; the writer still sends replies in order.
 func (d *Dispatcher) awaitReplication(ctx context.Context, r *request, resp *kmsg.ProduceResponse, waits []replicationWait, deadline time.Time) {
+	done := waitReplicated(ctx, waits, deadline, func(w *replicationWait, code int16) {
+		resp.Topics[w.topic].Partitions[w.partition].ErrorCode = code
+	})
+	if done {
+		r.respond(resp)
+	}
+}
+
+// waitReplicated waits for each wait in turn and reports its outcome through set: 0
+// once the high watermark covers the append, REQUEST_TIMED_OUT at the deadline,
+// NOT_LEADER_OR_FOLLOWER when leadership moved. It returns false, having set nothing
+// more, when ctx ends (the connection is gone: nobody reads the answer). Produce and
+// WriteTxnMarkers share it.
+func waitReplicated(ctx context.Context, waits []replicationWait, deadline time.Time, set func(w *replicationWait, code int16)) bool {
 	timer := time.NewTimer(time.Until(deadline))
 	defer timer.Stop()
 	expired := false
-	for _, w := range waits {
-		rp := &resp.Topics[w.topic].Partitions[w.partition]
+	for i := range waits {
+		w := &waits[i]
 		for {
 			wake := w.part.Log().WaitForAppend() // before the check, so no move is missed
 			if code, done := w.check(); done {
-				rp.ErrorCode = code
+				set(w, code)
 				break
 			}
 			if expired {
-				rp.ErrorCode = kerr.RequestTimedOut.Code
+				set(w, kerr.RequestTimedOut.Code)
 				break
 			}
 			select {
@@ -146,11 +172,11 @@ func (d *Dispatcher) awaitReplication(ctx context.Context, r *request, resp *kms
 			case <-timer.C:
 				expired = true
 			case <-ctx.Done():
-				return // the connection is gone: nobody reads the answer
+				return false
 			}
 		}
 	}
-	r.respond(resp)
+	return true
 }
 
 // check says whether the wait is over, and with what error code.

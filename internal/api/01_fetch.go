@@ -9,11 +9,18 @@ package api
 // partition_max_bytes, the response within max_bytes; the first partition with data may
 // exceed both by one batch so a consumer always progresses (KIP-74). With less than
 // min_bytes available the request waits up to max_wait_ms and is woken by an append to
-// any partition it reads. read_committed reads up to the last stable offset. v13+ names
+// any partition it reads. read_committed (isolation_level 1) reads up to the last
+// stable offset (the high watermark, held back by the earliest transaction that is open
+// or whose marker is not replicated) and carries the aborted transactions overlapping
+// what it returns, from the segments' transaction indexes; every consumer fetch carries
+// the real LSO in last_stable_offset. v13+ names
 // topics by ID. The leader epoch a client sends (v9+) is checked: older is
 // FENCED_LEADER_EPOCH, newer UNKNOWN_LEADER_EPOCH. Only the partition's leader serves
-// consumers: elsewhere NOT_LEADER_OR_FOLLOWER, with the current leader (v12+) and its
-// endpoint (v16+) named as KIP-951 does.
+// consumers before v11: elsewhere NOT_LEADER_OR_FOLLOWER, with the current leader (v12+)
+// and its endpoint (v16+) named as KIP-951 does. From v11 (KIP-392, read_replica.go) a
+// follower serves consumers up to its own high watermark, and with
+// replica.selector.class set a leader answers a consumer whose rack_id names another
+// in-sync replica's rack with preferred_read_replica and no records.
 //
 // Replica fetches (replica id >= 0: ReplicaID before v15, ReplicaState from v15, KIP-903)
 // come from followers (internal/replica): they need CLUSTER_ACTION on the cluster
@@ -128,12 +135,12 @@ func (d *Dispatcher) sendFetch(r *request, resp *fetchResponse) {
 	r.reply.Send(parts, resp.release)
 }
 
-// hasFetchError says whether a partition's answer should go at once: an error, or a
-// diverging epoch the follower must act on.
+// hasFetchError says whether a partition's answer should go at once: an error, a
+// diverging epoch the follower must act on, or a consumer sent to another replica.
 func hasFetchError(resp *fetchResponse) bool {
 	for _, t := range resp.topics {
 		for _, p := range t.partitions {
-			if p.errorCode != 0 || p.diverging {
+			if p.errorCode != 0 || p.diverging || p.redirected {
 				return true
 			}
 		}
@@ -176,7 +183,7 @@ func (d *Dispatcher) readFetch(r *request, req *kmsg.FetchRequest) *fetchRespons
 			if replica >= 0 {
 				fp = d.readReplicaFetch(ft.name, version, p, replica, now, &budget, &minOne)
 			} else {
-				fp = d.readFetchPartition(ft.name, version, p, req.IsolationLevel, &budget, &minOne)
+				fp = d.readFetchPartition(ft.name, version, p, req.IsolationLevel, req.Rack, &budget, &minOne)
 			}
 			if version >= 12 && newLeaderCode(fp.errorCode) {
 				resp.nameLeader(&fp, d.currentLeader(img, r.session, ft.name, p.Partition))
@@ -213,9 +220,9 @@ func fetchTopicName(img *metadata.Image, t kmsg.FetchRequestTopic, version int16
 	return unknownTopic
 }
 
-func (d *Dispatcher) readFetchPartition(topic string, version int16, p kmsg.FetchRequestTopicPartition, isolation int8, budget *int64, minOne *bool) fetchPartition {
+func (d *Dispatcher) readFetchPartition(topic string, version int16, p kmsg.FetchRequestTopicPartition, isolation int8, rack string, budget *int64, minOne *bool) fetchPartition {
 	fp := fetchPartition{partition: p.Partition, highWatermark: -1, lastStableOffset: -1, logStartOffset: -1, readCommitted: isolation == readCommitted}
-	part, code := d.servedPartition(topic, p.Partition, p.CurrentLeaderEpoch)
+	part, code := d.fetchablePartition(topic, p.Partition, p.CurrentLeaderEpoch, version) // read_replica.go
 	if code != 0 {
 		fp.errorCode = code
 		if code == kerr.UnknownTopicOrPartition.Code && version >= 13 && topic == unknownTopic {
@@ -223,10 +230,18 @@ func (d *Dispatcher) readFetchPartition(topic string, version int16, p kmsg.Fetc
 		}
 		return fp
 	}
+	if id := d.preferredReadReplica(part, rack, p.FetchOffset); id >= 0 {
+		l := part.Log()
+		fp.redirected, fp.readReplica = true, id
+		fp.highWatermark, fp.logStartOffset = l.HighWatermark(), l.LogStartOffset()
+		fp.lastStableOffset = l.LastStableOffset()
+		return fp
+	}
 	maxBytes := min(int64(p.PartitionMaxBytes), *budget)
-	res, err := part.Log().Read(p.FetchOffset, log.ReadOptions{MaxBytes: int(maxBytes), MinOneBatch: *minOne})
+	committed := isolation == readCommitted
+	res, err := part.Log().Read(p.FetchOffset, log.ReadOptions{MaxBytes: int(maxBytes), MinOneBatch: *minOne, ReadCommitted: committed})
 	fp.highWatermark, fp.logStartOffset = res.HighWatermark, res.LogStartOffset
-	fp.lastStableOffset = res.HighWatermark // no transactions yet: the LSO is the HW
+	fp.lastStableOffset = res.LastStableOffset
 	if err != nil {
 		fp.errorCode = errorCode(err)
 		if !errors.Is(err, log.ErrOffsetOutOfRange) {
@@ -238,6 +253,11 @@ func (d *Dispatcher) readFetchPartition(topic string, version int16, p kmsg.Fetc
 	if res.Range.Length > 0 {
 		*budget -= res.Range.Length
 		*minOne = false
+		if committed {
+			// Read up to the LSO, so the aborted list covers the range (a superset of
+			// Kafka's, which stops at the range's last batch; consumers ignore extras).
+			fp.aborted = part.Log().AbortedTransactions(p.FetchOffset, res.LastStableOffset)
+		}
 	}
 	return fp
 }
@@ -286,10 +306,19 @@ func (d *Dispatcher) readReplicaFetch(topic string, version int16, p kmsg.FetchR
 		fp.errorCode = kerr.NotLeaderForPartition.Code
 		return fp
 	}
+	throttled := d.leaderThrottled(topic, p.Partition, replica) // replication_throttle.go
+	if throttled && d.cfg.LeaderReplicationQuota.Exceeded() {
+		fp.highWatermark, fp.logStartOffset = l.HighWatermark(), l.LogStartOffset()
+		fp.lastStableOffset = fp.highWatermark
+		return fp // no records until the throttled rate is back under the bound
+	}
 	maxBytes := min(int64(p.PartitionMaxBytes), *budget)
 	res, err := l.Read(p.FetchOffset, log.ReadOptions{MaxBytes: int(maxBytes), MinOneBatch: *minOne, MaxOffset: l.LogEndOffset()})
 	fp.highWatermark, fp.logStartOffset = res.HighWatermark, res.LogStartOffset
 	fp.lastStableOffset = res.HighWatermark
+	if throttled && err == nil {
+		d.cfg.LeaderReplicationQuota.Record(res.Range.Length)
+	}
 	if err != nil {
 		fp.errorCode = errorCode(err)
 		if !errors.Is(err, log.ErrOffsetOutOfRange) {

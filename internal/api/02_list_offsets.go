@@ -42,14 +42,14 @@ func (d *Dispatcher) handleListOffsets(_ context.Context, r *request) {
 				rt.Partitions = append(rt.Partitions, rp)
 				continue
 			}
-			rt.Partitions = append(rt.Partitions, d.listOffset(t.Topic, p))
+			rt.Partitions = append(rt.Partitions, d.listOffset(t.Topic, p, req.IsolationLevel == readCommitted))
 		}
 		resp.Topics = append(resp.Topics, rt)
 	}
 	r.respond(resp)
 }
 
-func (d *Dispatcher) listOffset(topic string, p kmsg.ListOffsetsRequestTopicPartition) kmsg.ListOffsetsResponseTopicPartition {
+func (d *Dispatcher) listOffset(topic string, p kmsg.ListOffsetsRequestTopicPartition, committed bool) kmsg.ListOffsetsResponseTopicPartition {
 	rp := kmsg.NewListOffsetsResponseTopicPartition()
 	rp.Partition = p.Partition
 	rp.Timestamp, rp.Offset = -1, -1
@@ -59,7 +59,7 @@ func (d *Dispatcher) listOffset(topic string, p kmsg.ListOffsetsRequestTopicPart
 		return rp
 	}
 	rp.LeaderEpoch = part.LeaderEpoch()
-	offset, timestamp, err := lookupOffset(part, p.Timestamp)
+	offset, timestamp, err := lookupOffset(part, p.Timestamp, committed)
 	if err != nil {
 		rp.ErrorCode = errorCode(err)
 		return rp
@@ -69,11 +69,17 @@ func (d *Dispatcher) listOffset(topic string, p kmsg.ListOffsetsRequestTopicPart
 }
 
 // lookupOffset resolves one ListOffsets timestamp (or special value) on a partition.
-func lookupOffset(part *partition.Partition, ts int64) (offset, timestamp int64, err error) {
+// Under read_committed the readable end is the last stable offset, not the high
+// watermark (Kafka's fetchOffsetForTimestamp with its isolation level).
+func lookupOffset(part *partition.Partition, ts int64, committed bool) (offset, timestamp int64, err error) {
 	l := part.Log()
+	end := l.HighWatermark()
+	if committed {
+		end = l.LastStableOffset()
+	}
 	switch ts {
 	case listLatest:
-		return l.HighWatermark(), -1, nil // the LSO equals the HW until transactions exist
+		return end, -1, nil
 	case listEarliest, listEarliestLocal:
 		return l.LogStartOffset(), -1, nil
 	case listLatestTiered:
@@ -86,7 +92,7 @@ func lookupOffset(part *partition.Partition, ts int64) (offset, timestamp int64,
 		return off, t, nil
 	}
 	off, t, found, err := l.OffsetForTimestamp(ts)
-	if err != nil || !found || off >= l.HighWatermark() {
+	if err != nil || !found || off >= end {
 		return -1, -1, err
 	}
 	return off, t, nil

@@ -11,8 +11,12 @@ package api
 // v9's member id and epoch are checked for KIP-848 consumer groups (UNKNOWN_MEMBER_ID,
 // STALE_MEMBER_EPOCH) and ignored for classic groups, as in Kafka.
 //
-// Differs from Kafka: require_stable is ignored (there are no transactional offset
-// commits yet to be unstable). v0, which Kafka read from ZooKeeper, reads the coordinator's offsets.
+// With require_stable (v7+, KIP-447) a partition for which a transaction has staged
+// offsets of the group (TxnOffsetCommit, not yet committed or aborted) answers
+// UNSTABLE_OFFSET_COMMIT with offset -1, which consumers retry, so a consumer taking over
+// from a transactional one never starts from an offset that may still be committed.
+//
+// Differs from Kafka: v0, which Kafka read from ZooKeeper, reads the coordinator's offsets.
 
 import (
 	"cmp"
@@ -33,7 +37,7 @@ func (d *Dispatcher) handleOffsetFetch(_ context.Context, r *request) {
 	version := r.header.Version
 	if version >= 8 {
 		for _, rg := range req.Groups {
-			resp.Groups = append(resp.Groups, d.fetchGroupOffsets(r, rg, version))
+			resp.Groups = append(resp.Groups, d.fetchGroupOffsets(r, rg, version, req.RequireStable))
 		}
 		r.respond(resp)
 		return
@@ -46,7 +50,7 @@ func (d *Dispatcher) handleOffsetFetch(_ context.Context, r *request) {
 	for _, t := range req.Topics {
 		rg.Topics = append(rg.Topics, kmsg.OffsetFetchRequestGroupTopic{Topic: t.Topic, Partitions: t.Partitions})
 	}
-	g := d.fetchGroupOffsets(r, rg, version)
+	g := d.fetchGroupOffsets(r, rg, version, req.RequireStable)
 	if version >= 2 {
 		resp.ErrorCode = g.ErrorCode
 	}
@@ -64,7 +68,7 @@ func (d *Dispatcher) handleOffsetFetch(_ context.Context, r *request) {
 }
 
 // fetchGroupOffsets answers for one group, in the v8+ shape.
-func (d *Dispatcher) fetchGroupOffsets(r *request, rg kmsg.OffsetFetchRequestGroup, version int16) (out kmsg.OffsetFetchResponseGroup) {
+func (d *Dispatcher) fetchGroupOffsets(r *request, rg kmsg.OffsetFetchRequestGroup, version int16, requireStable bool) (out kmsg.OffsetFetchResponseGroup) {
 	out = kmsg.NewOffsetFetchResponseGroup()
 	out.Group = rg.Group
 	img := d.cfg.Metadata.Image()
@@ -72,6 +76,9 @@ func (d *Dispatcher) fetchGroupOffsets(r *request, rg kmsg.OffsetFetchRequestGro
 		return offsetFetchDenied(rg, kerr.GroupAuthorizationFailed.Code)
 	}
 	defer d.hideUnauthorizedOffsets(r, img, rg.Topics == nil, &out) // out is the named result
+	if requireStable {
+		defer d.markUnstableOffsets(img, rg.Group, &out)
+	}
 	var asked []group.TopicPartition
 	unknownIDs := map[[16]byte]bool{}
 	if rg.Topics != nil {
@@ -130,6 +137,27 @@ func (d *Dispatcher) fetchGroupOffsets(r *request, rg kmsg.OffsetFetchRequestGro
 		out.Topics = append(out.Topics, rt)
 	}
 	return out
+}
+
+// markUnstableOffsets answers UNSTABLE_OFFSET_COMMIT for the partitions a transaction
+// has staged offsets for (require_stable).
+func (d *Dispatcher) markUnstableOffsets(img *metadata.Image, groupID string, out *kmsg.OffsetFetchResponseGroup) {
+	if out.ErrorCode != 0 {
+		return
+	}
+	for i := range out.Topics {
+		t := &out.Topics[i]
+		name := t.Topic
+		if topic, ok := img.TopicByID(t.TopicID); ok && name == "" {
+			name = topic.Name
+		}
+		for j := range t.Partitions {
+			p := &t.Partitions[j]
+			if p.ErrorCode == 0 && d.cfg.Groups.HasPendingTxnOffsets(groupID, group.TopicPartition{Topic: name, Partition: p.Partition}) {
+				p.Offset, p.LeaderEpoch, p.Metadata, p.ErrorCode = -1, -1, ptr(""), kerr.UnstableOffsetCommit.Code
+			}
+		}
+	}
 }
 
 // allFetchedOffsets lists every committed offset, topics and partitions in order.

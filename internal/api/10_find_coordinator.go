@@ -12,8 +12,9 @@ package api
 //
 // Differs from Kafka: with fewer registered brokers than offsets.topic.replication.factor
 // the topic is created with one replica per broker (logged), where Kafka refuses to create
-// it and groups wait. Key type 1 (transactions) is COORDINATOR_NOT_AVAILABLE until
-// transactions arrive; type 2 (share groups) and unknown types are INVALID_REQUEST.
+// it and groups wait. Key type 1 (transactions, DESCRIBE on the TRANSACTIONAL_ID) names
+// the leader of the id's __transaction_state partition, created the same way
+// (txn_coordinator.go); type 2 (share groups) and unknown types are INVALID_REQUEST.
 // Kafka answers COORDINATOR_NOT_AVAILABLE while it creates the topic; Nagare creates it
 // before answering, so the first answer already names the coordinator (whose partition
 // may still be loading: COORDINATOR_LOAD_IN_PROGRESS on the group request, retried).
@@ -71,7 +72,7 @@ func (d *Dispatcher) findCoordinator(ctx context.Context, r *request, key string
 		if !d.authorized(r, acl.OpDescribe, acl.ResourceTransactionalID, key) {
 			return fail(kerr.TransactionalIDAuthorizationFailed, kerr.TransactionalIDAuthorizationFailed.Message)
 		}
-		return fail(kerr.CoordinatorNotAvailable, "transactions are not supported yet")
+		return d.transactionCoordinator(ctx, r, c)
 	default:
 		return fail(kerr.InvalidRequest, "unsupported coordinator type "+strconv.Itoa(int(keyType)))
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/nagare-dev/nagare/internal/quota"
 	"github.com/nagare-dev/nagare/internal/readpath"
 	"github.com/nagare-dev/nagare/internal/stats"
+	"github.com/nagare-dev/nagare/internal/txn"
 )
 
 // Config is what the handlers need from the rest of the broker.
@@ -30,9 +31,20 @@ type Config struct {
 	// Groups coordinates the consumer groups whose __consumer_offsets partitions this
 	// broker leads.
 	Groups *group.Coordinator
+	// Transactions coordinates the transactional ids whose __transaction_state
+	// partitions this broker leads; nil answers COORDINATOR_NOT_AVAILABLE.
+	Transactions *txn.Coordinator
+	// TxnMarkers learns the outcome of transactions whose markers WriteTxnMarkers wrote
+	// to __consumer_offsets partitions (the group coordinator's onTransactionCompleted);
+	// nil: nobody listens.
+	TxnMarkers TxnMarkerListener
 	// Quotas holds clients to their quotas (KIP-219 throttling); nil serves everyone
 	// unthrottled.
 	Quotas *quota.Manager
+	// LeaderReplicationQuota is leader.replication.throttled.rate: replica fetches of
+	// throttled replicas not in the ISR wait while it is exceeded (replication_throttle.go);
+	// nil throttles nothing.
+	LeaderReplicationQuota *quota.ReplicationQuota
 	// Authorizer enforces ACLs; nil allows everything and the ACL APIs answer
 	// SECURITY_DISABLED (a broker whose listeners authenticate nobody).
 	Authorizer *acl.Authorizer

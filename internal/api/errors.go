@@ -12,6 +12,7 @@ import (
 	"github.com/nagare-dev/nagare/internal/log"
 	"github.com/nagare-dev/nagare/internal/metadata"
 	"github.com/nagare-dev/nagare/internal/partition"
+	"github.com/nagare-dev/nagare/internal/txn"
 )
 
 // errorCode maps an internal error to the Kafka error code a client expects. It is the
@@ -41,6 +42,10 @@ var errorCodes = []struct {
 	{log.ErrBatchTooLarge, kerr.MessageTooLarge},
 	{log.ErrOffsetOutOfRange, kerr.OffsetOutOfRange},
 	{log.ErrClosed, kerr.NotLeaderForPartition},
+	{log.ErrOutOfOrderSequence, kerr.OutOfOrderSequenceNumber},
+	{log.ErrInvalidProducerEpoch, kerr.InvalidProducerEpoch},
+	{log.ErrInvalidTxnState, kerr.InvalidTxnState},
+	{log.ErrTxnCoordinatorFenced, kerr.TransactionCoordinatorFenced},
 	{partition.ErrNotEnoughReplicas, kerr.NotEnoughReplicas},
 	{partition.ErrNotLeader, kerr.NotLeaderForPartition},
 	{partition.ErrInvalidTimestamp, kerr.InvalidTimestamp},
@@ -78,6 +83,16 @@ var errorCodes = []struct {
 	{group.ErrUnsupportedAssignor, kerr.UnsupportedAssignor},
 	{group.ErrInvalidRegularExpression, kerr.InvalidRegularExpression},
 	{group.ErrUnsupportedVersion, kerr.UnsupportedVersion},
+	{txn.ErrNotCoordinator, kerr.NotCoordinator},
+	{txn.ErrLoadInProgress, kerr.CoordinatorLoadInProgress},
+	{txn.ErrCoordinatorNotAvailable, kerr.CoordinatorNotAvailable},
+	{txn.ErrConcurrentTransactions, kerr.ConcurrentTransactions},
+	{txn.ErrProducerFenced, kerr.ProducerFenced},
+	{txn.ErrInvalidProducerIDMapping, kerr.InvalidProducerIDMapping},
+	{txn.ErrInvalidTxnState, kerr.InvalidTxnState},
+	{txn.ErrInvalidTransactionTimeout, kerr.InvalidTransactionTimeout},
+	{txn.ErrInvalidRequest, kerr.InvalidRequest},
+	{txn.ErrTransactionalIDNotFound, kerr.TransactionalIDNotFound},
 	{context.DeadlineExceeded, kerr.RequestTimedOut},
 }
 

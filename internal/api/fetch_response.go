@@ -36,8 +36,9 @@ type fetchPartition struct {
 	highWatermark    int64
 	lastStableOffset int64
 	logStartOffset   int64
-	readCommitted    bool // send an empty aborted-transactions list rather than null
-	namesLeader      bool // v12+: send currentLeader (after NOT_LEADER_OR_FOLLOWER, KIP-951)
+	readCommitted    bool             // send the aborted-transactions list (maybe empty) rather than null
+	aborted          []log.AbortedTxn // read_committed: aborted transactions in the range
+	namesLeader      bool             // v12+: send currentLeader (after NOT_LEADER_OR_FOLLOWER, KIP-951)
 	leaderID         int32
 	leaderEpoch      int32
 	// diverging (v12+, to followers): the follower's log is not a prefix of ours; it
@@ -47,6 +48,10 @@ type fetchPartition struct {
 	divergingEndOffset int64
 	records            log.FileRange
 	part               *partition.Partition // counts the bytes sent (nil on error)
+	// redirected (v11+, to consumers, KIP-392): no records; the consumer should fetch
+	// from readReplica, a follower in its rack.
+	redirected  bool
+	readReplica int32
 }
 
 // release unpins every range in the response.
@@ -125,12 +130,21 @@ func (f *fetchResponse) encodePartition(e *partsEncoder, p *fetchPartition) {
 		e.buf = kbin.AppendInt64(e.buf, p.logStartOffset)
 	}
 	if p.readCommitted {
-		e.arrayLen(0)
+		e.arrayLen(len(p.aborted))
+		for _, a := range p.aborted {
+			e.buf = kbin.AppendInt64(e.buf, a.ProducerID)
+			e.buf = kbin.AppendInt64(e.buf, a.FirstOffset)
+			e.tags()
+		}
 	} else {
 		e.nullArray()
 	}
 	if f.version >= 11 {
-		e.buf = kbin.AppendInt32(e.buf, -1) // preferred read replica: none
+		readReplica := int32(-1) // preferred read replica: none
+		if p.redirected {
+			readReplica = p.readReplica
+		}
+		e.buf = kbin.AppendInt32(e.buf, readReplica)
 	}
 	e.fileBytes(p.records)
 	if !e.flexible {

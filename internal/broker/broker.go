@@ -26,6 +26,7 @@ import (
 	"github.com/nagare-dev/nagare/internal/replica"
 	"github.com/nagare-dev/nagare/internal/server"
 	"github.com/nagare-dev/nagare/internal/stats"
+	"github.com/nagare-dev/nagare/internal/txn"
 )
 
 // Config says how to start a broker. Properties use Kafka's broker config names
@@ -62,11 +63,14 @@ type Broker struct {
 	partitions *partition.Registry
 	replicas   *replica.Manager // follower fetchers and the ISR keeper
 	groups     *group.Coordinator
-	control    controlPlane    // controller.go
-	quotas     *quota.Manager  // quota.go
-	stats      *stats.Stats    // stats.go; nil when nagare.metrics.enable is false
-	authorizer *acl.Authorizer // acl.go; nil when ACLs are not enforced
-	readPath   *readpath.Pool  // readpath.go
+	txns       *txn.Coordinator // txn.go
+	// producerIDs hands out producer ids to InitProducerId, idempotent and transactional.
+	producerIDs *metadata.ProducerIDAllocator
+	control     controlPlane    // controller.go
+	quotas      *quota.Manager  // quota.go
+	stats       *stats.Stats    // stats.go; nil when nagare.metrics.enable is false
+	authorizer  *acl.Authorizer // acl.go; nil when ACLs are not enforced
+	readPath    *readpath.Pool  // readpath.go
 	// tuneRuntime: size GOMAXPROCS for the warm-up pool (Config.TuneRuntime, readpath.go).
 	tuneRuntime bool
 	server      *server.Server
@@ -119,6 +123,7 @@ func (b *Broker) start(ctx context.Context, cfg Config) error {
 	b.openAuthorizer()
 	b.partitions = partition.NewRegistry(b.nodeID, b.logs, b.conf, b.logger)
 	b.groups = group.New(group.Config{NodeID: b.nodeID, Partitions: b.partitions, Settings: group.SettingsFrom(b.conf), Logger: b.logger})
+	b.openTransactions() // txn.go
 	if err := b.startServer(); err != nil {
 		return err
 	}
@@ -132,8 +137,10 @@ func (b *Broker) start(ctx context.Context, cfg Config) error {
 		return fmt.Errorf("sync partitions: %w", err)
 	}
 	b.groups.ApplyMetadata(b.meta.Image())
+	b.txns.ApplyMetadata(b.meta.Image())
 	b.replicas = replica.New(replica.Config{NodeID: b.nodeID, Partitions: b.partitions, Metadata: b.meta,
-		Settings: replica.SettingsFrom(b.conf), Logger: b.logger})
+		Settings: replica.SettingsFrom(b.conf), Logger: b.logger,
+		FollowerQuota: replicationQuota(b.conf, "follower.replication.throttled.rate")})
 	b.replicas.Apply(b.meta.Image())
 	followCtx, cancel := context.WithCancel(context.Background())
 	b.stop = cancel
@@ -185,7 +192,9 @@ func (b *Broker) openLogs() error {
 		RetentionCheckInterval: b.conf.Duration("log.retention.check.interval.ms"),
 		CheckpointInterval:     b.conf.Duration("log.flush.offset.checkpoint.interval.ms"),
 
-		HighWatermarkCheckpointInterval: b.conf.Duration("replica.high.watermark.checkpoint.interval.ms"),
+		HighWatermarkCheckpointInterval:   b.conf.Duration("replica.high.watermark.checkpoint.interval.ms"),
+		ProducerIDExpiration:              b.producerIDExpiration,
+		ProducerIDExpirationCheckInterval: b.conf.Duration("producer.id.expiration.check.interval.ms"),
 
 		CleanerEnable:              b.conf.Bool("log.cleaner.enable") && b.conf.Int("log.cleaner.threads") > 0,
 		CleanerThreads:             b.conf.Int("log.cleaner.threads"),
@@ -230,9 +239,10 @@ func (b *Broker) startServer() error {
 	}
 	dispatcher := api.NewDispatcher(api.Config{
 		NodeID: b.nodeID, ClusterID: clusterID, Metadata: b.meta, Partitions: b.partitions, Broker: b.conf,
-		ProducerIDs: metadata.NewProducerIDAllocator(b.meta, b.nodeID, 1000), Groups: b.groups, Logger: b.logger,
+		ProducerIDs: b.producerIDs, Groups: b.groups, TxnMarkers: b.groups, Transactions: b.txns, Logger: b.logger,
 		ReadPath: b.readPath, Quotas: b.quotas, Authorizer: b.authorizer, Stats: b.stats, SASL: sasl,
-		ListenerAddr: b.advertisedAddr,
+		ListenerAddr:           b.advertisedAddr,
+		LeaderReplicationQuota: replicationQuota(b.conf, "leader.replication.throttled.rate"),
 	})
 	b.server = server.New(server.Config{
 		Listeners:          lcs,
@@ -306,6 +316,7 @@ func (b *Broker) followMetadata(ctx context.Context) {
 			}
 			b.replicas.Apply(img) // after the registry: fetchers follow what it opened
 			b.groups.ApplyMetadata(img)
+			b.txns.ApplyMetadata(img)
 		}
 	}
 }
@@ -367,6 +378,9 @@ func (b *Broker) close(ctx context.Context) error {
 	b.wg.Wait()
 	if b.replicas != nil {
 		b.replicas.Close() // before the logs close: fetchers append to them
+	}
+	if b.txns != nil {
+		b.txns.Close() // before the logs close: its loaders and completions use them
 	}
 	if b.groups != nil {
 		b.groups.Close() // before the logs close: its timers and loaders use them

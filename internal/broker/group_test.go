@@ -731,8 +731,8 @@ func TestGroupProtocolErrors(t *testing.T) {
 	}
 	find.CoordinatorType = 1
 	find.CoordinatorKeys = []string{"txn"}
-	if fresp, err := find.RequestWith(ctx, cl); err != nil || !errors.Is(kerr.ErrorForCode(fresp.Coordinators[0].ErrorCode), kerr.CoordinatorNotAvailable) {
-		t.Errorf("transaction coordinator: %v %+v, want COORDINATOR_NOT_AVAILABLE", err, fresp)
+	if fresp, err := find.RequestWith(ctx, cl); err != nil || fresp.Coordinators[0].ErrorCode != 0 || fresp.Coordinators[0].NodeID < 0 {
+		t.Errorf("transaction coordinator: %v %+v, want a coordinator", err, fresp)
 	}
 }
 

@@ -240,6 +240,11 @@ func rawBatch(ts int64) []byte {
 	b[16] = 2
 	binary.BigEndian.PutUint64(b[27:], uint64(ts))
 	binary.BigEndian.PutUint64(b[35:], uint64(ts))
+	// No producer: id, epoch and sequence -1 (zeros would be producer 0's sequence 0,
+	// which idempotence de-duplicates).
+	binary.BigEndian.PutUint64(b[43:], ^uint64(0))
+	binary.BigEndian.PutUint16(b[51:], 0xffff)
+	binary.BigEndian.PutUint32(b[53:], 0xffffffff)
 	binary.BigEndian.PutUint32(b[57:], 1)
 	b = append(b, body...)
 	binary.BigEndian.PutUint32(b[17:], crc32.Checksum(b[21:], crc32.MakeTable(crc32.Castagnoli)))

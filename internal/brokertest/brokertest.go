@@ -27,6 +27,8 @@ type Broker struct {
 	http    bool // serve the HTTP endpoint on a loopback port (WithHTTP)
 	// addScram are credentials created at start (WithAddScram).
 	addScram []auth.ScramSpec
+	// nodeProps are per-node configs of a cluster (WithNodeProperties).
+	nodeProps func(nodeID int) map[string]string
 }
 
 // Option adjusts a test broker before it starts.
@@ -39,6 +41,12 @@ func WithProperties(props map[string]string) Option {
 			b.props[k] = v
 		}
 	}
+}
+
+// WithNodeProperties sets configs that differ between the nodes of a StartCluster
+// (broker.rack, ...): props(node.id) is applied after the shared ones.
+func WithNodeProperties(props func(nodeID int) map[string]string) Option {
+	return func(b *Broker) { b.nodeProps = props }
 }
 
 // WithHTTP serves the broker's HTTP endpoint (/metrics, /v1/clients, ...) on a random

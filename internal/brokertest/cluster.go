@@ -3,6 +3,7 @@ package brokertest
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net"
 	"strings"
 	"sync"
@@ -37,6 +38,9 @@ func StartCluster(t testing.TB, n int, opts ...Option) []*Broker {
 			o(b)
 		}
 		b.props["node.id"] = fmt.Sprint(i + 1)
+		if b.nodeProps != nil {
+			maps.Copy(b.props, b.nodeProps(i+1))
+		}
 		b.props["process.roles"] = "broker,controller"
 		b.props["listeners"] = fmt.Sprintf("PLAINTEXT://127.0.0.1:0,CONTROLLER://127.0.0.1:%d", ports[i])
 		b.props["controller.listener.names"] = "CONTROLLER"

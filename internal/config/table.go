@@ -108,9 +108,15 @@ var table = []Definition{
 	{Name: "flush.ms", Kinds: KindTopic, Type: TypeLong, Default: maxLong,
 		Doc:      "Force an fsync when unflushed data is this old.",
 		Synonyms: []string{"log.flush.interval.ms", "log.flush.scheduler.interval.ms"}, valid: atLeast(0)},
+	// Nagare: the two throttled-replicas lists have no broker synonym, as in Kafka (the only
+	// topic configs without one); throttle.go parses them.
+	{Name: "follower.replication.throttled.replicas", Kinds: KindTopic, Type: TypeList, Default: "",
+		Doc: "Replicas whose replication the follower throttles: partition:broker pairs, or * for all.", valid: throttledReplicas},
 	{Name: "index.interval.bytes", Kinds: KindTopic, Type: TypeInt, Default: "4096",
 		Doc:      "Bytes of log between offset index entries.",
 		Synonyms: []string{"log.index.interval.bytes"}, valid: atLeast(0)},
+	{Name: "leader.replication.throttled.replicas", Kinds: KindTopic, Type: TypeList, Default: "",
+		Doc: "Replicas whose replication the leader throttles: partition:broker pairs, or * for all.", valid: throttledReplicas},
 	{Name: "max.compaction.lag.ms", Kinds: KindTopic, Type: TypeLong, Default: maxLong,
 		Doc:      "Longest time a record stays ineligible for compaction.",
 		Synonyms: []string{"log.cleaner.max.compaction.lag.ms"}, valid: atLeast(1)},
@@ -199,6 +205,15 @@ var table = []Definition{
 		Doc: "How often the broker heartbeats the active controller.", valid: atLeast(1)},
 	{Name: "broker.session.timeout.ms", Kinds: KindBroker, Type: TypeInt, Default: "9000",
 		Doc: "A broker that sends the active controller no heartbeat for this long is fenced and its leaderships move.", valid: atLeast(1)},
+	{Name: "auto.leader.rebalance.enable", Kinds: KindBroker, Type: TypeBoolean, Default: "true",
+		Doc: "The active controller moves leadership back to preferred replicas when a broker's imbalance passes leader.imbalance.per.broker.percentage."},
+	{Name: "leader.imbalance.check.interval.seconds", Kinds: KindBroker, Type: TypeLong, Default: "300",
+		Doc: "How often the active controller checks leader imbalance.", valid: atLeast(1)},
+	{Name: "leader.imbalance.per.broker.percentage", Kinds: KindBroker, Type: TypeInt, Default: "10",
+		Doc: "Share of a broker's preferred partitions it may not lead before leadership is moved back to it.", valid: atLeast(0)},
+	{Name: "replica.selector.class", Kinds: KindBroker, Type: TypeClass, NoDefault: true,
+		Doc:   "Empty: consumers fetch from leaders only. org.apache.kafka.common.replica.RackAwareReplicaSelector: a consumer is sent to an in-sync replica in its rack (KIP-392).",
+		valid: replicaSelector},
 	{Name: "socket.request.max.bytes", Kinds: KindBroker, Type: TypeInt, Default: "104857600",
 		Doc: "Largest request frame accepted.", valid: atLeast(1)},
 	{Name: "connections.max.idle.ms", Kinds: KindBroker, Type: TypeLong, Default: "600000",
@@ -336,8 +351,14 @@ var table = []Definition{
 		Doc: "A transactional id with no activity for this long expires.", valid: atLeast(1)},
 	{Name: "transaction.max.timeout.ms", Kinds: KindBroker, Type: TypeInt, Default: "900000",
 		Doc: "Longest transaction timeout a producer may ask for.", valid: atLeast(1)},
+	{Name: "transaction.abort.timed.out.transaction.cleanup.interval.ms", Kinds: KindBroker, Type: TypeInt, Default: "10000",
+		Doc: "How often transactions past their timeout are looked for and aborted.", valid: atLeast(1)},
+	{Name: "transaction.remove.expired.transaction.cleanup.interval.ms", Kinds: KindBroker, Type: TypeInt, Default: "3600000",
+		Doc: "How often transactional ids past transactional.id.expiration.ms are removed.", valid: atLeast(1)},
 	{Name: "producer.id.expiration.ms", Kinds: KindBroker, Type: TypeInt, Default: "86400000", Update: ClusterWide,
 		Doc: "A producer id with no writes for this long is forgotten by partition leaders.", valid: atLeast(1)},
+	{Name: "producer.id.expiration.check.interval.ms", Kinds: KindBroker, Type: TypeInt, Default: "600000",
+		Doc: "How often partitions look for producer ids past producer.id.expiration.ms.", valid: atLeast(1)},
 
 	// ---- Broker: the read path (Nagare only; internal/readpath). ----
 	// Nagare: fetched file ranges are checked for page cache residency and cold ones are
@@ -366,6 +387,16 @@ var table = []Definition{
 		Doc: "Samples kept per client quota.", valid: atLeast(1)},
 	{Name: "quota.window.size.seconds", Kinds: KindBroker, Type: TypeInt, Default: "1",
 		Doc: "Span of each client quota sample.", valid: atLeast(1)},
+	// Replication quotas (KIP-73): bytes per second of throttled replication, leader side
+	// (replica fetch responses) and follower side (replica fetch requests); throttle.go.
+	{Name: "leader.replication.throttled.rate", Kinds: KindBroker, Type: TypeLong, Default: maxLong, Update: ClusterWide,
+		Doc: "Bytes per second a leader sends to throttled replicas (leader.replication.throttled.replicas).", valid: atLeast(0)},
+	{Name: "follower.replication.throttled.rate", Kinds: KindBroker, Type: TypeLong, Default: maxLong, Update: ClusterWide,
+		Doc: "Bytes per second a follower fetches for throttled replicas (follower.replication.throttled.replicas).", valid: atLeast(0)},
+	{Name: "replication.quota.window.num", Kinds: KindBroker, Type: TypeInt, Default: "11",
+		Doc: "Samples kept per replication quota.", valid: atLeast(1)},
+	{Name: "replication.quota.window.size.seconds", Kinds: KindBroker, Type: TypeInt, Default: "1",
+		Doc: "Span of each replication quota sample.", valid: atLeast(1)},
 	// Nagare: static defaults for every client, applied below Kafka's eight levels of
 	// client quota entities (as a /clients/<default> quota would be), so that each client-id
 	// is held to a share of broker time as shipped. Kafka removed its static defaults

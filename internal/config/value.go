@@ -378,6 +378,20 @@ func nameList(v value) string {
 	return ""
 }
 
+// RackAwareReplicaSelector is the one replica.selector.class Nagare implements (KIP-392):
+// Kafka's class name, so a Kafka operator's properties carry over.
+const RackAwareReplicaSelector = "org.apache.kafka.common.replica.RackAwareReplicaSelector"
+
+// replicaSelector checks replica.selector.class: a Java class cannot be loaded here, so
+// only Kafka's rack-aware selector (or none) is accepted.
+func replicaSelector(v value) string {
+	switch strings.TrimSpace(v.text) {
+	case "", RackAwareReplicaSelector:
+		return ""
+	}
+	return "only " + RackAwareReplicaSelector + " is supported"
+}
+
 // protocolMap checks listener.security.protocol.map.
 func protocolMap(v value) string {
 	if _, err := ParseProtocolMap(v.text); err != nil {

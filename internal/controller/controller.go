@@ -56,7 +56,10 @@ type Controller struct {
 	sessions     map[int32]time.Time // guarded by mu; last heartbeat per broker
 	shuttingDown map[int32]bool      // guarded by mu; brokers in controlled shutdown
 
-	electMu sync.Mutex // serialises elect passes (election.go)
+	electMu sync.Mutex // serialises elect passes (election.go) and preferred elections (preferred.go)
+	// rebalanceAt is when the next leader imbalance check is due (preferred.go); zero
+	// until the first active poll. Loop goroutine only.
+	rebalanceAt time.Time
 
 	kick chan struct{} // wakes the loop after a heartbeat changed something
 	stop chan struct{}
@@ -142,7 +145,9 @@ func (c *Controller) run() {
 			c.fenceExpired(term.ctx)
 			if pending {
 				pending = !c.elect(term.ctx)
+				pending = !c.reassign(term.ctx) || pending // reassign.go
 			}
+			c.maybeRebalance(term.ctx, time.Now()) // preferred.go
 		}
 		select {
 		case <-c.stop:
@@ -191,6 +196,7 @@ func (c *Controller) activate(ctx context.Context, term uint64) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.active, c.term = true, term
+	c.rebalanceAt = time.Time{} // a new term waits a whole interval before its first check
 	clear(c.sessions)
 	clear(c.shuttingDown)
 	for _, b := range c.store.Image().Brokers() {

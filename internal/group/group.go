@@ -53,6 +53,9 @@ type committed struct {
 	metadata    string
 	commitTime  time.Time
 	expireTime  time.Time // zero unless the commit asked for its own retention (v2-v4)
+	// appendOffset is where the commit's record is in __consumer_offsets: a
+	// transaction's offsets replace a committed offset only if written after it.
+	appendOffset int64
 }
 
 // member is one member of a classic group. All fields are guarded by the group's mu.
@@ -128,6 +131,9 @@ type group struct {
 	newJoiner    bool                         // a member joined during the initial delay
 	outbox       []func()                     // replies to send once mu is released
 	consumer     *consumerGroup               // set for a KIP-848 consumer group
+	// pendingTxn holds TxnOffsetCommit offsets by producer id until the transaction's
+	// marker commits (they become offsets) or aborts them (txn_offsets.go).
+	pendingTxn map[int64]map[TopicPartition]committed
 }
 
 func newGroup(c *Coordinator, s *shard, id string, now time.Time) *group {
@@ -274,7 +280,7 @@ func (g *group) rebalanceTimeoutLocked() time.Duration {
 // made by a request that then failed is dropped again.
 func (g *group) isEmptyOfStateLocked() bool {
 	return g.state == Empty && len(g.members) == 0 && len(g.pending) == 0 &&
-		len(g.offsets) == 0 && g.generation == 0 && g.protocolType == ""
+		len(g.offsets) == 0 && g.generation == 0 && g.protocolType == "" && len(g.pendingTxn) == 0
 }
 
 // stopTimersLocked stops every timer the group owns.

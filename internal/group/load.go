@@ -44,6 +44,9 @@ type shard struct {
 	state  shardState        // guarded by mu
 	err    error             // guarded by mu; why loading failed
 	groups map[string]*group // guarded by mu
+	// completedWhileLoading are transaction outcomes whose markers were written after
+	// the loader took its end offset; applied when loading finishes. Guarded by mu.
+	completedWhileLoading []txnOutcome
 }
 
 // ready says whether the shard serves requests, and if not, the error to answer with.
@@ -123,14 +126,33 @@ func (s *shard) unload() []*group {
 // append writes records to the shard's partition as one append of uncompressed
 // batches, with acks=all semantics: it returns once the records are committed.
 func (s *shard) append(records []record, now time.Time) error {
-	batches, err := encodeBatches(records, now, s.store.Config().MaxMessageBytes)
+	_, err := s.appendAt(records, now, batchProducer{})
+	return err
+}
+
+// appendAt is append for a producer, returning the offset of the first record (the
+// others follow it one by one).
+func (s *shard) appendAt(records []record, now time.Time, producer batchProducer) (int64, error) {
+	batches, err := encodeProducerBatches(records, now, s.store.Config().MaxMessageBytes, producer)
 	if err != nil {
-		return err
+		return 0, err
 	}
-	if _, err := s.store.Append(batches, -1, now); err != nil {
-		return storageError(err)
+	appendFn := s.store.Append
+	if c, ok := s.store.(coordinatorStorage); ok && producer.transactional {
+		appendFn = func(b []byte, _ int16, now time.Time) (log.AppendResult, error) { return c.AppendAsCoordinator(b, now) }
 	}
-	return nil
+	res, err := appendFn(batches, -1, now)
+	if err != nil {
+		return 0, storageError(err)
+	}
+	return res.BaseOffset, nil
+}
+
+// coordinatorStorage is a partition that takes a coordinator's transactional batches:
+// the producer's epoch is checked (an older one is fenced), its sequence is not, since
+// the coordinator writes sequence 0 every time, as Kafka's does.
+type coordinatorStorage interface {
+	AppendAsCoordinator(records []byte, now time.Time) (log.AppendResult, error)
 }
 
 // storageError turns a failed append into what Kafka's coordinator answers: the client
@@ -175,7 +197,12 @@ func (c *Coordinator) loadLocked(index int32, p *partition.Partition, epoch int3
 		}
 		s.groups = groups
 		s.state = shardLoaded
+		late := s.completedWhileLoading
+		s.completedWhileLoading = nil
 		s.mu.Unlock()
+		for _, o := range late {
+			s.completeTxn(o)
+		}
 		c.activate(loaded)
 		c.logger.Info("became coordinator", "partition", index, "groups", len(loaded), "took", time.Since(start))
 	}()
@@ -217,14 +244,21 @@ func (c *Coordinator) readShard(ctx context.Context, s *shard) (map[string]*grou
 type loadState struct {
 	metadata map[string]*kmsg.GroupMetadataValue // nil value: deleted
 	offsets  map[string]map[TopicPartition]committed
+	// pending are transactional offsets by producer id and group, until their marker.
+	pending map[int64]map[string]map[TopicPartition]committed
 }
 
 func newLoadState() *loadState {
-	return &loadState{metadata: map[string]*kmsg.GroupMetadataValue{}, offsets: map[string]map[TopicPartition]committed{}}
+	return &loadState{metadata: map[string]*kmsg.GroupMetadataValue{}, offsets: map[string]map[TopicPartition]committed{},
+		pending: map[int64]map[string]map[TopicPartition]committed{}}
 }
 
 // apply folds one record into the state; later records replace earlier ones.
 func (st *loadState) apply(offset int64, r record) error {
+	if r.control {
+		st.completeTxn(r.producerID, r.commit)
+		return nil
+	}
 	if len(r.key) < 2 {
 		return fmt.Errorf("%w: key of %d bytes at offset %d", ErrCorruptRecord, len(r.key), offset)
 	}
@@ -243,12 +277,16 @@ func (st *loadState) apply(offset int64, r record) error {
 		if err := v.ReadFrom(r.value); err != nil {
 			return fmt.Errorf("%w: offset value at %d: %v", ErrCorruptRecord, offset, err)
 		}
-		o := committed{offset: v.Offset, leaderEpoch: -1, metadata: v.Metadata, commitTime: time.UnixMilli(v.CommitTimestamp)}
+		o := committed{offset: v.Offset, leaderEpoch: -1, metadata: v.Metadata, commitTime: time.UnixMilli(v.CommitTimestamp), appendOffset: offset}
 		if v.Version >= 3 {
 			o.leaderEpoch = v.LeaderEpoch
 		}
 		if v.Version == 1 && v.ExpireTimestamp >= 0 {
 			o.expireTime = time.UnixMilli(v.ExpireTimestamp)
+		}
+		if r.transactional {
+			st.stage(r.producerID, k.Group, tp, o)
+			return nil
 		}
 		if st.offsets[k.Group] == nil {
 			st.offsets[k.Group] = map[TopicPartition]committed{}
@@ -331,6 +369,7 @@ func (st *loadState) build(c *Coordinator, s *shard) (map[string]*group, error) 
 		}
 		g.offsets = offsets
 	}
+	st.buildPending(c, s, groups, now)
 	return groups, nil
 }
 

@@ -102,7 +102,8 @@ func (c *Coordinator) CommitOffsets(req CommitRequest) []error {
 		}
 		return errs
 	}
-	if err := g.shard.append(records, now); err != nil {
+	base, err := g.shard.appendAt(records, now, batchProducer{})
+	if err != nil {
 		for _, i := range writes {
 			errs[i] = err
 		}
@@ -111,9 +112,10 @@ func (c *Coordinator) CommitOffsets(req CommitRequest) []error {
 		}
 		return errs
 	}
-	for _, i := range writes {
+	for k, i := range writes {
 		o := req.Offsets[i]
-		g.offsets[o.TopicPartition] = committed{offset: o.Offset, leaderEpoch: o.LeaderEpoch, metadata: o.Metadata, commitTime: now, expireTime: expire}
+		g.offsets[o.TopicPartition] = committed{offset: o.Offset, leaderEpoch: o.LeaderEpoch, metadata: o.Metadata,
+			commitTime: now, expireTime: expire, appendOffset: base + int64(k)}
 	}
 	return errs
 }
@@ -391,7 +393,7 @@ func (g *group) expireLocked(now time.Time, retention time.Duration) error {
 	if len(expired) > 0 {
 		g.coord.logger.Info("expired offsets", "group", g.id, "partitions", len(expired))
 	}
-	if g.state == Empty && len(g.offsets) == 0 && len(g.pending) == 0 {
+	if g.state == Empty && len(g.offsets) == 0 && len(g.pending) == 0 && len(g.pendingTxn) == 0 {
 		if g.protocolType == "" && g.generation == 0 {
 			g.killLocked(ErrCoordinatorNotAvailable) // nothing was ever stored for it but offsets
 			return nil

@@ -50,9 +50,24 @@ func offsetValue(o committed) []byte {
 	return v.AppendTo(nil)
 }
 
-// record is one key and value of __consumer_offsets; a nil value is a tombstone.
+// record is one key and value of __consumer_offsets; a nil value is a tombstone. When
+// decoded, producerID and transactional say which batch it came from, and a control
+// record (a transaction marker) has control set, commit its outcome, and no key/value.
 type record struct {
-	key, value []byte
+	key, value    []byte
+	producerID    int64
+	transactional bool
+	control       bool
+	commit        bool
+}
+
+// batchProducer is who a batch is written for: the zero value (no producer) for the
+// coordinator's own records; a transactional producer's id and epoch for the offsets
+// of a TxnOffsetCommit, which its transaction's marker commits or aborts.
+type batchProducer struct {
+	transactional bool
+	id            int64
+	epoch         int16
 }
 
 // Record batches of the offsets topic are written uncompressed, with no producer id, so
@@ -63,6 +78,12 @@ const batchOverhead = 61 // record batch v2 header
 // encodeBatches frames records as v2 record batches of at most maxBytes each (one batch
 // if they fit), timestamped now, with CRC-32C set. The log assigns offsets on append.
 func encodeBatches(records []record, now time.Time, maxBytes int) ([]byte, error) {
+	return encodeProducerBatches(records, now, maxBytes, batchProducer{})
+}
+
+// encodeProducerBatches is encodeBatches for a producer: each batch carries its id
+// and epoch and the transactional attribute.
+func encodeProducerBatches(records []record, now time.Time, maxBytes int, producer batchProducer) ([]byte, error) {
 	var out []byte
 	var body []byte
 	count := int32(0)
@@ -71,7 +92,7 @@ func encodeBatches(records []record, now time.Time, maxBytes int) ([]byte, error
 		if count == 0 {
 			return
 		}
-		out = appendBatch(out, body, count, ms)
+		out = appendBatch(out, body, count, ms, producer)
 		body, count = body[:0], 0
 	}
 	for _, r := range records {
@@ -106,18 +127,24 @@ func appendRecord(dst []byte, r record, offsetDelta int32) []byte {
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
-func appendBatch(dst, records []byte, count int32, timestampMs int64) []byte {
+func appendBatch(dst, records []byte, count int32, timestampMs int64, producer batchProducer) []byte {
+	pid, epoch, seq, attrs := int64(-1), int16(-1), int32(-1), int16(0) // uncompressed, CreateTime
+	if producer.transactional {
+		// Kafka's coordinator writes sequence 0; the log does not check sequences of
+		// the coordinator's own appends.
+		pid, epoch, seq, attrs = producer.id, producer.epoch, 0, attrTransactional
+	}
 	b := kmsg.RecordBatch{
 		FirstOffset:          0,
 		PartitionLeaderEpoch: -1,
 		Magic:                2,
-		Attributes:           0, // uncompressed, CreateTime
+		Attributes:           attrs,
 		LastOffsetDelta:      count - 1,
 		FirstTimestamp:       timestampMs,
 		MaxTimestamp:         timestampMs,
-		ProducerID:           -1,
-		ProducerEpoch:        -1,
-		FirstSequence:        -1,
+		ProducerID:           pid,
+		ProducerEpoch:        epoch,
+		FirstSequence:        seq,
 		NumRecords:           count,
 		Records:              records,
 	}
@@ -132,12 +159,13 @@ func appendBatch(dst, records []byte, count int32, timestampMs int64) []byte {
 // Batch attributes the loader looks at.
 const (
 	attrCompressionMask = 0x07
+	attrTransactional   = 0x10
 	attrControl         = 0x20
 )
 
 // decodeBatches calls fn with every record of the batches in buf (whole batches, as a
-// log read returns them). Control batches (transaction markers) are skipped; a
-// compressed batch is an error, since Nagare writes the topic uncompressed.
+// log read returns them). A control batch (a transaction marker) yields one control
+// record; a compressed batch is an error, since Nagare writes the topic uncompressed.
 func decodeBatches(buf []byte, fn func(offset int64, r record) error) (next int64, err error) {
 	next = -1
 	for len(buf) > 0 {
@@ -155,6 +183,9 @@ func decodeBatches(buf []byte, fn func(offset int64, r record) error) (next int6
 		buf = buf[size:]
 		next = b.FirstOffset + int64(b.LastOffsetDelta) + 1
 		if b.Attributes&attrControl != 0 {
+			if err := decodeControl(b, fn); err != nil {
+				return next, err
+			}
 			continue
 		}
 		if codec := b.Attributes & attrCompressionMask; codec != 0 {
@@ -179,9 +210,28 @@ func decodeRecords(b kmsg.RecordBatch, fn func(offset int64, r record) error) er
 			return fmt.Errorf("%w: record %d of batch at offset %d: %v", ErrCorruptRecord, i, b.FirstOffset, err)
 		}
 		rest = rest[n+int(length):]
-		if err := fn(b.FirstOffset+int64(rec.OffsetDelta), record{key: rec.Key, value: rec.Value}); err != nil {
+		r := record{key: rec.Key, value: rec.Value, producerID: b.ProducerID, transactional: b.Attributes&attrTransactional != 0}
+		if err := fn(b.FirstOffset+int64(rec.OffsetDelta), r); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// decodeControl reads a control batch's marker: its one record's key is version int16
+// and type int16 (0 abort, 1 commit), Kafka's ControlRecordType.
+func decodeControl(b kmsg.RecordBatch, fn func(offset int64, r record) error) error {
+	var marker *record
+	err := decodeRecords(kmsg.RecordBatch{FirstOffset: b.FirstOffset, NumRecords: min(b.NumRecords, 1), Records: b.Records},
+		func(_ int64, r record) error {
+			if len(r.key) < 4 {
+				return fmt.Errorf("%w: control record key of %d bytes at offset %d", ErrCorruptRecord, len(r.key), b.FirstOffset)
+			}
+			marker = &record{producerID: b.ProducerID, control: true, commit: binary.BigEndian.Uint16(r.key[2:]) == 1}
+			return nil
+		})
+	if err != nil || marker == nil {
+		return err
+	}
+	return fn(b.FirstOffset, *marker)
 }

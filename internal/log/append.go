@@ -12,6 +12,9 @@ type AppendOptions struct {
 	LeaderEpoch int32
 	// Now is the broker time used for LogAppendTime and segment.ms; zero means time.Now.
 	Now time.Time
+	// Origin says who wrote the batches, which decides the producer-state checks
+	// (the zero value is a client's produce request).
+	Origin Origin
 }
 
 // AppendResult describes where an append landed.
@@ -21,12 +24,20 @@ type AppendResult struct {
 	LogAppendTime  int64 // unix ms stamped on the batches, or -1 under CreateTime
 	LogStartOffset int64
 	RecordCount    int
+	// Duplicate: the batch repeats one its idempotent producer already wrote; nothing
+	// was appended and the offsets are those of the first write.
+	Duplicate bool
 }
 
 // Append validates records (one or more complete v2 batches, as a produce request
 // carries them), assigns offsets by rewriting each batch's base offset in place, and
 // writes them with one write. It never decompresses and allocates nothing per record. On
 // error the log is unchanged. records is modified in place and may be reused afterwards.
+//
+// Batches with a producer id are checked against producer state under the append lock,
+// before offsets are assigned (producer_state.go), so concurrent retries of one batch
+// are caught: a duplicate is answered with its first offsets (Duplicate set) and not
+// written; a sequence gap, an older epoch or a transaction violation fails the append.
 func (l *Log) Append(records []byte, opts AppendOptions) (AppendResult, error) {
 	cfg := l.config.Load()
 	_, count, err := ValidateBatches(records, cfg.MaxMessageBytes)
@@ -43,6 +54,13 @@ func (l *Log) Append(records []byte, opts AppendOptions) (AppendResult, error) {
 		return AppendResult{}, ErrClosed
 	}
 	base := l.LogEndOffset()
+	dup, isDup, err := l.stageProducersLocked(records, base, opts.Origin)
+	if err != nil {
+		return AppendResult{}, err
+	}
+	if isDup {
+		return l.duplicateResult(dup, cfg), nil
+	}
 	appendTime := int64(-1)
 	if cfg.LogAppendTime {
 		appendTime = now.UnixMilli()
@@ -55,6 +73,7 @@ func (l *Log) Append(records []byte, opts AppendOptions) (AppendResult, error) {
 		return AppendResult{}, err
 	}
 	l.assignEpochs(records, base, opts.LeaderEpoch)
+	l.commitProducersLocked()
 	l.logEndOffset.Store(next)
 	l.unflushed += int64(count)
 	l.wakeWaiters()
@@ -139,6 +158,11 @@ func (l *Log) rollLocked() error {
 	copy(grown, segs)
 	l.setSegments(append(grown, next))
 	l.dirtySegments.Store(true)
+	// Kafka snapshots producer state at each roll, so recovery replays at most the
+	// active segment. A failed write only makes a later recovery replay more.
+	if err := l.producers.writeSnapshot(l.dir, next.baseOffset); err != nil {
+		l.logger.Error("writing a producer snapshot at roll", "dir", l.dir, "err", err)
+	}
 	if l.onRoll != nil {
 		l.onRoll(l)
 	}

@@ -132,6 +132,7 @@ func TestCleanerRandomized(t *testing.T) {
 			l := openTestLog(t, t.TempDir(), cfg, true)
 			defer l.Close()
 			m := model{}
+			seqs := map[int64]int32{}
 			now := testNow
 			c := newCleaner(quietLogger(), nil, int64(16+rng.IntN(80))*offsetMapEntrySize)
 			check := func() {
@@ -164,11 +165,13 @@ func TestCleanerRandomized(t *testing.T) {
 							recs = append(recs, rec(key, fmt.Sprintf("v%d-%s", op, strings.Repeat("z", rng.IntN(40)))))
 						}
 					}
-					pid := int64(-1)
+					pid, seq := int64(-1), int32(-1)
 					if rng.IntN(4) == 0 {
 						pid = int64(rng.IntN(3))
+						seq = seqs[pid] // idempotent producers number their records
+						seqs[pid] += int32(len(recs))
 					}
-					appendKV(t, l, m, batchOpts{codec: compress.Codec(rng.IntN(5)), ts: now.UnixMilli(), pid: pid}, recs...)
+					appendKV(t, l, m, batchOpts{codec: compress.Codec(rng.IntN(5)), ts: now.UnixMilli(), pid: pid, sequence: seq}, recs...)
 				case p < 80:
 					l.Roll()
 				default:

@@ -10,6 +10,13 @@
 //	00000000000000000000.log        record batches exactly as the wire carries them
 //	00000000000000000000.index      sparse offset index: relative offset -> file position
 //	00000000000000000000.timeindex  sparse time index: max timestamp -> relative offset
+//	00000000000000000000.txnindex   aborted transactions whose marker is in the segment
+//	                                (txn_index.go; created with its first entry)
+//
+// and producer-state snapshots named by the offset they describe, written at each roll
+// and at close (producer_snapshot.go, Kafka's format):
+//
+//	00000000000000004096.snapshot
 //
 // The data dir holds the per-dir checkpoints, in Kafka's text format (a version line "0",
 // an entry count, then "topic partition offset" lines):
@@ -102,8 +109,21 @@
 // always kept), renames the swap file into place and rebuilds its indexes. A truncation
 // or a retention deletion during the round makes the swap abort, never half-apply.
 //
-// Transactions are not handled yet: control batches are kept whole, and records of
-// aborted transactions count as data (there is no transaction index).
+// Transactions and compaction: control batches are kept whole and records of aborted
+// transactions count as data; a cleaned segment has no transaction index (its entries
+// are lost when the group is swapped in), so read_committed readers of a compacted
+// topic may see aborted records after cleaning. Kafka drops aborted records there.
+//
+// # Producer state (producer_*.go, control.go, txn_index.go)
+//
+// Kafka's ProducerStateManager: the leader checks idempotent and transactional batches
+// against each producer's epoch and last five batches before assigning offsets, answers
+// a retried batch with its first offsets without writing it, and tracks open
+// transactions for the last stable offset. Followers and recovery replay the same
+// updates unchecked. Open loads the newest snapshot at or below the log end (clean) or
+// the recovery point (crash) and replays the batch headers after it; truncation reloads
+// the same way. The state is written under appendMu and producerState.mu, and read by
+// the appender without the lock, by everyone else with it.
 //
 // # Concurrency
 //

@@ -19,6 +19,19 @@ var (
 	// ErrClosed: the log was closed or deleted (NOT_LEADER_OR_FOLLOWER to clients, who
 	// then refresh metadata).
 	ErrClosed = errors.New("log: closed")
+
+	// ErrOutOfOrderSequence: an idempotent producer's batch does not follow its last
+	// sequence number (OUT_OF_ORDER_SEQUENCE_NUMBER).
+	ErrOutOfOrderSequence = errors.New("log: out of order sequence number")
+	// ErrInvalidProducerEpoch: a batch or marker carries an epoch older than the
+	// producer's current one (INVALID_PRODUCER_EPOCH).
+	ErrInvalidProducerEpoch = errors.New("log: producer epoch is older than the current one")
+	// ErrInvalidTxnState: a producer inside a transaction wrote a non-transactional
+	// batch (INVALID_TXN_STATE).
+	ErrInvalidTxnState = errors.New("log: batch does not match the producer's transaction state")
+	// ErrTxnCoordinatorFenced: a marker comes from an older transaction coordinator
+	// epoch than one already seen (TRANSACTION_COORDINATOR_FENCED).
+	ErrTxnCoordinatorFenced = errors.New("log: transaction coordinator epoch is stale")
 )
 
 // CorruptionError locates damage found on disk: which segment file and where.

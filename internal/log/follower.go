@@ -41,6 +41,11 @@ func (l *Log) AppendAsFollower(records []byte) (AppendResult, error) {
 		next = batchBase + int64(int32(binary.BigEndian.Uint32(b[offLastOffsetDelta:]))) + 1
 		pos += size
 	}
+	// The leader checked these batches; a follower only mirrors their producer state, so
+	// it de-duplicates retries as the leader did once it leads.
+	if _, _, err := l.stageProducersLocked(records, -1, originReplication); err != nil {
+		return AppendResult{}, err
+	}
 	cfg := l.config.Load()
 	now := time.Now()
 	if err := l.maybeRollLocked(cfg, next-1, len(records), now); err != nil {
@@ -50,6 +55,7 @@ func (l *Log) AppendAsFollower(records []byte) (AppendResult, error) {
 		return AppendResult{}, err
 	}
 	l.assignEpochs(records, base, -1) // each batch's own epoch, as the leader stamped it
+	l.commitProducersLocked()
 	l.logEndOffset.Store(next)
 	l.unflushed += int64(count)
 	l.wakeWaiters()

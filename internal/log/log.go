@@ -61,7 +61,9 @@ type Log struct {
 	highWatermark  atomic.Int64               // last committed offset + 1, set by the partition
 	recoveryPoint  atomic.Int64               // every offset below it is fsynced
 	closed         atomic.Bool
-	epochs         *epochCache // leader epoch history (epochs.go)
+	epochs         *epochCache    // leader epoch history (epochs.go)
+	producers      *producerState // idempotence and transactions (producer_state.go)
+	pending        appendInfo     // an append's staged producer updates; guarded by appendMu
 
 	appendMu      sync.Mutex    // serializes appends and every change to the segment list
 	unflushed     int64         // records appended since the last flush; guarded by appendMu
@@ -178,6 +180,10 @@ func (l *Log) Close() error {
 	defer l.wakeWaiters()
 	l.waitObserved.Store(true)
 	if err := l.flushAllLocked(); err != nil {
+		return err
+	}
+	// Kafka's clean-shutdown snapshot: the next open replays nothing.
+	if err := l.producers.writeSnapshot(l.dir, l.LogEndOffset()); err != nil {
 		return err
 	}
 	if err := l.activeSegment().seal(); err != nil {

@@ -33,6 +33,12 @@ type ManagerConfig struct {
 	HighWatermarkCheckpointInterval time.Duration
 	// RecoveryThreads opens logs in parallel at start (num.recovery.threads.per.data.dir).
 	RecoveryThreads int
+	// ProducerIDExpiration returns producer.id.expiration.ms (read at each check, so a
+	// dynamic change applies): producers idle this long are forgotten. nil: 24 h.
+	ProducerIDExpiration func() time.Duration
+	// ProducerIDExpirationCheckInterval is producer.id.expiration.check.interval.ms
+	// (default 10 min).
+	ProducerIDExpirationCheckInterval time.Duration
 
 	// CleanerEnable is log.cleaner.enable: compact the logs whose Config.Compacted is
 	// set, in the background. Kafka's default is true; the zero value here is off.
@@ -114,6 +120,12 @@ func withManagerDefaults(cfg ManagerConfig) ManagerConfig {
 	}
 	if cfg.RecoveryThreads <= 0 {
 		cfg.RecoveryThreads = 2
+	}
+	if cfg.ProducerIDExpiration == nil {
+		cfg.ProducerIDExpiration = func() time.Duration { return 24 * time.Hour }
+	}
+	if cfg.ProducerIDExpirationCheckInterval <= 0 {
+		cfg.ProducerIDExpirationCheckInterval = 10 * time.Minute
 	}
 	if cfg.CleanerThreads <= 0 {
 		cfg.CleanerThreads = 1
@@ -338,6 +350,8 @@ func (m *Manager) background(ctx context.Context) {
 	checkpoint := time.NewTicker(m.cfg.CheckpointInterval)
 	hwCheckpoint := time.NewTicker(m.cfg.HighWatermarkCheckpointInterval)
 	defer hwCheckpoint.Stop()
+	producers := time.NewTicker(m.cfg.ProducerIDExpirationCheckInterval)
+	defer producers.Stop()
 	defer retention.Stop()
 	defer flush.Stop()
 	defer checkpoint.Stop()
@@ -359,6 +373,8 @@ func (m *Manager) background(ctx context.Context) {
 			if err := m.writeHighWatermarks(); err != nil {
 				m.logger.Error("writing the high watermark checkpoint", "err", err)
 			}
+		case <-producers.C:
+			m.RemoveExpiredProducers(time.Now())
 		}
 	}
 }
@@ -368,6 +384,16 @@ func (m *Manager) RunRetention(now time.Time) {
 	for _, l := range m.Logs() {
 		if _, err := l.DeleteRetained(now); err != nil && !errors.Is(err, ErrClosed) {
 			m.logger.Error("retention", "dir", l.dir, "err", err)
+		}
+	}
+}
+
+// RemoveExpiredProducers applies producer.id.expiration.ms to every log now.
+func (m *Manager) RemoveExpiredProducers(now time.Time) {
+	expiration := m.cfg.ProducerIDExpiration()
+	for _, l := range m.Logs() {
+		if n := l.RemoveExpiredProducers(now, expiration); n > 0 {
+			m.logger.Debug("expired producer ids", "dir", l.dir, "count", n)
 		}
 	}
 }

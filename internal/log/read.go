@@ -31,17 +31,21 @@ type ReadOptions struct {
 	MaxBytes    int
 	MinOneBatch bool
 	// MaxOffset is the exclusive upper bound: the high watermark for consumers, the log
-	// end offset for followers. Zero or less means the high watermark.
+	// end offset for followers. Zero or less means the high watermark, or the last
+	// stable offset under ReadCommitted.
 	MaxOffset int64
+	// ReadCommitted reads up to the last stable offset (isolation_level=read_committed).
+	ReadCommitted bool
 }
 
 // ReadResult is what a read found: a range of whole batches (empty when there is
 // nothing to return) and the log's offsets at the time of the read.
 type ReadResult struct {
-	Range          FileRange
-	HighWatermark  int64
-	LogEndOffset   int64
-	LogStartOffset int64
+	Range            FileRange
+	HighWatermark    int64
+	LastStableOffset int64
+	LogEndOffset     int64
+	LogStartOffset   int64
 }
 
 // Read returns whole batches from the one containing offset, within one segment. It
@@ -59,6 +63,7 @@ func (l *Log) Read(offset int64, opts ReadOptions) (ReadResult, error) {
 
 func (l *Log) readOnce(offset int64, opts ReadOptions) (res ReadResult, retry bool, err error) {
 	res = ReadResult{HighWatermark: l.HighWatermark(), LogEndOffset: l.LogEndOffset(), LogStartOffset: l.LogStartOffset()}
+	res.LastStableOffset = l.producers.lastStableOffset(res.HighWatermark)
 	if l.closed.Load() {
 		return res, false, ErrClosed
 	}
@@ -68,6 +73,9 @@ func (l *Log) readOnce(offset int64, opts ReadOptions) (res ReadResult, retry bo
 	maxOffset := opts.MaxOffset
 	if maxOffset <= 0 {
 		maxOffset = res.HighWatermark
+		if opts.ReadCommitted {
+			maxOffset = res.LastStableOffset
+		}
 	}
 	if maxOffset > res.LogEndOffset {
 		maxOffset = res.LogEndOffset

@@ -46,7 +46,8 @@ func Open(opts OpenOptions) (*Log, error) {
 	if err := os.MkdirAll(opts.Dir, 0o755); err != nil {
 		return nil, fmt.Errorf("create log dir %s: %w", opts.Dir, err)
 	}
-	l := &Log{dir: opts.Dir, topic: opts.Topic, partition: opts.Partition, logger: opts.Logger, onRoll: opts.OnRoll}
+	l := &Log{dir: opts.Dir, topic: opts.Topic, partition: opts.Partition, logger: opts.Logger, onRoll: opts.OnRoll,
+		producers: newProducerState()}
 	epochs, err := loadEpochCache(opts.Dir)
 	if err != nil {
 		return nil, err
@@ -77,6 +78,19 @@ func Open(opts OpenOptions) (*Log, error) {
 	start := max(opts.LogStartOffset, segs[0].baseOffset)
 	l.logStartOffset.Store(min(start, end))
 	if err := l.reconcileEpochs(segs[0]); err != nil {
+		l.setSegments(nil)
+		for _, s := range segs {
+			s.release()
+		}
+		return nil, fmt.Errorf("open %s: %w", opts.Dir, err)
+	}
+	// After a crash only snapshots below the recovery point are known to sit under
+	// fsynced data and transaction index entries; the replay from there restores both.
+	snapshotBound := end
+	if !opts.Clean {
+		snapshotBound = max(opts.RecoveryPoint, 0)
+	}
+	if err := l.reloadProducerStateLocked(snapshotBound); err != nil {
 		l.setSegments(nil)
 		for _, s := range segs {
 			s.release()
@@ -120,6 +134,13 @@ func (l *Log) loadSegments(opts OpenOptions) ([]*segment, error) {
 		unflushed := !opts.Clean && (nextBase < 0 || nextBase > opts.RecoveryPoint)
 		if !rebuild && !unflushed {
 			rebuild = !s.sane(nextBase)
+		}
+		if unflushed {
+			// Entries past the recovery point may be torn or missing; the producer-state
+			// replay writes them again from the markers that survived.
+			if err := s.txns.truncateTo(max(opts.RecoveryPoint, 0)); err != nil {
+				return segs, err
+			}
 		}
 		if !rebuild && !unflushed {
 			continue
@@ -184,7 +205,7 @@ func listSegments(dir string) ([]int64, error) {
 	}
 	for _, e := range entries {
 		stem, ext, _ := strings.Cut(e.Name(), ".")
-		if (ext == "index" || ext == "timeindex") && !logs[stem] {
+		if (ext == "index" || ext == "timeindex" || ext == "txnindex") && !logs[stem] {
 			_ = os.Remove(filepath.Join(dir, e.Name()))
 		}
 	}
@@ -193,7 +214,7 @@ func listSegments(dir string) ([]int64, error) {
 }
 
 func removeSegmentFiles(dir string, base int64) error {
-	for _, ext := range []string{".log", ".index", ".timeindex"} {
+	for _, ext := range []string{".log", ".index", ".timeindex", ".txnindex"} {
 		if err := os.Remove(segmentPath(dir, base, ext)); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return fmt.Errorf("remove segment file: %w", err)
 		}

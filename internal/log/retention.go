@@ -39,6 +39,12 @@ func (l *Log) DeleteRetained(now time.Time) (int, error) {
 	}
 	doomed := segs[:n]
 	l.setSegments(append([]*segment(nil), segs[n:]...))
+	// Snapshots below the first remaining segment describe deleted data (Kafka's
+	// deleteProducerSnapshots); the producers themselves stay until they expire.
+	kept := segs[n].baseOffset
+	if err := deleteSnapshots(l.dir, func(off int64) bool { return off < kept }); err != nil {
+		l.logger.Warn("deleting producer snapshots", "dir", l.dir, "err", err)
+	}
 	if first := segs[n].baseOffset; first > l.LogStartOffset() {
 		l.logStartOffset.Store(first)
 		l.epochs.truncateFromStart(first)
@@ -153,7 +159,14 @@ func (l *Log) Truncate(offset int64) error {
 	if err := l.truncateEpochs(newEnd); err != nil {
 		return err
 	}
-	return l.removeSegments(segs[i+1:])
+	if err := l.removeSegments(segs[i+1:]); err != nil {
+		return err
+	}
+	// Producer state follows the log back: Kafka reloads it from the nearest snapshot.
+	if err := s.txns.truncateTo(newEnd); err != nil {
+		return err
+	}
+	return l.reloadProducerStateLocked(newEnd)
 }
 
 // truncateFullyLocked deletes every segment and starts an empty one at offset.
@@ -178,6 +191,10 @@ func (l *Log) truncateFullyLocked(offset int64, segs []*segment) error {
 	l.logEndOffset.Store(offset)
 	l.logStartOffset.Store(offset)
 	l.clampOffsetsLocked(offset)
+	l.producers.reset()
+	if err := deleteSnapshots(l.dir, func(int64) bool { return true }); err != nil {
+		return err
+	}
 	if err := l.truncateEpochs(offset); err != nil {
 		return err
 	}

@@ -20,6 +20,7 @@ type segment struct {
 	file       *os.File
 	offsets    *index
 	times      *index
+	txns       *txnIndex // aborted transactions (txn_index.go); nil for a cleaned segment
 
 	size atomic.Int64 // bytes of complete batches; published after they are written
 	refs atomic.Int32 // 1 for the log's own reference plus one per pinned read
@@ -54,6 +55,15 @@ func createSegment(dir string, baseOffset int64, indexBytes int) (*segment, erro
 		s.offsets.close()
 		return nil, err
 	}
+	// A new segment has no aborted transactions: drop a leftover index at its name.
+	txnPath := segmentPath(dir, baseOffset, ".txnindex")
+	if err := os.Remove(txnPath); err != nil && !errors.Is(err, os.ErrNotExist) {
+		f.Close()
+		s.offsets.close()
+		s.times.close()
+		return nil, fmt.Errorf("create segment %s: %w", s.logPath, err)
+	}
+	s.txns = &txnIndex{path: txnPath}
 	s.init()
 	return s, nil
 }
@@ -90,6 +100,12 @@ func openSegment(dir string, baseOffset int64, indexBytes int) (s *segment, rebu
 		s.offsets.close()
 		return nil, false, err
 	}
+	if s.txns, err = openTxnIndex(segmentPath(dir, baseOffset, ".txnindex")); err != nil {
+		s.file.Close()
+		s.offsets.close()
+		s.times.close()
+		return nil, false, err
+	}
 	s.init()
 	return s, rebuild, nil
 }
@@ -119,6 +135,7 @@ func (s *segment) release() {
 		s.file.Close()
 		s.offsets.close()
 		s.times.close()
+		s.txns.close()
 	}
 }
 
@@ -195,6 +212,9 @@ func (s *segment) flush() error {
 	if err := s.offsets.flush(); err != nil {
 		return err
 	}
+	if err := s.txns.flush(); err != nil {
+		return err
+	}
 	return s.times.flush()
 }
 
@@ -228,7 +248,11 @@ func (s *segment) unseal() error {
 // remove unlinks the segment's files; open readers keep their descriptors.
 func (s *segment) remove() error {
 	var errs []error
-	for _, p := range []string{s.logPath, s.offsets.path, s.times.path} {
+	paths := []string{s.logPath, s.offsets.path, s.times.path}
+	if s.txns != nil {
+		paths = append(paths, s.txns.path)
+	}
+	for _, p := range paths {
 		if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
 			errs = append(errs, fmt.Errorf("remove %s: %w", p, err))
 		}

@@ -220,6 +220,9 @@ func (img *Image) validateAssignment(p PartitionAssignment) error {
 	if p.Leader != NoLeader && !slices.Contains(p.ISR, p.Leader) {
 		return fmt.Errorf("leader %d is not in the ISR", p.Leader)
 	}
+	if err := checkReassigning(p.Replicas, p.AddingReplicas, p.RemovingReplicas); err != nil {
+		return err
+	}
 	if p.LeaderEpoch < 0 {
 		return fmt.Errorf("leader epoch %d is negative", p.LeaderEpoch)
 	}

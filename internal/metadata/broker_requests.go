@@ -28,6 +28,32 @@ const (
 	ShutdownDone ShutdownPhase = 1
 )
 
+// ElectionType is the kind of leader election an ElectLeaders request asks for; the values
+// are Kafka's.
+type ElectionType uint8
+
+const (
+	// ElectPreferred gives leadership back to the preferred replica (the first of the
+	// replica list) when it is in the ISR and live.
+	ElectPreferred ElectionType = 0
+	// ElectUnclean gives a leaderless partition a leader, from outside the ISR if no ISR
+	// member is live (records may be lost).
+	ElectUnclean ElectionType = 1
+)
+
+// Outcomes of an election request that are answers rather than failures; the api layer
+// maps them to Kafka's codes of the same names.
+var (
+	// ErrElectionNotNeeded: the preferred replica leads already (preferred), or the
+	// partition has a leader (unclean).
+	ErrElectionNotNeeded = errors.New("metadata: election not needed")
+	// ErrPreferredLeaderNotAvailable: the preferred replica is not in the ISR, or is
+	// fenced or shutting down.
+	ErrPreferredLeaderNotAvailable = errors.New("metadata: preferred leader not available")
+	// ErrEligibleLeadersNotAvailable: no live replica could lead the partition.
+	ErrEligibleLeadersNotAvailable = errors.New("metadata: eligible leaders not available")
+)
+
 // ErrControllerStarting is what a BrokerHandler answers while the node leads the quorum
 // but its controller is not active yet (it is catching up with the log): the request is
 // retried, as after ErrNotController.
@@ -43,6 +69,10 @@ type BrokerHandler interface {
 	// ControlledShutdown moves the broker's leaderships away (ShutdownBegin) or fences
 	// it (ShutdownDone).
 	ControlledShutdown(ctx context.Context, nodeID int32, phase ShutdownPhase) (uint64, error)
+	// ElectLeader runs one election of an ElectLeaders request on the controller's
+	// current Image; its outcomes other than success are the Err*Election* sentinels,
+	// ErrUnknownTopic and ErrInvalidPartitions.
+	ElectLeader(ctx context.Context, topic string, partition int32, election ElectionType) (uint64, error)
 }
 
 // SetBrokerHandler registers the controller that serves brokers' requests on this node;
@@ -67,6 +97,16 @@ func (s *Store) Heartbeat(ctx context.Context, nodeID int32) error {
 func (s *Store) ControlledShutdown(ctx context.Context, nodeID int32, phase ShutdownPhase) error {
 	body := binary.BigEndian.AppendUint32(nil, uint32(nodeID))
 	return s.brokerRequest(ctx, reqShutdown, append(body, byte(phase)))
+}
+
+// ElectLeader asks the active controller to run one election (ElectLeaders) and waits
+// until this node's Image includes its outcome. The decision is the controller's, made
+// on the newest Image and with the brokers it knows to be shutting down, so a broker
+// whose Image lags cannot elect a replica that was just fenced.
+func (s *Store) ElectLeader(ctx context.Context, topic string, partition int32, election ElectionType) error {
+	body := binary.BigEndian.AppendUint32(nil, uint32(partition))
+	body = append(body, byte(election))
+	return s.brokerRequest(ctx, reqElect, append(body, topic...))
 }
 
 func (s *Store) brokerRequest(ctx context.Context, kind byte, body []byte) error {
@@ -98,6 +138,8 @@ func (s *Store) serveBrokerRequest(ctx context.Context, kind byte, body []byte) 
 		index, err = (*h).Heartbeat(ctx, nodeID)
 	case kind == reqShutdown && len(body) == 5:
 		index, err = (*h).ControlledShutdown(ctx, nodeID, ShutdownPhase(body[4]))
+	case kind == reqElect && len(body) > 5: // nodeID holds the partition here
+		index, err = (*h).ElectLeader(ctx, string(body[5:]), nodeID, ElectionType(body[4]))
 	default:
 		return 0, fmt.Errorf("%w: malformed broker request", ErrInvalidRecord)
 	}

@@ -26,6 +26,8 @@ import (
 //	  kind 3 read index: no body
 //	  kind 4 heartbeat:  body is node ID int32 (broker_requests.go)
 //	  kind 5 controlled shutdown: body is node ID int32 + phase byte (broker_requests.go)
+//	  kind 6 elect leader: body is partition int32 + election type byte + topic name
+//	                     (broker_requests.go)
 //	answer:   | length uint32 | 0 | index uint64 |                    (success)
 //	          | length uint32 | 1 | errors uint32 | message | leader | (failure)
 //
@@ -39,6 +41,7 @@ const (
 	reqReadIndex byte = 3
 	reqHeartbeat byte = 4
 	reqShutdown  byte = 5
+	reqElect     byte = 6
 
 	// maxForwardFrame bounds a frame: records are small, and a CreateTopic with thousands
 	// of partitions is a few hundred KiB.
@@ -68,7 +71,7 @@ var wireErrors = []error{
 	ErrInvalidRecord, ErrInvalidTopicName, ErrTopicExists, ErrUnknownTopic,
 	ErrInvalidPartitions, ErrInvalidReplicas, ErrProducerIDsUnavailable, ErrACLExists,
 	ErrUnknownACL, ErrUnknownScramCredential, ErrNodeIDMismatch, context.DeadlineExceeded,
-	context.Canceled,
+	context.Canceled, ErrElectionNotNeeded, ErrPreferredLeaderNotAvailable, ErrEligibleLeadersNotAvailable,
 }
 
 // remoteError is an error answered by another node: its text, and the sentinels it matched
@@ -321,7 +324,7 @@ func (s *Store) serveRequest(ctx context.Context, kind byte, body []byte) (uint6
 			return 0, fmt.Errorf("%w: malformed join request", ErrInvalidRecord)
 		}
 		return s.addNonvoter(ctx, int32(binary.BigEndian.Uint32(body)), string(body[4:]))
-	case reqHeartbeat, reqShutdown:
+	case reqHeartbeat, reqShutdown, reqElect:
 		return s.serveBrokerRequest(ctx, kind, body)
 	case reqReadIndex:
 		select {

@@ -24,6 +24,22 @@ type ChangePartition struct {
 	// PartitionEpoch must be the current partition epoch plus one: a change computed from
 	// a stale view of the partition is refused.
 	PartitionEpoch int32 `json:"partitionEpoch"`
+	// Replicas, when set, replaces the partition's replicas, AddingReplicas and
+	// RemovingReplicas (absent ones are cleared): a reassignment starts, completes or is
+	// cancelled (reassign.go), as Kafka's PartitionChangeRecord carries them. Unset, the
+	// assignment is kept as it is. Version 1 of the record.
+	Replicas         []int32 `json:"replicas,omitempty"`
+	AddingReplicas   []int32 `json:"addingReplicas,omitempty"`
+	RemovingReplicas []int32 `json:"removingReplicas,omitempty"`
+}
+
+// recordVersion writes version 0 unless the change moves replicas, so that a change of
+// leader or ISR stays readable by nodes that predate reassignments.
+func (r ChangePartition) recordVersion() uint8 {
+	if r.Replicas != nil {
+		return 1
+	}
+	return 0
 }
 
 // Type implements Record.
@@ -40,6 +56,12 @@ func (img *Image) applyChangePartition(r ChangePartition, index uint64) (*Image,
 		return nil, fmt.Errorf("%w: topic %q has no partition %d", ErrInvalidPartitions, t.Name, r.Partition)
 	}
 	cur := t.Partitions[r.Partition]
+	if err := img.checkReplicasChange(cur, r); err != nil {
+		return nil, fmt.Errorf("topic %q partition %d: %w", t.Name, r.Partition, err)
+	}
+	if r.Replicas != nil {
+		cur.Replicas = r.Replicas // leader and ISR are checked against the new replicas
+	}
 	if err := checkPartitionChange(cur, r); err != nil {
 		return nil, fmt.Errorf("topic %q partition %d: %w", t.Name, r.Partition, err)
 	}
@@ -50,6 +72,10 @@ func (img *Image) applyChangePartition(r ChangePartition, index uint64) (*Image,
 	changed.Partitions = slices.Clone(t.Partitions)
 	p := &changed.Partitions[r.Partition]
 	p.Leader, p.LeaderEpoch, p.ISR, p.PartitionEpoch = r.Leader, r.LeaderEpoch, slices.Clone(r.ISR), r.PartitionEpoch
+	if r.Replicas != nil {
+		p.Replicas = slices.Clone(r.Replicas)
+		p.AddingReplicas, p.RemovingReplicas = nilIfNone(r.AddingReplicas), nilIfNone(r.RemovingReplicas)
+	}
 	return img.withTopic(index, &changed), nil
 }
 

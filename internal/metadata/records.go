@@ -50,7 +50,7 @@ var recordVersions = map[RecordType]uint8{
 	RecordUserScramCredential: 0,
 	RecordCreateACL:           0,
 	RecordDeleteACL:           0,
-	RecordChangePartition:     0,
+	RecordChangePartition:     1, // 1: Replicas, AddingReplicas, RemovingReplicas (reassignments)
 	RecordFenceBroker:         0,
 	RecordUnfenceBroker:       0,
 }
@@ -185,6 +185,12 @@ type PartitionAssignment struct {
 	// PartitionEpoch counts the changes to leader and ISR (ChangePartition), so that a
 	// change computed from a stale view is refused.
 	PartitionEpoch int32 `json:"partitionEpoch"`
+	// AddingReplicas and RemovingReplicas are set while a reassignment (KIP-455,
+	// reassign.go) is in progress: Replicas is then the target followed by the replicas
+	// being removed. Absent in records and snapshots written before reassignments
+	// existed, which read as "none in progress".
+	AddingReplicas   []int32 `json:"addingReplicas,omitempty"`
+	RemovingReplicas []int32 `json:"removingReplicas,omitempty"`
 }
 
 // Type implements Record.
@@ -220,6 +226,13 @@ func (AlterBrokerConfigs) isRecord()  {}
 func (AllocateProducerIDs) isRecord() {}
 func (SetClusterID) isRecord()        {}
 
+// versionedRecord is a record whose payload version depends on its fields: one that does not
+// use a newer version's fields is written at the older version, so nodes not yet upgraded
+// keep reading it (a rolling upgrade) until the new feature is used.
+type versionedRecord interface {
+	recordVersion() uint8
+}
+
 // recordHeaderSize is the type byte and the version byte in front of every payload.
 const recordHeaderSize = 2
 
@@ -233,6 +246,9 @@ func EncodeRecord(rec Record) ([]byte, error) {
 	version, ok := recordVersions[rec.Type()]
 	if !ok {
 		return nil, fmt.Errorf("%w: %v", ErrUnknownRecord, rec.Type())
+	}
+	if v, ok := rec.(versionedRecord); ok {
+		version = v.recordVersion()
 	}
 	var buf bytes.Buffer
 	buf.WriteByte(byte(rec.Type()))

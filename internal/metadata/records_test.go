@@ -40,6 +40,8 @@ func sampleRecords() []Record {
 		CreateACL{ID: "kXcNLCn-TYKdbMSeZD8YbQ", Binding: sampleACL},
 		DeleteACL{ID: "kXcNLCn-TYKdbMSeZD8YbQ"},
 		ChangePartition{TopicID: id, Partition: 0, Leader: 2, LeaderEpoch: 1, ISR: []int32{2}, PartitionEpoch: 1},
+		ChangePartition{TopicID: id, Partition: 0, Leader: 2, LeaderEpoch: 1, ISR: []int32{2}, PartitionEpoch: 2,
+			Replicas: []int32{3, 2}, AddingReplicas: []int32{3}, RemovingReplicas: []int32{2}},
 		FenceBroker{NodeID: 2},
 		UnfenceBroker{NodeID: 2},
 	}
@@ -54,8 +56,12 @@ func TestRecordRoundTrip(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if RecordType(b[0]) != rec.Type() || b[1] != recordVersions[rec.Type()] {
-				t.Fatalf("header % x, want type %d version %d", b[:2], rec.Type(), recordVersions[rec.Type()])
+			version := recordVersions[rec.Type()]
+			if v, ok := rec.(versionedRecord); ok {
+				version = v.recordVersion()
+			}
+			if RecordType(b[0]) != rec.Type() || b[1] != version {
+				t.Fatalf("header % x, want type %d version %d", b[:2], rec.Type(), version)
 			}
 			got, err := DecodeRecord(b)
 			if err != nil {

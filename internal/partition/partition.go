@@ -40,6 +40,7 @@ type Partition struct {
 	self       int32                      // this broker's node id
 	set        atomic.Pointer[replicaSet] // replicas, ISR, partition epoch, followers' progress
 	soleISR    atomic.Bool                // leading with an ISR of this broker alone: the HW follows the log end
+	soleHWMu   sync.RWMutex               // sole-ISR HW moves (read) vs. an ISR expansion's check (write)
 	epochStart atomic.Int64               // log end offset when this broker's leadership began
 	followMu   sync.Mutex                 // a follower's appends and truncations vs. becoming leader
 	isrNotify  func()                     // tells the ISR keeper a follower can rejoin; may be nil
@@ -90,13 +91,25 @@ func (p *Partition) Append(records []byte, acks int16, now time.Time) (log.Appen
 	if err != nil {
 		return res, err
 	}
-	// A lone in-sync replica commits on write; otherwise followers' fetches move the mark
-	// (replication.go), and acks=all waits for it.
+	p.commitIfSoleISR()
+	p.countAppended(len(records), res.RecordCount)
+	return res, nil
+}
+
+// commitIfSoleISR moves the high watermark to the log end when this leader is its ISR
+// alone: a lone in-sync replica commits on write; otherwise followers' fetches move the
+// mark (replication.go), and acks=all waits for it. The flag is read again under
+// soleHWMu so that ExpandingISR, once it has flipped the flag and taken the lock, knows
+// no append can still move the mark past a joiner it is about to admit.
+func (p *Partition) commitIfSoleISR() {
+	if !p.soleISR.Load() {
+		return
+	}
+	p.soleHWMu.RLock()
 	if p.soleISR.Load() {
 		p.log.AdvanceHighWatermark(p.log.LogEndOffset())
 	}
-	p.countAppended(len(records), res.RecordCount)
-	return res, nil
+	p.soleHWMu.RUnlock()
 }
 
 // checkTimestamps applies message.timestamp.before.max.ms and after.max.ms to each

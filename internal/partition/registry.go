@@ -67,10 +67,13 @@ func (r *Registry) noteISRDue() {
 // longer in the image are deleted (including logs found on disk for topics deleted while
 // the broker was down).
 //
-// Differs from Kafka: Kafka deletes a replica's log when the replica is removed from the
-// partition (and, since 3.7, logs it finds for partitions assigned elsewhere). Nothing
-// moves replicas yet, so such a log can only be a data dir carried to another node id:
-// keeping it loses nothing until reassignments exist and decide.
+// A partition this broker held at the previous Sync and that the image now places on
+// other brokers (a reassignment removed this replica) has its log deleted, as Kafka's
+// StopReplica with deletion does.
+//
+// Differs from Kafka: a log found at startup for a partition assigned elsewhere is closed
+// and kept with a warning (Kafka 3.7+ deletes it): it may be a data dir carried to another
+// node id, or a replica removed while this broker was down, and nothing tells them apart.
 func (r *Registry) Sync(img *metadata.Image) error {
 	r.syncMu.Lock()
 	defer r.syncMu.Unlock()
@@ -106,9 +109,17 @@ func (r *Registry) Sync(img *metadata.Image) error {
 		if _, keep := next[tp]; keep {
 			continue
 		}
-		if r.topicKept(img, l) {
-			r.logger.Info("closing partition assigned to other brokers", "partition", tp.String())
+		removed := r.replicaRemoved(img, old[tp])
+		if !removed && r.topicKept(img, l) {
+			r.logger.Warn("closing partition assigned to other brokers, keeping its log", "partition", tp.String())
 			if err := r.logs.CloseLog(tp); err != nil {
+				errs = append(errs, err)
+			}
+			continue
+		}
+		if removed {
+			r.logger.Info("deleting partition moved off this broker", "partition", tp.String())
+			if err := r.logs.Delete(tp); err != nil {
 				errs = append(errs, err)
 			}
 			continue
@@ -119,6 +130,20 @@ func (r *Registry) Sync(img *metadata.Image) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// replicaRemoved says whether p, which this broker held as a replica at the previous Sync,
+// is a partition of the same topic that img no longer places here: a reassignment moved it
+// away while this broker ran (Kafka's StopReplica with deletion), so its log goes.
+func (r *Registry) replicaRemoved(img *metadata.Image, p *Partition) bool {
+	if p == nil {
+		return false
+	}
+	t, ok := img.TopicByName(p.topic)
+	if !ok || t.ID != p.topicID || int(p.index) >= len(t.Partitions) {
+		return false
+	}
+	return !slices.Contains(t.Partitions[p.index].Replicas, r.nodeID)
 }
 
 // topicKept says whether a log not assigned here still belongs to a topic of the image

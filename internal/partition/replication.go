@@ -26,6 +26,9 @@ type replicaSet struct {
 	isr            []int32
 	partitionEpoch int32
 	followers      []*follower // every replica but this broker
+	// pending are the members an ISR expansion this leader proposed adds (ExpandingISR):
+	// the high watermark waits for them too until the next image replaces the set.
+	pending []int32
 }
 
 func (s *replicaSet) follower(id int32) *follower {
@@ -99,19 +102,21 @@ func (p *Partition) FollowerFetched(id int32, fetchOffset int64, now time.Time) 
 // member that has not fetched in this leadership holds it where it is.
 func (p *Partition) maybeAdvanceHighWatermark(set *replicaSet) {
 	hw := p.log.LogEndOffset()
-	for _, id := range set.isr {
-		if id == p.self {
-			continue
+	for _, members := range [2][]int32{set.isr, set.pending} {
+		for _, id := range members {
+			if id == p.self {
+				continue
+			}
+			f := set.follower(id)
+			if f == nil {
+				return
+			}
+			leo := f.logEndOffset.Load()
+			if leo < 0 {
+				return
+			}
+			hw = min(hw, leo)
 		}
-		f := set.follower(id)
-		if f == nil {
-			return
-		}
-		leo := f.logEndOffset.Load()
-		if leo < 0 {
-			return
-		}
-		hw = min(hw, leo)
 	}
 	p.log.AdvanceHighWatermark(hw)
 }
@@ -156,6 +161,36 @@ func (p *Partition) ISRChange(now time.Time, lag time.Duration) (isr []int32, le
 		return nil, 0, 0, false
 	}
 	return isr, p.LeaderEpoch(), set.partitionEpoch, true
+}
+
+// ExpandingISR makes the high watermark wait for the members an ISR expansion adds, from
+// before the change is proposed until an image replaces the set (Kafka's maximal ISR,
+// KIP-497). A follower joins once it has everything up to the high watermark; without this
+// a leader whose ISR is itself alone would go on acknowledging records on write that the
+// joiner may lack, and a reassignment completed on that expansion makes the joiner leader
+// at once. It reports whether every joiner still has the high watermark, now that the mark
+// waits for it (an append racing this call may have moved it just before; none can after).
+func (p *Partition) ExpandingISR(isr []int32) bool {
+	p.followMu.Lock()
+	set := p.set.Load()
+	grown := *set
+	grown.pending = nil
+	for _, id := range isr {
+		if !slices.Contains(set.isr, id) {
+			grown.pending = append(grown.pending, id)
+		}
+	}
+	p.set.Store(&grown)
+	p.soleISR.Store(false)
+	p.followMu.Unlock()
+	p.soleHWMu.Lock() // waits out any append that saw the flag still set (commitIfSoleISR)
+	p.soleHWMu.Unlock()
+	for _, id := range grown.pending {
+		if f := grown.follower(id); f != nil && !p.canJoinISR(f) {
+			return false
+		}
+	}
+	return true
 }
 
 // ISR is the in-sync replica set as of the last image applied.

@@ -93,8 +93,13 @@ func (f *fetcher) request(now time.Time) (*kmsg.FetchRequest, []int) {
 	req.MaxBytes = s.ResponseMaxBytes
 	req.SessionEpoch = -1 // no fetch session (KIP-227)
 	var idx []int
+	overQuota := f.cfg.FollowerQuota.Exceeded()
 	for i, fp := range f.plan.parts {
 		if now.Before(f.paused[i]) {
+			continue
+		}
+		if overQuota && f.throttled(fp) { // throttle.go
+			f.paused[i] = now.Add(throttleRecheck)
 			continue
 		}
 		l := fp.part.Log()
@@ -202,8 +207,17 @@ func (f *fetcher) apply(fp followed, rp *kmsg.FetchResponseTopicPartition) error
 		if _, err := part.AppendAsFollower(records, fp.leaderEpoch); err != nil {
 			return fmt.Errorf("follower append: %w", err)
 		}
+		if f.cfg.FollowerQuota != nil && f.throttled(fp) {
+			f.cfg.FollowerQuota.Record(int64(len(records)))
+		}
 	}
 	part.FollowerHighWatermark(rp.HighWatermark)
+	if rp.LogStartOffset > part.Log().LogStartOffset() {
+		// DeleteRecords or retention moved the leader's log start: follow it.
+		if err := part.FollowerLogStartOffset(rp.LogStartOffset, fp.leaderEpoch); err != nil {
+			return fmt.Errorf("follower log start: %w", err)
+		}
+	}
 	return nil
 }
 

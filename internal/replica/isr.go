@@ -50,6 +50,9 @@ func (m *Manager) checkISRs(ctx context.Context, now time.Time, proposed map[*pa
 		if last, seen := proposed[p]; seen && last == partitionEpoch {
 			continue // accepted already; the registry has not applied it yet
 		}
+		if joins(p.ISR(), isr) && !p.ExpandingISR(isr) {
+			continue // a racing append moved the high watermark past a joiner: next fetch
+		}
 		rec := metadata.ChangePartition{TopicID: p.TopicID(), Partition: p.Index(), Leader: m.cfg.NodeID,
 			LeaderEpoch: leaderEpoch, ISR: isr, PartitionEpoch: partitionEpoch + 1}
 		was := p.ISR()
@@ -79,4 +82,9 @@ func (m *Manager) eligible(current, proposed []int32) []int32 {
 		b, ok := img.Broker(id)
 		return !ok || b.Fenced
 	})
+}
+
+// joins reports whether proposed adds a member to current.
+func joins(current, proposed []int32) bool {
+	return slices.ContainsFunc(proposed, func(id int32) bool { return !slices.Contains(current, id) })
 }

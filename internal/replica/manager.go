@@ -13,6 +13,7 @@ import (
 	"github.com/nagare-dev/nagare/internal/config"
 	"github.com/nagare-dev/nagare/internal/metadata"
 	"github.com/nagare-dev/nagare/internal/partition"
+	"github.com/nagare-dev/nagare/internal/quota"
 )
 
 // Settings are the replica fetchers' Kafka configs.
@@ -52,6 +53,10 @@ type Config struct {
 	Metadata   Proposer
 	Settings   Settings
 	Logger     *slog.Logger
+	// FollowerQuota is follower.replication.throttled.rate: partitions this broker
+	// replicates as a throttled replica outside the ISR sit out of fetches while it is
+	// exceeded (throttle.go); nil throttles nothing.
+	FollowerQuota *quota.ReplicationQuota
 }
 
 // Manager owns this broker's replica fetchers and its ISR keeper. Apply and Close are

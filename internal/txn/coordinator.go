@@ -1,0 +1,257 @@
+package txn
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+	"unicode/utf16"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/nagare-dev/nagare/internal/config"
+	"github.com/nagare-dev/nagare/internal/metadata"
+	"github.com/nagare-dev/nagare/internal/partition"
+)
+
+// StateTopic is the internal topic that holds transaction state.
+const StateTopic = "__transaction_state"
+
+// Settings are the broker configs the coordinator reads, by their Kafka names.
+type Settings struct {
+	MaxTimeout     time.Duration // transaction.max.timeout.ms
+	IDExpiration   time.Duration // transactional.id.expiration.ms
+	AbortInterval  time.Duration // transaction.abort.timed.out.transaction.cleanup.interval.ms
+	RemoveInterval time.Duration // transaction.remove.expired.transaction.cleanup.interval.ms
+	// WriteTimeout bounds how long a state write waits for the ISR to copy it (Kafka
+	// uses request.timeout.ms); zero means 30 s.
+	WriteTimeout time.Duration
+	// MarkerBackoff is the pause before markers a leader could not take are sent again
+	// (Kafka's retry.backoff.ms for the marker channel); zero means 100 ms.
+	MarkerBackoff time.Duration
+}
+
+// SettingsFrom reads Settings from the broker's config.
+func SettingsFrom(b *config.Broker) Settings {
+	return Settings{
+		MaxTimeout:     b.Duration("transaction.max.timeout.ms"),
+		IDExpiration:   b.Duration("transactional.id.expiration.ms"),
+		AbortInterval:  b.Duration("transaction.abort.timed.out.transaction.cleanup.interval.ms"),
+		RemoveInterval: b.Duration("transaction.remove.expired.transaction.cleanup.interval.ms"),
+	}
+}
+
+// Partitions finds this broker's replicas; *partition.Registry is one.
+type Partitions interface {
+	Get(topic string, index int32) (*partition.Partition, bool)
+}
+
+// Metadata is the cluster metadata the coordinator reads: where partitions lead, and
+// brokers' addresses for the markers. *metadata.Store is one.
+type Metadata interface {
+	Image() *metadata.Image
+}
+
+// ProducerIDs hands out producer ids never handed out before.
+type ProducerIDs interface {
+	NextProducerID(ctx context.Context) (int64, error)
+}
+
+// Config is everything a Coordinator needs.
+type Config struct {
+	NodeID      int32
+	Partitions  Partitions
+	Metadata    Metadata
+	ProducerIDs ProducerIDs
+	Settings    Settings
+	// ClientOpts are added to every inter-broker client that sends markers (TLS, SASL
+	// credentials), as the replica fetchers' clients are built.
+	ClientOpts []kgo.Opt
+	Logger     *slog.Logger
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Coordinator serves the transactional ids whose __transaction_state partition this
+// broker leads. See doc.go for its concurrency rules.
+type Coordinator struct {
+	cfg     Config
+	logger  *slog.Logger
+	markers *markerSender
+
+	mu         sync.RWMutex
+	shards     map[int32]*shard // guarded by mu; the state partitions led here
+	partitions int              // guarded by mu; the state topic's partition count, 0 before it exists
+	applied    uint64           // guarded by mu; the index of the last image applied
+	closed     bool             // guarded by mu
+
+	stop chan struct{}  // closed by Close
+	wg   sync.WaitGroup // loaders, completions and the background loops
+}
+
+// New returns a coordinator that leads nothing until ApplyMetadata says so. It starts
+// the loops that abort timed-out transactions and expire idle ids; Close stops them.
+func New(cfg Config) *Coordinator {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	s := &cfg.Settings
+	if s.WriteTimeout <= 0 {
+		s.WriteTimeout = 30 * time.Second
+	}
+	if s.MarkerBackoff <= 0 {
+		s.MarkerBackoff = 100 * time.Millisecond
+	}
+	c := &Coordinator{cfg: cfg, logger: cfg.Logger.With("component", "txn"), shards: map[int32]*shard{}, stop: make(chan struct{})}
+	c.markers = newMarkerSender(c)
+	c.startLoop(s.AbortInterval, c.abortTimedOut)
+	c.startLoop(s.RemoveInterval, c.expireIDs)
+	return c
+}
+
+func (c *Coordinator) now() time.Time { return c.cfg.Now() }
+
+// PartitionFor is the __transaction_state partition of a transactional id: Kafka's
+// Utils.abs(transactionalId.hashCode()) % partitions.
+func PartitionFor(transactionalID string, partitions int) int32 {
+	h := javaStringHashCode(transactionalID)
+	if h == -1<<31 {
+		h = 0 // Kafka's Utils.abs maps Integer.MIN_VALUE to 0
+	} else if h < 0 {
+		h = -h
+	}
+	return h % int32(partitions)
+}
+
+// javaStringHashCode is Java's String.hashCode over UTF-16 code units.
+func javaStringHashCode(s string) int32 {
+	var h int32
+	for _, u := range utf16.Encode([]rune(s)) {
+		h = 31*h + int32(u)
+	}
+	return h
+}
+
+// ApplyMetadata brings the led state partitions in line with img: newly led ones start
+// loading, ones no longer led (or led at a new epoch) are unloaded. Safe to call often
+// and from several goroutines.
+func (c *Coordinator) ApplyMetadata(img *metadata.Image) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed || img.Index() < c.applied {
+		return
+	}
+	c.applied = img.Index()
+	led := map[int32]*partition.Partition{}
+	epochs := map[int32]int32{}
+	c.partitions = 0
+	if topic, ok := img.TopicByName(StateTopic); ok {
+		c.partitions = len(topic.Partitions)
+		for _, a := range topic.Partitions {
+			if a.Leader != c.cfg.NodeID {
+				continue
+			}
+			if p, ok := c.cfg.Partitions.Get(StateTopic, a.Partition); ok && p.IsLeader() {
+				led[a.Partition], epochs[a.Partition] = p, a.LeaderEpoch
+			}
+		}
+	}
+	for index, s := range c.shards {
+		if p, ok := led[index]; !ok || s.part != p || epochs[index] != s.leaderEpoch {
+			delete(c.shards, index)
+			s.unload()
+			c.logger.Info("resigned as transaction coordinator", "partition", index)
+		}
+	}
+	for index, p := range led {
+		if _, ok := c.shards[index]; !ok {
+			c.shards[index] = c.loadLocked(index, &partitionStore{part: p, timeout: c.cfg.Settings.WriteTimeout}, p, epochs[index])
+		}
+	}
+}
+
+// Close stops every background goroutine and the marker clients.
+func (c *Coordinator) Close() {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return
+	}
+	c.closed = true
+	close(c.stop)
+	for index, s := range c.shards {
+		delete(c.shards, index)
+		s.unload()
+	}
+	c.mu.Unlock()
+	c.wg.Wait()
+	c.markers.close()
+}
+
+// shardFor finds the shard of a transactional id, or says why there is none.
+func (c *Coordinator) shardFor(id string) (*shard, error) {
+	c.mu.RLock()
+	n, closed := c.partitions, c.closed
+	var s *shard
+	if n > 0 {
+		s = c.shards[PartitionFor(id, n)]
+	}
+	c.mu.RUnlock()
+	if closed || s == nil {
+		return nil, ErrNotCoordinator
+	}
+	return s, s.ready()
+}
+
+// loaded returns the shards this broker serves, and whether any is still loading.
+func (c *Coordinator) loaded() (shards []*shard, loading bool) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	for _, s := range c.shards {
+		switch s.ready() {
+		case nil:
+			shards = append(shards, s)
+		case ErrLoadInProgress:
+			loading = true
+		}
+	}
+	return shards, loading
+}
+
+// startLoop runs fn every interval until Close; a non-positive interval runs nothing.
+func (c *Coordinator) startLoop(interval time.Duration, fn func()) {
+	if interval <= 0 {
+		return
+	}
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		for {
+			select {
+			case <-c.stop:
+				return
+			case <-t.C:
+				fn()
+			}
+		}
+	}()
+}
+
+// goBackground runs fn on a goroutine Close waits for, unless closed.
+func (c *Coordinator) goBackground(fn func()) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	if c.closed {
+		return
+	}
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		fn()
+	}()
+}
