@@ -4,7 +4,7 @@ DATA_DIR  ?= ./data
 PKGS      := ./...
 FUZZTIME  ?= 15s
 
-.PHONY: build run test test-deps bench fuzz lint staticcheck clean
+.PHONY: build run test test-deps soak bench fuzz lint staticcheck clean
 
 build:
 	$(GO) build -o bin/nagare ./cmd/nagare
@@ -19,6 +19,11 @@ test: test-deps
 
 test-deps:
 	./scripts/install-test-deps.sh
+
+# soak runs the multi-process fault-injection suite's long variant (tests/chaos/README.md):
+# 20 leader kills, 9 partition rounds, 3 rolling restarts; about five minutes.
+soak:
+	NAGARE_CHAOS_SOAK=1 $(GO) test -count=1 -v -timeout 30m ./tests/chaos/
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -count 1 ./internal/log/
