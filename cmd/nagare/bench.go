@@ -86,6 +86,7 @@ build docs/BENCHMARKS.md.`,
 	cmd.AddCommand(newBenchColdReadCommand(bf), newBenchColdReadConsumersCommand(bf)) // bench_coldread.go
 	cmd.AddCommand(newBenchAbuseCommand(bf), newBenchAbuseClientsCommand(bf))         // bench_abuse.go
 	cmd.AddCommand(newBenchFailoverCommand(bf))                                       // bench_failover.go
+	cmd.AddCommand(newBenchTxnCommand(bf))                                            // bench_txn.go
 	cmd.AddCommand(newBenchKfakeServeCommand())
 	return cmd
 }
@@ -160,6 +161,10 @@ the same random value.`,
 			}
 			w.acks, w.compression = acks.value, compression.value
 			w.timeout = bf.client.timeout
+			if !w.idempotent && w.acks != "all" && cmd.Flags().Changed("idempotent") {
+				return usagef(cmd, "--idempotent=false only makes sense with --acks all (acks 1 and 0 are never idempotent)")
+			}
+			w.idempotent = w.idempotent && w.acks == "all" // franz-go needs acks=all for it
 			return bf.client.explain(runBench(cmd.Context(), bf, cmd.OutOrStdout(), cmd.ErrOrStderr(), &w))
 		},
 	}
@@ -171,6 +176,8 @@ the same random value.`,
 	fs.Var(compression, "compression", "compression codec for record batches")
 	fs.IntVar(&w.clients, "clients", w.clients, "producer clients, each with its own connections")
 	fs.Float64Var(&w.rate, "rate", 0, "records per second across all clients (0: as fast as possible)")
+	fs.BoolVar(&w.idempotent, "idempotent", true,
+		"idempotent producer (franz-go's default with --acks all); --idempotent=false sends plain batches")
 	return cmd
 }
 

@@ -32,6 +32,7 @@ type produceWorkload struct {
 	clients           int
 	rate              float64 // records/s across clients; 0: unbounded
 	timeout           time.Duration
+	idempotent        bool // acks=all only: producer ids and sequences (franz-go's default)
 }
 
 // produceSettings describe a produce workload in the report.
@@ -46,6 +47,7 @@ type produceSettings struct {
 	Compression   string  `json:"compression"`
 	Clients       int     `json:"clients"`
 	Rate          float64 `json:"rate"`
+	Idempotent    bool    `json:"idempotent"`
 }
 
 func (w *produceWorkload) name() string { return "produce" }
@@ -65,6 +67,7 @@ func (w *produceWorkload) settings() any {
 		Compression:   w.compression,
 		Clients:       w.clients,
 		Rate:          w.rate,
+		Idempotent:    w.idempotent,
 	}
 	if w.duration > 0 {
 		s.Duration = w.duration.String()
@@ -81,8 +84,8 @@ func (w *produceWorkload) describe() string {
 	if w.rate > 0 {
 		rate = fmt.Sprintf("%g records/s", w.rate)
 	}
-	return fmt.Sprintf("produce %s of %d bytes to %q: %d client(s), acks=%s, linger=%s, batch-max-bytes=%d, compression=%s, rate %s",
-		amount, w.recordSize, w.topic, w.clients, w.acks, w.linger, w.batchMaxBytes, w.compression, rate)
+	return fmt.Sprintf("produce %s of %d bytes to %q: %d client(s), acks=%s, idempotent=%t, linger=%s, batch-max-bytes=%d, compression=%s, rate %s",
+		amount, w.recordSize, w.topic, w.clients, w.acks, w.idempotent, w.linger, w.batchMaxBytes, w.compression, rate)
 }
 
 func (w *produceWorkload) run(ctx context.Context, cf *clientFlags, server cpuMeter, log io.Writer) (benchRun, error) {
@@ -173,6 +176,9 @@ func (pr *produceRun) newClients(ctx context.Context, cf *clientFlags) ([]*kgo.C
 		kgo.RecordDeliveryTimeout(w.timeout),
 	}
 	opts = append(opts, acksOptions(w.acks)...)
+	if w.acks == "all" && !w.idempotent {
+		opts = append(opts, kgo.DisableIdempotentWrite())
+	}
 	var clients []*kgo.Client
 	for range w.clients {
 		cl, err := cf.newClient(opts...)

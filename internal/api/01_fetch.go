@@ -164,6 +164,8 @@ func (d *Dispatcher) readFetch(r *request, req *kmsg.FetchRequest) *fetchRespons
 		now = time.Now()
 		if !d.authorizedCluster(r, acl.OpClusterAction) {
 			resp.errorCode = kerr.ClusterAuthorizationFailed.Code
+		} else if staleReplicaEpoch(img, replica, req, version) {
+			resp.errorCode = kerr.StaleBrokerEpoch.Code
 		}
 	}
 	for _, t := range req.Topics {
@@ -260,6 +262,19 @@ func (d *Dispatcher) readFetchPartition(topic string, version int16, p kmsg.Fetc
 		}
 	}
 	return fp
+}
+
+// staleReplicaEpoch reports whether a follower's fetch (v15+, KIP-903) carries a broker
+// epoch older than the follower's registration in img: it comes from a process that has
+// since restarted, whose log may lack what it acknowledged, so it must not be counted
+// for the high watermark or the ISR. An epoch newer than img's (this broker's metadata
+// lags) is served.
+func staleReplicaEpoch(img *metadata.Image, replica int32, req *kmsg.FetchRequest, version int16) bool {
+	if version < 15 || req.ReplicaState.Epoch < 0 {
+		return false
+	}
+	b, ok := img.Broker(replica)
+	return ok && req.ReplicaState.Epoch < b.Epoch
 }
 
 // fetchReplicaID is the fetching follower's broker id, or -1 for a consumer: ReplicaID

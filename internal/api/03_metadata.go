@@ -42,7 +42,7 @@ func (d *Dispatcher) handleMetadata(ctx context.Context, r *request) {
 	}
 	clusterID := d.cfg.ClusterID
 	resp.ClusterID = &clusterID
-	resp.ControllerID = d.cfg.Metadata.ControllerID() // the quorum leader, a broker too (Kafka: a random broker)
+	resp.ControllerID = d.cfg.Metadata.ClientControllerID() // the quorum leader when it is a broker, else a live broker
 	resp.AuthorizedOperations = authorizedOperationsUnknown
 
 	all := req.Topics == nil || (r.header.Version == 0 && len(req.Topics) == 0)

@@ -46,7 +46,7 @@ func (d *Dispatcher) handleDescribeCluster(_ context.Context, r *request) {
 		return
 	}
 	resp.ClusterID = d.cfg.ClusterID
-	resp.ControllerID = d.cfg.Metadata.ControllerID()            // the quorum leader, a broker too (Kafka: a random broker)
+	resp.ControllerID = d.cfg.Metadata.ClientControllerID()      // the quorum leader when it is a broker, else a live broker
 	for _, b := range d.cfg.Metadata.Image().UnfencedBrokers() { // fenced ones serve nothing
 		rb := kmsg.NewDescribeClusterResponseBroker()
 		rb.NodeID = b.NodeID

@@ -15,6 +15,7 @@ import (
 	"github.com/nagare-dev/nagare/internal/partition"
 	"github.com/nagare-dev/nagare/internal/quota"
 	"github.com/nagare-dev/nagare/internal/readpath"
+	"github.com/nagare-dev/nagare/internal/share"
 	"github.com/nagare-dev/nagare/internal/stats"
 	"github.com/nagare-dev/nagare/internal/txn"
 )
@@ -31,6 +32,9 @@ type Config struct {
 	// Groups coordinates the consumer groups whose __consumer_offsets partitions this
 	// broker leads.
 	Groups *group.Coordinator
+	// Shares holds the share-partitions of the partitions this broker leads and the
+	// members' share sessions (KIP-932); nil answers share fetches UNSUPPORTED_VERSION.
+	Shares *share.Manager
 	// Transactions coordinates the transactional ids whose __transaction_state
 	// partitions this broker leads; nil answers COORDINATOR_NOT_AVAILABLE.
 	Transactions *txn.Coordinator

@@ -66,4 +66,12 @@ var registry = []apiEntry{
 	{key: 66, min: 0, max: 2, handle: (*Dispatcher).handleListTransactions},
 	{key: 68, min: 0, max: 1, handle: (*Dispatcher).handleConsumerGroupHeartbeat},
 	{key: 69, min: 0, max: 1, handle: (*Dispatcher).handleConsumerGroupDescribe},
+	{key: 76, min: 0, max: 1, handle: (*Dispatcher).handleShareGroupHeartbeat},
+	{key: 77, min: 0, max: 1, handle: (*Dispatcher).handleShareGroupDescribe},
+	{key: 78, min: 0, max: 1, handle: (*Dispatcher).handleShareFetch},
+	{key: 79, min: 0, max: 1, handle: (*Dispatcher).handleShareAcknowledge},
+	{key: 83, min: 0, max: 0, handle: (*Dispatcher).handleInitializeShareGroupState},
+	{key: 84, min: 0, max: 0, handle: (*Dispatcher).handleReadShareGroupState},
+	{key: 85, min: 0, max: 1, handle: (*Dispatcher).handleWriteShareGroupState},
+	{key: 86, min: 0, max: 0, handle: (*Dispatcher).handleDeleteShareGroupState},
 }

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"strconv"
 	"sync"
 	"sync/atomic"
 
@@ -25,6 +24,7 @@ import (
 	"github.com/nagare-dev/nagare/internal/readpath"
 	"github.com/nagare-dev/nagare/internal/replica"
 	"github.com/nagare-dev/nagare/internal/server"
+	"github.com/nagare-dev/nagare/internal/share"
 	"github.com/nagare-dev/nagare/internal/stats"
 	"github.com/nagare-dev/nagare/internal/txn"
 )
@@ -63,6 +63,7 @@ type Broker struct {
 	partitions *partition.Registry
 	replicas   *replica.Manager // follower fetchers and the ISR keeper
 	groups     *group.Coordinator
+	shares     *share.Manager   // share.go
 	txns       *txn.Coordinator // txn.go
 	// producerIDs hands out producer ids to InitProducerId, idempotent and transactional.
 	producerIDs *metadata.ProducerIDAllocator
@@ -108,6 +109,9 @@ func (b *Broker) start(ctx context.Context, cfg Config) error {
 	if err := b.startHTTP(cfg.HTTP, cfg.PProf); err != nil {
 		return err
 	}
+	if isBroker, _ := b.conf.Roles(); !isBroker {
+		return b.startControllerOnly(ctx) // controller_only.go
+	}
 	if err := b.openLogs(); err != nil {
 		return err
 	}
@@ -122,12 +126,14 @@ func (b *Broker) start(ctx context.Context, cfg Config) error {
 	b.openQuotas()
 	b.openAuthorizer()
 	b.partitions = partition.NewRegistry(b.nodeID, b.logs, b.conf, b.logger)
-	b.groups = group.New(group.Config{NodeID: b.nodeID, Partitions: b.partitions, Settings: group.SettingsFrom(b.conf), Logger: b.logger})
+	b.openShares() // share.go
+	b.groups = group.New(group.Config{NodeID: b.nodeID, Partitions: b.partitions, Settings: group.SettingsFrom(b.conf), Logger: b.logger,
+		ShareMemberGone: b.shareMemberGone})
 	b.openTransactions() // txn.go
-	if err := b.startServer(); err != nil {
+	if err := b.startServer(ctx); err != nil {
 		return err
 	}
-	if err := b.register(ctx); err != nil {
+	if err := b.register(ctx); err != nil { // registration.go
 		return err
 	}
 	if err := b.startHeartbeats(ctx); err != nil { // controller.go
@@ -139,7 +145,7 @@ func (b *Broker) start(ctx context.Context, cfg Config) error {
 	b.groups.ApplyMetadata(b.meta.Image())
 	b.txns.ApplyMetadata(b.meta.Image())
 	b.replicas = replica.New(replica.Config{NodeID: b.nodeID, Partitions: b.partitions, Metadata: b.meta,
-		Settings: replica.SettingsFrom(b.conf), Logger: b.logger,
+		Settings: replica.SettingsFrom(b.conf), Logger: b.logger, BrokerEpoch: b.control.epoch,
 		FollowerQuota: replicationQuota(b.conf, "follower.replication.throttled.rate")})
 	b.replicas.Apply(b.meta.Image())
 	followCtx, cancel := context.WithCancel(context.Background())
@@ -221,7 +227,7 @@ func (b *Broker) openMetadata(ctx context.Context) error {
 	return nil
 }
 
-func (b *Broker) startServer() error {
+func (b *Broker) startServer(ctx context.Context) error {
 	lcs, err := b.listenerConfigs() // security.go
 	if err != nil {
 		return err
@@ -230,7 +236,7 @@ func (b *Broker) startServer() error {
 	if err != nil {
 		return err
 	}
-	clusterID, err := b.meta.EnsureClusterID(context.Background())
+	clusterID, err := b.meta.EnsureClusterID(ctx)
 	if err != nil {
 		return err
 	}
@@ -239,7 +245,7 @@ func (b *Broker) startServer() error {
 	}
 	dispatcher := api.NewDispatcher(api.Config{
 		NodeID: b.nodeID, ClusterID: clusterID, Metadata: b.meta, Partitions: b.partitions, Broker: b.conf,
-		ProducerIDs: b.producerIDs, Groups: b.groups, TxnMarkers: b.groups, Transactions: b.txns, Logger: b.logger,
+		ProducerIDs: b.producerIDs, Groups: b.groups, TxnMarkers: b.groups, Transactions: b.txns, Logger: b.logger, Shares: b.shares,
 		ReadPath: b.readPath, Quotas: b.quotas, Authorizer: b.authorizer, Stats: b.stats, SASL: sasl,
 		ListenerAddr:           b.advertisedAddr,
 		LeaderReplicationQuota: replicationQuota(b.conf, "leader.replication.throttled.rate"),
@@ -262,43 +268,12 @@ func (b *Broker) startServer() error {
 	return b.server.Start()
 }
 
-// register records this broker's advertised address in the metadata, so Metadata
-// responses lead clients here.
-func (b *Broker) register(ctx context.Context) error {
-	host, port, err := b.advertised()
-	if err != nil {
-		return err
-	}
-	rack := b.conf.String("broker.rack")
-	if cur, ok := b.meta.Image().Broker(b.nodeID); ok && cur.Host == host && cur.Port == port && cur.Rack == rack {
-		return nil
-	}
-	// On a node that does not lead the quorum, Propose forwards the record to the leader.
-	_, err = b.meta.Propose(ctx, metadata.RegisterBroker{NodeID: b.nodeID, Host: host, Port: port, Rack: rack})
-	return err
-}
-
-// advertised is advertised.listeners' first entry, or the bound listener address.
-func (b *Broker) advertised() (string, int32, error) {
-	if adv := b.conf.AdvertisedListeners(); len(adv) > 0 && b.conf.IsSet("advertised.listeners") {
-		return adv[0].Host, int32(adv[0].Port), nil
-	}
-	host, portStr, err := net.SplitHostPort(b.server.Addr().String())
-	if err != nil {
-		return "", 0, fmt.Errorf("broker: listener address: %w", err)
-	}
-	port, err := strconv.Atoi(portStr)
-	if err != nil {
-		return "", 0, fmt.Errorf("broker: listener port: %w", err)
-	}
-	return host, int32(port), nil
-}
-
 // followMetadata applies every metadata change to the partition registry.
 func (b *Broker) followMetadata(ctx context.Context) {
 	defer b.wg.Done()
 	changed, cancel := b.meta.Watch()
 	defer cancel()
+	applied := ^uint64(0) // the content index last applied: none yet
 	for {
 		select {
 		case <-ctx.Done():
@@ -307,8 +282,12 @@ func (b *Broker) followMetadata(ctx context.Context) {
 			if !ok {
 				return
 			}
-			b.applyDynamicConfigs()
 			img := b.meta.Image()
+			if img.ContentIndex() == applied {
+				continue // NoOp records only: nothing to apply
+			}
+			applied = img.ContentIndex()
+			b.applyDynamicConfigs()
 			b.applyQuotas(img)
 			api.ApplyACLs(b.authorizer, img)
 			if err := b.partitions.Sync(img); err != nil {
@@ -330,8 +309,13 @@ func (b *Broker) applyDynamicConfigs() {
 	}
 }
 
-// Addr is the Kafka listener's bound address.
-func (b *Broker) Addr() string { return b.server.Addr().String() }
+// Addr is the Kafka listener's bound address; "" on a controller-only node.
+func (b *Broker) Addr() string {
+	if b.server == nil {
+		return ""
+	}
+	return b.server.Addr().String()
+}
 
 // HTTPAddr is the HTTP endpoint's bound address, or "" when it is disabled.
 func (b *Broker) HTTPAddr() string {
@@ -384,6 +368,9 @@ func (b *Broker) close(ctx context.Context) error {
 	}
 	if b.groups != nil {
 		b.groups.Close() // before the logs close: its timers and loaders use them
+	}
+	if b.shares != nil {
+		b.shares.Close() // before the logs close: its timers and acquired ranges use them
 	}
 	b.stopControl() // controller.go; before the metadata store closes
 	if b.meta != nil {

@@ -3,6 +3,7 @@ package broker
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/nagare-dev/nagare/internal/controller"
@@ -13,7 +14,12 @@ import (
 // while this node leads the metadata quorum) and the heartbeat loop that keeps this
 // broker's session with whichever node is active.
 type controlPlane struct {
-	controller     *controller.Controller
+	controller *controller.Controller
+	// epoch is this process's broker epoch and incarnation its incarnation ID
+	// (registration.go), set once before the heartbeats start; 0 and "" on a
+	// controller-only node, which never registers.
+	epoch          int64
+	incarnation    string
 	stopHeartbeats context.CancelFunc
 	heartbeatsDone chan struct{}
 }
@@ -34,14 +40,14 @@ func (b *Broker) startController() {
 	b.control.controller.Start()
 }
 
-// startHeartbeats sends a first heartbeat and waits until the controller has it (a broker
-// fenced by its last shutdown is unfenced by it, so that Metadata lists it again before it
-// serves), then heartbeats every broker.heartbeat.interval.ms until stopHeartbeats.
+// startHeartbeats heartbeats until this incarnation is unfenced (its registration is
+// fenced until its metadata has caught up, so that Metadata lists it only once it can
+// serve), then every broker.heartbeat.interval.ms until stopHeartbeats.
 func (b *Broker) startHeartbeats(ctx context.Context) error {
-	if err := b.meta.Heartbeat(ctx, b.nodeID); err != nil {
+	interval := b.conf.Duration("broker.heartbeat.interval.ms")
+	if err := b.heartbeatUntilUnfenced(ctx, interval); err != nil {
 		return err
 	}
-	interval := b.conf.Duration("broker.heartbeat.interval.ms")
 	hbCtx, cancel := context.WithCancel(context.Background())
 	b.control.stopHeartbeats = cancel
 	b.control.heartbeatsDone = make(chan struct{})
@@ -56,14 +62,34 @@ func (b *Broker) startHeartbeats(ctx context.Context) error {
 			case <-tick.C:
 			}
 			ctx, cancel := context.WithTimeout(hbCtx, max(interval, minHeartbeatTimeout))
-			err := b.meta.Heartbeat(ctx, b.nodeID)
+			err := b.meta.Heartbeat(ctx, b.nodeID, b.control.epoch)
 			cancel()
-			if err != nil && hbCtx.Err() == nil {
+			if errors.Is(err, metadata.ErrStaleBrokerEpoch) && hbCtx.Err() == nil {
+				b.logger.Error("heartbeat refused: another process has registered this node id since", "node_id", b.nodeID, "broker_epoch", b.control.epoch, "err", err)
+			} else if err != nil && hbCtx.Err() == nil {
 				b.logger.Warn("heartbeat to the controller failed", "node_id", b.nodeID, "err", err)
 			}
 		}
 	}()
 	return nil
+}
+
+// heartbeatUntilUnfenced heartbeats until the Image shows this broker unfenced, backing
+// off a fraction of the interval between tries.
+func (b *Broker) heartbeatUntilUnfenced(ctx context.Context, interval time.Duration) error {
+	for {
+		if err := b.meta.Heartbeat(ctx, b.nodeID, b.control.epoch); err != nil {
+			return err
+		}
+		if reg, ok := b.meta.Image().Broker(b.nodeID); ok && !reg.Fenced && reg.Epoch == b.control.epoch {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("waiting to be unfenced: %w", ctx.Err())
+		case <-time.After(min(interval/4, 100*time.Millisecond)):
+		}
+	}
 }
 
 // stopHeartbeatLoop stops the heartbeats and waits for the loop; safe to call twice.
@@ -92,7 +118,7 @@ func (b *Broker) stopControl() {
 // has nowhere to move anything and skips it, and so does a node that knows no quorum
 // leader (the rest of the cluster is gone): nobody could answer.
 func (b *Broker) controlledShutdown(ctx context.Context) {
-	if b.meta == nil || b.control.controller == nil || !b.conf.Clustered() {
+	if b.meta == nil || b.control.controller == nil || !b.conf.Clustered() || b.control.epoch == 0 {
 		return
 	}
 	b.stopHeartbeatLoop()
@@ -105,7 +131,7 @@ func (b *Broker) controlledShutdown(ctx context.Context) {
 	}
 	doneCtx, cancelDone := context.WithTimeout(ctx, shutdownDoneTimeout)
 	defer cancelDone()
-	if err := b.meta.ControlledShutdown(doneCtx, b.nodeID, metadata.ShutdownDone); err != nil {
+	if err := b.meta.ControlledShutdown(doneCtx, b.nodeID, b.control.epoch, metadata.ShutdownDone); err != nil {
 		b.logger.Warn("controlled shutdown: the controller was not told, it fences this broker when its session lapses", "err", err)
 	}
 }
@@ -120,7 +146,11 @@ func (b *Broker) moveLeaderships(ctx context.Context) {
 	changed, stopWatch := b.meta.Watch()
 	defer stopWatch()
 	for {
-		err := b.meta.ControlledShutdown(ctx, b.nodeID, metadata.ShutdownBegin)
+		err := b.meta.ControlledShutdown(ctx, b.nodeID, b.control.epoch, metadata.ShutdownBegin)
+		if errors.Is(err, metadata.ErrStaleBrokerEpoch) {
+			b.logger.Warn("controlled shutdown: another process has registered this node id since", "node_id", b.nodeID, "err", err)
+			return
+		}
 		if err == nil && !leadsMovable(b.meta.Image(), b.nodeID) {
 			b.logger.Info("controlled shutdown: leaderships moved", "node_id", b.nodeID, "took", time.Since(start).Round(time.Millisecond))
 			return

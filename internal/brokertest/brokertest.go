@@ -29,6 +29,11 @@ type Broker struct {
 	addScram []auth.ScramSpec
 	// nodeProps are per-node configs of a cluster (WithNodeProperties).
 	nodeProps func(nodeID int) map[string]string
+	// controllers is how many nodes of a cluster are controller-only (WithControllers).
+	controllers int
+	// clientListeners are extra PLAINTEXT listener names of a cluster's brokers
+	// (WithClientListener).
+	clientListeners []string
 }
 
 // Option adjusts a test broker before it starts.

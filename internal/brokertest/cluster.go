@@ -13,13 +13,44 @@ import (
 	"github.com/nagare-dev/nagare/internal/broker"
 )
 
+// WithControllers makes the first k nodes of a StartCluster controller-only
+// (process.roles=controller: quorum voters with no Kafka listener) and the others
+// broker-only, as a Kafka cluster with dedicated controllers.
+func WithControllers(k int) Option { return func(b *Broker) { b.controllers = k } }
+
+// WithClientListener gives every broker of a StartCluster one more PLAINTEXT listener,
+// named name, on a random loopback port (ListenerAddr finds it).
+func WithClientListener(name string) Option {
+	return func(b *Broker) { b.clientListeners = append(b.clientListeners, strings.ToUpper(name)) }
+}
+
+// clusterListeners is a cluster node's listeners config and its protocol map.
+func clusterListeners(b *Broker, controllerPort int) (listeners, protocols string) {
+	listeners = fmt.Sprintf("PLAINTEXT://127.0.0.1:0,CONTROLLER://127.0.0.1:%d", controllerPort)
+	protocols = "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT"
+	for _, name := range b.clientListeners {
+		listeners += fmt.Sprintf(",%s://127.0.0.1:0", name)
+		protocols += fmt.Sprintf(",%s:PLAINTEXT", name)
+	}
+	return listeners, protocols
+}
+
 // StartCluster starts n brokers in-process as one cluster: node.id 1..n, each with its own
 // data dir, a PLAINTEXT listener on a random loopback port and a CONTROLLER listener on a
 // port picked free beforehand, process.roles=broker,controller and controller.quorum.voters
-// listing all of them. They start concurrently (each waits for the quorum to form) and stop
-// at cleanup; opts apply to every broker.
+// listing all of them (with WithControllers, the first k are controller-only voters and
+// the rest broker-only). They start concurrently (each waits for the quorum to form) and
+// stop at cleanup; opts apply to every broker.
 func StartCluster(t testing.TB, n int, opts ...Option) []*Broker {
 	t.Helper()
+	probe := Broker{props: map[string]string{}}
+	for _, o := range opts {
+		o(&probe)
+	}
+	voterCount := n
+	if probe.controllers > 0 {
+		voterCount = probe.controllers
+	}
 	ports := make([]int, n)
 	var voters []string
 	for i := range n {
@@ -29,7 +60,9 @@ func StartCluster(t testing.TB, n int, opts ...Option) []*Broker {
 		}
 		ports[i] = ln.Addr().(*net.TCPAddr).Port
 		ln.Close()
-		voters = append(voters, fmt.Sprintf("%d@127.0.0.1:%d", i+1, ports[i]))
+		if i < voterCount {
+			voters = append(voters, fmt.Sprintf("%d@127.0.0.1:%d", i+1, ports[i]))
+		}
 	}
 	brokers := make([]*Broker, n)
 	for i := range n {
@@ -42,7 +75,14 @@ func StartCluster(t testing.TB, n int, opts ...Option) []*Broker {
 			maps.Copy(b.props, b.nodeProps(i+1))
 		}
 		b.props["process.roles"] = "broker,controller"
-		b.props["listeners"] = fmt.Sprintf("PLAINTEXT://127.0.0.1:0,CONTROLLER://127.0.0.1:%d", ports[i])
+		b.props["listeners"], b.props["listener.security.protocol.map"] = clusterListeners(b, ports[i])
+		switch {
+		case b.controllers > 0 && i < b.controllers:
+			b.props["process.roles"] = "controller"
+			b.props["listeners"] = fmt.Sprintf("CONTROLLER://127.0.0.1:%d", ports[i])
+		case b.controllers > 0:
+			b.props["process.roles"] = "broker"
+		}
 		b.props["controller.listener.names"] = "CONTROLLER"
 		b.props["controller.quorum.voters"] = strings.Join(voters, ",")
 		b.dataDir = t.TempDir()

@@ -325,8 +325,8 @@ func (s *snapshot) checkCluster() []error {
 	case !isController && isVoter:
 		fail("node.id", fmt.Sprintf("node.id %d is one of controller.quorum.voters but process.roles does not include controller", nodeID))
 	}
-	if !isBroker {
-		fail("process.roles", "a controller-only node is not supported yet; use broker,controller")
+	if !isBroker && !isController {
+		fail("process.roles", "must include broker, controller or both")
 	}
 	if len(controllerNames) == 0 {
 		fail("controller.listener.names", "must name the controller listener (for example CONTROLLER) when process.roles is set")
@@ -338,8 +338,12 @@ func (s *snapshot) checkCluster() []error {
 	if len(controllerListener) > 1 {
 		fail("listeners", "only one controller listener is supported")
 	}
-	if len(clientListeners) == 0 {
+	if isBroker && len(clientListeners) == 0 {
 		fail("listeners", "a broker needs a listener for Kafka clients besides the controller listener")
+	}
+	if !isBroker && len(clientListeners) > 0 {
+		// As Kafka: a controller-only node serves no Kafka clients.
+		fail("listeners", fmt.Sprintf("listener %s is not a controller listener, but process.roles does not include broker", clientListeners[0]))
 	}
 	protos, _ := ParseProtocolMap(s.resolved["listener.security.protocol.map"].text)
 	for _, name := range controllerListener {

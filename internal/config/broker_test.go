@@ -47,7 +47,7 @@ func TestNewBrokerErrors(t *testing.T) {
 		{"roles without voters", withCluster(map[string]string{"controller.quorum.voters": ""}), []string{"voters must be listed"}},
 		{"controller not a voter", withCluster(map[string]string{"node.id": "4"}), []string{"node.id 4 is not one of controller.quorum.voters"}},
 		{"broker-only voter", withCluster(map[string]string{"process.roles": "broker"}), []string{"does not include controller"}},
-		{"controller only", withCluster(map[string]string{"process.roles": "controller"}), []string{"controller-only"}},
+		{"controller only with a client listener", withCluster(map[string]string{"process.roles": "controller"}), []string{"does not include broker"}},
 		{"no controller listener names", withCluster(map[string]string{"controller.listener.names": ""}), []string{"controller.listener.names"}},
 		{"no controller listener", withCluster(map[string]string{"listeners": "PLAINTEXT://127.0.0.1:9092"}), []string{"must include the controller listener CONTROLLER"}},
 		{"no client listener", withCluster(map[string]string{"listeners": "CONTROLLER://127.0.0.1:9093"}), []string{"listener for Kafka clients"}},
@@ -362,6 +362,13 @@ func TestBrokerCluster(t *testing.T) {
 	}
 	if broker, controller := only.Roles(); !broker || controller {
 		t.Errorf("broker-only Roles() = %v, %v", broker, controller)
+	}
+	ctl, err := NewBroker(withCluster(map[string]string{"process.roles": "controller", "listeners": "CONTROLLER://127.0.0.1:9093"}))
+	if err != nil {
+		t.Fatalf("controller-only node: %v", err)
+	}
+	if broker, controller := ctl.Roles(); broker || !controller || len(ctl.Listeners()) != 0 {
+		t.Errorf("controller-only Roles() = %v, %v; Listeners() = %v", broker, controller, ctl.Listeners())
 	}
 	single, err := NewBroker(nil)
 	if err != nil {

@@ -3,7 +3,6 @@ package controller
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"sync"
 	"time"
@@ -50,16 +49,24 @@ type Controller struct {
 	logger         *slog.Logger
 	sessionTimeout time.Duration
 
-	mu           sync.Mutex
-	active       bool                // guarded by mu; this node leads and has caught up
-	term         uint64              // guarded by mu; the raft term active is for
-	sessions     map[int32]time.Time // guarded by mu; last heartbeat per broker
-	shuttingDown map[int32]bool      // guarded by mu; brokers in controlled shutdown
+	mu       sync.Mutex
+	active   bool                // guarded by mu; this node leads and has caught up
+	term     uint64              // guarded by mu; the raft term active is for
+	sessions map[int32]time.Time // guarded by mu; last heartbeat that renewed each broker's session
+	// owed is, per broker, the metadata index the controller had applied at that broker's
+	// previous heartbeat: the next heartbeat renews the session only if the broker has
+	// applied that far (liveness.go). Guarded by mu.
+	owed         map[int32]uint64
+	reported     map[int32]uint64 // guarded by mu; each broker's applied index at its last heartbeat
+	shuttingDown map[int32]bool   // guarded by mu; brokers in controlled shutdown
 
 	electMu sync.Mutex // serialises elect passes (election.go) and preferred elections (preferred.go)
 	// rebalanceAt is when the next leader imbalance check is due (preferred.go); zero
 	// until the first active poll. Loop goroutine only.
 	rebalanceAt time.Time
+	// idle tracks when the metadata log last moved, for the NoOp writer (liveness.go).
+	// Loop goroutine only.
+	idle idleLog
 
 	kick chan struct{} // wakes the loop after a heartbeat changed something
 	stop chan struct{}
@@ -82,6 +89,8 @@ func New(cfg Config) *Controller {
 		logger:         logger,
 		sessionTimeout: timeout,
 		sessions:       map[int32]time.Time{},
+		owed:           map[int32]uint64{},
+		reported:       map[int32]uint64{},
 		shuttingDown:   map[int32]bool{},
 		kick:           make(chan struct{}, 1),
 		stop:           make(chan struct{}),
@@ -127,7 +136,8 @@ func (c *Controller) run() {
 	defer tick.Stop()
 	term := newTermContext()
 	defer func() { term.cancel() }()
-	pending := true // an election pass is due
+	pending := true    // an election pass is due
+	var content uint64 // the Image content index the last wake-up saw
 	for {
 		leaderTerm, leader := c.store.LeaderTerm()
 		c.mu.Lock()
@@ -148,6 +158,7 @@ func (c *Controller) run() {
 				pending = !c.reassign(term.ctx) || pending // reassign.go
 			}
 			c.maybeRebalance(term.ctx, time.Now()) // preferred.go
+			c.maybeWriteNoOp(term.ctx, time.Now()) // liveness.go
 		}
 		select {
 		case <-c.stop:
@@ -160,7 +171,9 @@ func (c *Controller) run() {
 				<-c.stop
 				return
 			}
-			pending = true
+			if ci := c.store.Image().ContentIndex(); ci != content { // not a NoOp only
+				content, pending = ci, true
+			}
 		case <-c.kick:
 			pending = true
 		}
@@ -198,6 +211,8 @@ func (c *Controller) activate(ctx context.Context, term uint64) bool {
 	c.active, c.term = true, term
 	c.rebalanceAt = time.Time{} // a new term waits a whole interval before its first check
 	clear(c.sessions)
+	clear(c.owed)
+	clear(c.reported)
 	clear(c.shuttingDown)
 	for _, b := range c.store.Image().Brokers() {
 		c.sessions[b.NodeID] = now
@@ -247,70 +262,6 @@ func (c *Controller) propose(ctx context.Context, rec metadata.Record) error {
 	defer cancel()
 	_, err := c.store.ProposeAsLeader(ctx, rec)
 	return err
-}
-
-// Heartbeat implements metadata.BrokerHandler: it renews the broker's session, ends a
-// controlled shutdown (a broker heartbeats again only once it restarted) and unfences a
-// fenced broker. It returns the Image index the broker waits for.
-func (c *Controller) Heartbeat(ctx context.Context, nodeID int32) (uint64, error) {
-	c.mu.Lock()
-	if !c.active {
-		c.mu.Unlock()
-		return 0, metadata.ErrControllerStarting
-	}
-	c.sessions[nodeID] = time.Now()
-	delete(c.shuttingDown, nodeID)
-	c.mu.Unlock()
-	img := c.store.Image()
-	b, ok := img.Broker(nodeID)
-	if !ok {
-		return 0, fmt.Errorf("%w: heartbeat from broker %d, which is not registered", metadata.ErrInvalidRecord, nodeID)
-	}
-	if !b.Fenced {
-		return img.Index(), nil
-	}
-	c.logger.Info("controller: unfencing broker, it heartbeats again", "node_id", nodeID)
-	index, err := c.store.ProposeAsLeader(ctx, metadata.UnfenceBroker{NodeID: nodeID})
-	if err != nil {
-		return 0, fmt.Errorf("controller: unfence broker %d: %w", nodeID, err)
-	}
-	c.wake() // offline partitions may have their leader back
-	return index, nil
-}
-
-// ControlledShutdown implements metadata.BrokerHandler. ShutdownBegin marks the broker
-// shutting down and runs an election pass before answering, so that the answer's index
-// covers the moved leaderships; ShutdownDone fences it.
-func (c *Controller) ControlledShutdown(ctx context.Context, nodeID int32, phase metadata.ShutdownPhase) (uint64, error) {
-	c.mu.Lock()
-	if !c.active {
-		c.mu.Unlock()
-		return 0, metadata.ErrControllerStarting
-	}
-	c.shuttingDown[nodeID] = true
-	c.mu.Unlock()
-	if _, ok := c.store.Image().Broker(nodeID); !ok {
-		return 0, fmt.Errorf("%w: controlled shutdown of broker %d, which is not registered", metadata.ErrInvalidRecord, nodeID)
-	}
-	switch phase {
-	case metadata.ShutdownBegin:
-		c.logger.Info("controller: controlled shutdown, moving leaderships", "node_id", nodeID)
-		if !c.elect(ctx) {
-			return 0, fmt.Errorf("controller: some leaderships of broker %d could not be moved yet", nodeID)
-		}
-		return c.store.Image().Index(), nil
-	case metadata.ShutdownDone:
-		if b, _ := c.store.Image().Broker(nodeID); b.Fenced {
-			return c.store.Image().Index(), nil
-		}
-		c.logger.Info("controller: controlled shutdown done, fencing broker", "node_id", nodeID)
-		index, err := c.store.ProposeAsLeader(ctx, metadata.FenceBroker{NodeID: nodeID})
-		if err != nil {
-			return 0, fmt.Errorf("controller: fence broker %d: %w", nodeID, err)
-		}
-		return index, nil
-	}
-	return 0, fmt.Errorf("%w: controlled shutdown phase %d", metadata.ErrInvalidRecord, phase)
 }
 
 func (c *Controller) wake() {

@@ -3,6 +3,12 @@
 // once that node has applied the log of earlier terms.
 //
 // What it does:
+//   - Broker registration (registration.go, KIP-631). Each broker process registers a new
+//     incarnation, written fenced; its index is the broker epoch. Before answering, an
+//     election pass moves the previous process's leaderships away. Heartbeats and
+//     controlled shutdowns carry the epoch; another epoch is refused
+//     (metadata.ErrStaleBrokerEpoch), and a fenced broker is unfenced once its metadata
+//     has caught up with its registration.
 //   - Broker liveness. Brokers heartbeat every broker.heartbeat.interval.ms over the
 //     forwarding protocol (metadata.Store.Heartbeat). The controller keeps the time of each
 //     broker's last heartbeat in memory, never in the log: sessions are the controller's

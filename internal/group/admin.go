@@ -27,6 +27,9 @@ func (c *Coordinator) ListGroups(states, types []string) ([]Listing, error) {
 			if g.consumer != nil {
 				l.State, l.Type = string(g.consumer.state()), consumerType
 			}
+			if g.share != nil {
+				l.State, l.Type = string(g.share.state()), shareType
+			}
 			dead := g.state == Dead
 			g.unlock()
 			if dead || !matchesAny(states, l.State) || !matchesAny(types, l.Type) {
@@ -78,7 +81,7 @@ func (c *Coordinator) DescribeGroup(groupID string) (Description, error) {
 		return d, ErrGroupIDNotFound
 	}
 	defer g.unlock()
-	if g.consumer != nil {
+	if g.consumer != nil || g.share != nil {
 		return d, fmt.Errorf("%w: group %s is not a classic group", ErrGroupIDNotFound, groupID)
 	}
 	d.State, d.ProtocolType = g.state.String(), g.protocolType

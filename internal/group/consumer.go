@@ -164,7 +164,7 @@ func (c *Coordinator) ConsumerHeartbeat(req ConsumerHeartbeatRequest) (ConsumerH
 	}
 	defer g.unlock()
 	if g.consumer == nil {
-		if g.state != Empty || len(g.members) > 0 || len(g.pending) > 0 {
+		if g.share != nil || g.state != Empty || len(g.members) > 0 || len(g.pending) > 0 {
 			return ConsumerHeartbeatResult{}, fmt.Errorf("%w: group %q is not a consumer group", ErrGroupIDNotFound, g.id)
 		}
 		g.consumer = newConsumerGroup()

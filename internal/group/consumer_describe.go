@@ -32,7 +32,7 @@ type ConsumerMemberDescription struct {
 // checkClassicLocked refuses classic-protocol requests to a consumer group, as Kafka
 // does (GROUP_ID_NOT_FOUND).
 func (g *group) checkClassicLocked() error {
-	if g.consumer != nil {
+	if g.consumer != nil || g.share != nil {
 		return fmt.Errorf("%w: group %s is not a classic group", ErrGroupIDNotFound, g.id)
 	}
 	return nil

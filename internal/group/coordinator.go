@@ -30,6 +30,10 @@ type Settings struct {
 	// KIP-848 consumer groups; zero means Kafka's defaults (45 s and 5 s).
 	ConsumerSessionTimeout    time.Duration // group.consumer.session.timeout.ms
 	ConsumerHeartbeatInterval time.Duration // group.consumer.heartbeat.interval.ms
+	// KIP-932 share groups (share.go); zero means Kafka's defaults (45 s, 5 s, 200).
+	ShareSessionTimeout    time.Duration // group.share.session.timeout.ms
+	ShareHeartbeatInterval time.Duration // group.share.heartbeat.interval.ms
+	ShareMaxSize           int           // group.share.max.size
 }
 
 // SettingsFrom reads Settings from the broker's config.
@@ -45,6 +49,10 @@ func SettingsFrom(b *config.Broker) Settings {
 
 		ConsumerSessionTimeout:    b.Duration("group.consumer.session.timeout.ms"),
 		ConsumerHeartbeatInterval: b.Duration("group.consumer.heartbeat.interval.ms"),
+
+		ShareSessionTimeout:    b.Duration("group.share.session.timeout.ms"),
+		ShareHeartbeatInterval: b.Duration("group.share.heartbeat.interval.ms"),
+		ShareMaxSize:           b.Int("group.share.max.size"),
 	}
 }
 
@@ -62,6 +70,9 @@ type Config struct {
 	// Now is the clock for timestamps written to the log; nil means time.Now. Timers
 	// always run on the runtime's clock (testing/synctest fakes both).
 	Now func() time.Time
+	// ShareMemberGone is told, outside the group's lock, when a share group member
+	// leaves or expires, so the records it holds are released; nil: nobody listens.
+	ShareMemberGone func(groupID, memberID string)
 }
 
 // Coordinator serves the classic groups whose __consumer_offsets partition this broker
@@ -99,6 +110,15 @@ func New(cfg Config) *Coordinator {
 	}
 	if cfg.Settings.ConsumerHeartbeatInterval <= 0 {
 		cfg.Settings.ConsumerHeartbeatInterval = 5 * time.Second
+	}
+	if cfg.Settings.ShareSessionTimeout <= 0 {
+		cfg.Settings.ShareSessionTimeout = 45 * time.Second
+	}
+	if cfg.Settings.ShareHeartbeatInterval <= 0 {
+		cfg.Settings.ShareHeartbeatInterval = 5 * time.Second
+	}
+	if cfg.Settings.ShareMaxSize <= 0 {
+		cfg.Settings.ShareMaxSize = 200
 	}
 	c := &Coordinator{cfg: cfg, logger: cfg.Logger.With("component", "group"),
 		shards: map[int32]*shard{}, stop: make(chan struct{})}

@@ -22,6 +22,9 @@
 //	                reconciliation that never gives a partition still owned by another
 //	consumer_assign.go     the server-side assignors, uniform (sticky) and range
 //	consumer_describe.go   ConsumerGroupDescribe
+//	share.go        KIP-932 share groups: members, epochs, the simple assignor, sessions,
+//	                ShareGroupDescribe (a group with g.share set is a share group; its
+//	                share-partitions are internal/share's)
 //
 // A group is classic or consumer. An empty group (offsets only) becomes whichever kind
 // a member next joins with; a group with members refuses the other protocol

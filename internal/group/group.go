@@ -131,6 +131,7 @@ type group struct {
 	newJoiner    bool                         // a member joined during the initial delay
 	outbox       []func()                     // replies to send once mu is released
 	consumer     *consumerGroup               // set for a KIP-848 consumer group
+	share        *shareGroup                  // set for a KIP-932 share group (share.go)
 	// pendingTxn holds TxnOffsetCommit offsets by producer id until the transaction's
 	// marker commits (they become offsets) or aborts them (txn_offsets.go).
 	pendingTxn map[int64]map[TopicPartition]committed
@@ -285,6 +286,7 @@ func (g *group) isEmptyOfStateLocked() bool {
 
 // stopTimersLocked stops every timer the group owns.
 func (g *group) stopTimersLocked() {
+	g.stopShareTimersLocked()
 	for _, m := range g.members {
 		if m.timer != nil {
 			m.timer.Stop()

@@ -131,6 +131,10 @@ func (g *group) joinLocked(req JoinRequest, done func(JoinResult)) {
 		}
 		g.consumer, g.protocolType, g.subscribed = nil, "", nil // an empty consumer group becomes classic
 	}
+	if g.share != nil {
+		fail(fmt.Errorf("%w: group %q is a share group", ErrInconsistentProtocol, g.id))
+		return
+	}
 	if !g.supportsLocked(req.ProtocolType, req.Protocols) {
 		fail(ErrInconsistentProtocol)
 		return

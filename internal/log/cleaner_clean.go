@@ -75,9 +75,10 @@ func (c *cleanable) eligible(cfg *Config) bool {
 // cleanableSection computes the log's clean and dirty sections now, as Kafka's
 // LogCleanerManager.cleanableOffsets does: the dirty section starts at the cleaner
 // checkpoint (reset to the log start when outside the log) and ends at the base of the
-// segment holding the first offset that may not be cleaned: the high watermark (Kafka:
-// the last stable offset), the active segment, or the first segment holding a record
-// younger than min.compaction.lag.ms.
+// segment holding the first offset that may not be cleaned: the last stable offset (an
+// open transaction may still abort, and its records must not shadow committed ones),
+// the active segment, or the first segment holding a record younger than
+// min.compaction.lag.ms.
 func (l *Log) cleanableSection(now time.Time) cleanable {
 	cfg := l.config.Load()
 	sec := cleanable{log: l, truncations: l.truncations.Load()}
@@ -89,7 +90,7 @@ func (l *Log) cleanableSection(now time.Time) cleanable {
 	}
 	sec.firstDirty = first
 	last := len(segs) - 1
-	bound := min(l.HighWatermark(), segs[last].baseOffset)
+	bound := min(l.LastStableOffset(), segs[last].baseOffset)
 	dirtyFrom := segmentIndexFor(segs, first)
 	if lag := cfg.MinCompactionLag.Milliseconds(); lag > 0 {
 		for _, s := range segs[min(dirtyFrom, last):last] {
@@ -145,11 +146,12 @@ type cleanStats struct {
 	mapUtilization           float64
 }
 
-// roundState is what every group of a round shares.
+// roundState is what the groups of a round share; producers and txns are per group.
 type roundState struct {
 	cfg       *Config
-	now       int64           // unix ms: tombstone horizons are set and judged against it
-	producers map[int64]int64 // producer id -> last offset of its last batch in range
+	now       int64                // unix ms: tombstone and marker horizons are set and judged against it
+	producers map[int64]lastRecord // active producers' batches to keep (cleaner_txn.go)
+	txns      *cleanedTxns         // the group's transactions, and its cleaned transaction index
 	stats     *cleanStats
 }
 
@@ -176,11 +178,7 @@ func (c *cleaner) clean(ctx context.Context, sec cleanable, now time.Time) (clea
 		return stats, nil
 	}
 	cfg := l.config.Load()
-	producers, err := c.lastBatchOfProducers(ctx, sec)
-	if err != nil {
-		return stats, err
-	}
-	st := &roundState{cfg: cfg, now: now.UnixMilli(), producers: producers, stats: &stats}
+	st := &roundState{cfg: cfg, now: now.UnixMilli(), stats: &stats}
 	var toClean []*segment
 	for _, s := range sec.segs[:len(sec.segs)-1] {
 		if s.baseOffset < end {
@@ -189,7 +187,8 @@ func (c *cleaner) clean(ctx context.Context, sec cleanable, now time.Time) (clea
 	}
 	for _, group := range groupSegments(toClean, int64(cfg.SegmentBytes), int64(cfg.SegmentIndexBytes), sec.firstUncleanable) {
 		stats.groups++
-		out, err := c.cleanGroup(ctx, l, group, st)
+		st.producers = l.lastRecordsOfActiveProducers()
+		out, err := c.cleanGroup(ctx, l, group, nextBaseAfter(sec.segs, group), st)
 		if err != nil {
 			return stats, err
 		}
@@ -215,8 +214,10 @@ func (c *cleaner) clean(ctx context.Context, sec cleanable, now time.Time) (clea
 // buildOffsetMap maps each key in the dirty section [firstDirty, firstUncleanable) to
 // its last offset, stopping early when the map is full (Kafka's buildOffsetMap): then
 // offsets.latest is the last offset mapped, and only the log up to it is cleaned now.
+// Records of aborted transactions are not mapped: they must not shadow older values.
 func (c *cleaner) buildOffsetMap(ctx context.Context, sec cleanable, stats *cleanStats) error {
 	segs, start, end := sec.segs, sec.firstDirty, sec.firstUncleanable
+	txns := newCleanedTxns(sec.log.AbortedTransactions(start, end), nil)
 	for i := segmentIndexFor(segs, start); i < len(segs)-1 && segs[i].baseOffset < end; i++ {
 		s := segs[i]
 		next := end
@@ -233,10 +234,14 @@ func (c *cleaner) buildOffsetMap(ctx context.Context, sec cleanable, stats *clea
 		full := false
 		err := c.forEachBatch(ctx, sec.log, s, pos, stats, func(batch []byte) (bool, error) {
 			h := ParseBatchHeader(batch)
+			aborted, err := txns.onBatch(batch, &h)
+			if err != nil {
+				return false, err
+			}
 			if h.LastOffset() < start {
 				return false, nil
 			}
-			if !h.Control() { // markers have no keys; aborted data is not known yet (no transaction index)
+			if !h.Control() && !aborted { // markers have no keys
 				var records []byte
 				var err error
 				if records, c.records, err = recordsOf(batch, &h, c.records, c.maxRecordsBytes); err != nil {
@@ -269,68 +274,6 @@ func (c *cleaner) buildOffsetMap(ctx context.Context, sec cleanable, stats *clea
 }
 
 var errMapFull = errors.New("log: cleaner offset map full")
-
-// lastBatchOfProducers returns, for each producer id with batches in the segments
-// below firstUncleanable, the last offset of its last batch there. Kafka keeps an empty
-// batch in place of an active producer's last batch when cleaning removes every record
-// of it, so the producer's last sequence survives for idempotence; producer state lives
-// above the log here, so the log keeps that batch for every producer it has seen in the
-// range (a superset of Kafka's, which also forgets producers expired by
-// producer.id.expiration.ms).
-func (c *cleaner) lastBatchOfProducers(ctx context.Context, sec cleanable) (map[int64]int64, error) {
-	last := map[int64]int64{}
-	for _, s := range sec.segs[:len(sec.segs)-1] {
-		if s.baseOffset >= sec.firstUncleanable {
-			break
-		}
-		if !s.acquire() {
-			return nil, errCleaningAborted
-		}
-		read, err := forEachHeader(s, func(h []byte) {
-			if pid := int64(binary.BigEndian.Uint64(h[offProducerID:])); pid >= 0 {
-				last[pid] = headerLastOffset(h)
-			}
-		})
-		s.release()
-		if err != nil {
-			return nil, err
-		}
-		if err := c.throttle.wait(ctx, int(read)); err != nil {
-			return nil, errCleaningAborted
-		}
-	}
-	return last, nil
-}
-
-// forEachHeader calls fn with the full header of each batch of a pinned segment,
-// reading through a small buffer (a header needs BatchHeaderSize bytes, more than
-// headerScanner keeps). It returns the bytes it read.
-func forEachHeader(s *segment, fn func(h []byte)) (read int64, err error) {
-	var buf [8 << 10]byte
-	bufPos, bufLen := int64(0), 0
-	end := s.size.Load()
-	for pos := int64(0); pos < end; {
-		if pos+BatchHeaderSize > end {
-			return read, fmt.Errorf("%w: partial batch header at %d of %s", ErrCorruptBatch, pos, s.logPath)
-		}
-		if pos < bufPos || pos+BatchHeaderSize > bufPos+int64(bufLen) {
-			n, err := s.file.ReadAt(buf[:min(int64(len(buf)), end-pos)], pos)
-			read += int64(n)
-			if n < BatchHeaderSize {
-				return read, fmt.Errorf("read batch header at %d of %s: %w", pos, s.logPath, errOr(err, io.ErrUnexpectedEOF))
-			}
-			bufPos, bufLen = pos, n
-		}
-		h := buf[pos-bufPos : pos-bufPos+BatchHeaderSize]
-		size := int64(int32(binary.BigEndian.Uint32(h[offBatchLength:]))) + logOverhead
-		if size < BatchHeaderSize || pos+size > end {
-			return read, fmt.Errorf("%w: batch at %d of %s has impossible length %d", ErrCorruptBatch, pos, s.logPath, size)
-		}
-		fn(h)
-		pos += size
-	}
-	return read, nil
-}
 
 // forEachBatch reads the whole batches of segment s from pos, checking each one's magic
 // and CRC, throttled, and calls fn with each (valid until the next call) until fn says
@@ -452,8 +395,10 @@ func (ix *index) sizeBytes() int64 {
 // the first one's base offset, in .cleaned files, fsynced (Kafka's cleanSegments). The
 // group's last batch always survives, emptied if need be, so the cleaned segment ends
 // where the group ended: recovery of an interrupted swap relies on it to know which
-// segments the cleaned one replaces.
-func (c *cleaner) cleanGroup(ctx context.Context, l *Log, group []*segment, st *roundState) (out *segment, err error) {
+// segments the cleaned one replaces. next is the base offset of the segment after the
+// group: the aborted transactions overlapping [group base, next) are collected, segment
+// by segment as Kafka does, to drop their records and index the markers kept.
+func (c *cleaner) cleanGroup(ctx context.Context, l *Log, group []*segment, next int64, st *roundState) (out *segment, err error) {
 	out, err = createSegmentWithSuffix(l.dir, group[0].baseOffset, st.cfg.SegmentIndexBytes, cleanedSuffix)
 	if err != nil {
 		return nil, err
@@ -466,7 +411,13 @@ func (c *cleaner) cleanGroup(ctx context.Context, l *Log, group []*segment, st *
 	c.output = c.output[:0]
 	var trailing [BatchHeaderSize]byte // header of the group's last batch when it was dropped
 	dropped := false
-	for _, s := range group {
+	st.txns = newCleanedTxns(nil, out.txns)
+	for i, s := range group {
+		upper := next
+		if i+1 < len(group) {
+			upper = group[i+1].baseOffset
+		}
+		st.txns.add(l.AbortedTransactions(s.baseOffset, upper))
 		err := c.forEachBatch(ctx, l, s, 0, st.stats, func(batch []byte) (bool, error) {
 			before := len(c.output)
 			var err error
@@ -521,26 +472,66 @@ func (c *cleaner) writeOutput(ctx context.Context, out *segment, st *roundState)
 
 // filterBatch appends to dst what survives of batch (Kafka's MemoryRecords.filterTo with
 // the cleaner's filter): the batch unchanged when every record survives and it needs no
-// new delete horizon; a rebuilt batch of the survivors; an empty batch in place of a
-// producer's last one; or nothing.
+// new delete horizon; a rebuilt batch of the survivors; an empty batch in place of an
+// active producer's last one; or nothing. A batch of an aborted transaction loses all
+// its records; a marker whose transaction is gone from the log first gets a delete
+// horizon, then goes once it passed (cleaner_txn.go).
 func (c *cleaner) filterBatch(dst, batch []byte, st *roundState) ([]byte, error) {
 	h := ParseBatchHeader(batch)
 	st.stats.recordsRead += int64(h.RecordCount)
-	if h.Control() {
-		// Transaction markers stay: without a transaction index the cleaner cannot
-		// tell when a marker's transaction has no records left.
-		st.stats.recordsKept += int64(h.RecordCount)
-		return append(dst, batch...), nil
-	}
-	records, buf, err := recordsOf(batch, &h, c.records, c.maxRecordsBytes)
-	c.records = buf
+	discardable, err := st.txns.onBatch(batch, &h)
 	if err != nil {
 		return dst, err
 	}
 	hasHorizon := h.Attributes&attrDeleteHorizon != 0
-	kept, all, tombstones := c.kept[:0], true, false
-	err = forEachRecord(&h, records, func(r *v2Record) error {
-		if !c.retain(r, &h, hasHorizon, st.now) {
+	discardRecords := discardable
+	if h.Control() {
+		// Markers piggy-back on the tombstone horizon (Kafka's checkBatchRetention).
+		discardRecords = discardable && hasHorizon && h.BaseTimestamp <= st.now
+	}
+	retainEmpty := isLastOfProducer(st.producers, &h)
+	if discardRecords && !retainEmpty {
+		return dst, nil
+	}
+	kept, all, tombstones := c.kept[:0], !discardRecords, false
+	if !discardRecords {
+		if kept, all, tombstones, err = c.keptRecords(batch, &h, hasHorizon, st.now); err != nil {
+			return dst, err
+		}
+	}
+	st.stats.recordsKept += int64(len(kept))
+	needHorizon := !hasHorizon && (tombstones || (discardable && h.Control()))
+	switch {
+	case len(kept) > 0 && all && !needHorizon:
+		return append(dst, batch...), nil
+	case len(kept) > 0:
+		horizon := int64(-1)
+		if needHorizon {
+			// First time these tombstones or this marker are cleaned: they go after
+			// delete.retention.ms.
+			horizon = st.now + st.cfg.DeleteRetention.Milliseconds()
+		} else if hasHorizon {
+			horizon = h.BaseTimestamp
+		}
+		return c.builder.rebuild(dst, batch, &h, kept, horizon)
+	case retainEmpty:
+		return appendEmptyBatch(dst, batch), nil
+	}
+	return dst, nil
+}
+
+// keptRecords decodes the batch's records and returns those that survive: all of a
+// control batch's, else those retain keeps. all says none was dropped; tombstones that
+// a kept one is a tombstone.
+func (c *cleaner) keptRecords(batch []byte, h *BatchHeader, hasHorizon bool, now int64) (kept []v2Record, all, tombstones bool, err error) {
+	records, buf, err := recordsOf(batch, h, c.records, c.maxRecordsBytes)
+	c.records = buf
+	if err != nil {
+		return nil, false, false, err
+	}
+	kept, all = c.kept[:0], true
+	err = forEachRecord(h, records, func(r *v2Record) error {
+		if !h.Control() && !c.retain(r, h, hasHorizon, now) {
 			all = false
 			return nil
 		}
@@ -549,26 +540,7 @@ func (c *cleaner) filterBatch(dst, batch []byte, st *roundState) ([]byte, error)
 		return nil
 	})
 	c.kept = kept
-	if err != nil {
-		return dst, err
-	}
-	st.stats.recordsKept += int64(len(kept))
-	switch {
-	case len(kept) > 0 && all && (hasHorizon || !tombstones):
-		return append(dst, batch...), nil
-	case len(kept) > 0:
-		horizon := int64(-1)
-		if hasHorizon {
-			horizon = h.BaseTimestamp
-		} else if tombstones {
-			// First time these tombstones are cleaned: they go after delete.retention.ms.
-			horizon = st.now + st.cfg.DeleteRetention.Milliseconds()
-		}
-		return c.builder.rebuild(dst, batch, &h, kept, horizon)
-	case h.ProducerID >= 0 && st.producers[h.ProducerID] == h.LastOffset():
-		return appendEmptyBatch(dst, batch), nil
-	}
-	return dst, nil
+	return kept, all, tombstones, err
 }
 
 // retain is Kafka's Cleaner.shouldRetainRecord: a record past what the map covers
@@ -587,4 +559,16 @@ func (c *cleaner) retain(r *v2Record, h *BatchHeader, hasHorizon bool, now int64
 		return false
 	}
 	return r.hasValue || !hasHorizon || now < h.BaseTimestamp
+}
+
+// nextBaseAfter is the base offset of the segment following group in segs: where the
+// group's offsets end.
+func nextBaseAfter(segs []*segment, group []*segment) int64 {
+	last := group[len(group)-1]
+	for i, s := range segs {
+		if s == last && i+1 < len(segs) {
+			return segs[i+1].baseOffset
+		}
+	}
+	return last.baseOffset
 }

@@ -69,14 +69,17 @@ func (c *cleaner) swap(l *Log, group []*segment, out *segment, firstDirty, gener
 		}
 	}
 	l.cleaned.Store(true)
-	final := [3]string{out.offsets.path, out.times.path, out.logPath}
+	// The transaction index goes first: a decided swap (a .log.swap) always has its
+	// .txnindex.swap, which recovery cannot rebuild (completeSwaps).
+	final := [4]string{out.txns.path, out.offsets.path, out.times.path, out.logPath}
 	for i, p := range final {
 		final[i] = strings.TrimSuffix(p, cleanedSuffix)
 	}
-	for i, p := range []string{out.offsets.path, out.times.path, out.logPath} {
-		if err := os.Rename(p, final[i]+swapSuffix); err != nil {
+	swaps := [4]string{final[0] + swapSuffix, final[1] + swapSuffix, final[2] + swapSuffix, final[3] + swapSuffix}
+	for i, p := range []string{out.txns.path, out.offsets.path, out.times.path, out.logPath} {
+		if err := os.Rename(p, swaps[i]); err != nil {
 			discardCleaned(out)
-			removeQuietly(final[0]+swapSuffix, final[1]+swapSuffix)
+			removeQuietly(swaps[:i]...)
 			return fmt.Errorf("swap cleaned segment: %w", err)
 		}
 	}
@@ -84,7 +87,7 @@ func (c *cleaner) swap(l *Log, group []*segment, out *segment, firstDirty, gener
 		// Roll back: the live log keeps its old segments, and a stale swap must not
 		// be completed by a recovery after a later Truncate.
 		out.release()
-		removeQuietly(final[2]+swapSuffix, final[0]+swapSuffix, final[1]+swapSuffix)
+		removeQuietly(swaps[3], swaps[0], swaps[1], swaps[2])
 		return err
 	}
 	if c.hit("swap") {
@@ -92,7 +95,7 @@ func (c *cleaner) swap(l *Log, group []*segment, out *segment, firstDirty, gener
 	}
 
 	l.appendMu.Lock()
-	out.offsets.path, out.times.path, out.logPath = final[0], final[1], final[2]
+	out.txns.path, out.offsets.path, out.times.path, out.logPath = final[0], final[1], final[2], final[3]
 	// Reload: appends may have rolled meanwhile. The group itself cannot have moved:
 	// only Truncate and retention remove segments, and they wait for swapMu.
 	segs = *l.segments.Load()
@@ -108,11 +111,13 @@ func (c *cleaner) swap(l *Log, group []*segment, out *segment, firstDirty, gener
 	if c.hit("deleted") {
 		return errSimulatedCrash
 	}
-	for i, p := range []string{final[2], final[0], final[1]} {
+	// The transaction index takes its name before the log does: once the .log.swap is
+	// gone, recovery deletes the .swap files left.
+	for i, p := range []string{final[0], final[3], final[1], final[2]} {
 		if err := os.Rename(p+swapSuffix, p); err != nil {
 			errs = append(errs, fmt.Errorf("finish swap: %w", err))
 		}
-		if i == 0 && c.hit("renamed") {
+		if i == 1 && c.hit("renamed") {
 			return errSimulatedCrash
 		}
 	}
@@ -127,8 +132,13 @@ func (c *cleaner) hit(step string) bool { return c.fault != nil && c.fault(step)
 
 // completeSwaps finishes swaps a crash interrupted, as Kafka's log loader does: a
 // <base>.log.swap replaces every segment whose base offset is in [base, its next
-// offset), then takes the final name. Its index files are dropped and rebuilt by the
-// load that follows. It reports whether it completed any.
+// offset), then takes the final name. Its offset and time indexes are dropped and
+// rebuilt by the load that follows; its transaction index cannot be rebuilt from the
+// segment alone (an entry's first offset may lie in an earlier segment), so it is
+// moved into place: a <base>.txnindex.swap replaces the old <base>.txnindex; without
+// one, a <base>.txnindex is already the cleaned one unless the old <base>.log is still
+// there (swap renames the transaction index only after deleting the old segments). It
+// reports whether it completed any.
 func completeSwaps(dir string, logger *slog.Logger) (bool, error) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
@@ -154,12 +164,8 @@ func completeSwaps(dir string, logger *slog.Logger) (bool, error) {
 		if err != nil {
 			return false, err
 		}
-		for _, old := range logs {
-			if old >= base && old < max(next, base+1) {
-				if err := removeSegmentFiles(dir, old); err != nil {
-					return false, err
-				}
-			}
+		if err := replaceSwappedSegments(dir, base, next, logs); err != nil {
+			return false, err
 		}
 		removeQuietly(segmentPath(dir, base, ".index"+swapSuffix), segmentPath(dir, base, ".timeindex"+swapSuffix))
 		if err := os.Rename(path, segmentPath(dir, base, ".log")); err != nil {
@@ -171,6 +177,42 @@ func completeSwaps(dir string, logger *slog.Logger) (bool, error) {
 		return false, nil
 	}
 	return true, syncDir(dir)
+}
+
+// replaceSwappedSegments deletes the segments a swap at base replaces (those in logs
+// with a base offset in [base, next)) and moves its transaction index into place.
+func replaceSwappedSegments(dir string, base, next int64, logs []int64) error {
+	txnSwap := segmentPath(dir, base, ".txnindex"+swapSuffix)
+	_, err := os.Stat(txnSwap)
+	haveTxnSwap := err == nil
+	oldTxnIndexStale := haveTxnSwap || slices.Contains(logs, base)
+	for _, old := range logs {
+		if old < base || old >= max(next, base+1) {
+			continue
+		}
+		if old != base {
+			if err := removeSegmentFiles(dir, old); err != nil {
+				return err
+			}
+			continue
+		}
+		for _, ext := range []string{".log", ".index", ".timeindex"} {
+			if err := os.Remove(segmentPath(dir, old, ext)); err != nil && !errors.Is(err, os.ErrNotExist) {
+				return fmt.Errorf("remove segment file: %w", err)
+			}
+		}
+	}
+	if oldTxnIndexStale && !haveTxnSwap {
+		if err := os.Remove(segmentPath(dir, base, ".txnindex")); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("remove stale transaction index: %w", err)
+		}
+	}
+	if haveTxnSwap {
+		if err := os.Rename(txnSwap, segmentPath(dir, base, ".txnindex")); err != nil {
+			return fmt.Errorf("complete swap of %s: %w", txnSwap, err)
+		}
+	}
+	return nil
 }
 
 // nextOffsetOfFile is the offset after the last whole batch of a segment file (base
@@ -214,14 +256,32 @@ func createSegmentWithSuffix(dir string, baseOffset int64, indexBytes int, suffi
 		removeQuietly(s.logPath, s.offsets.path)
 		return nil, err
 	}
+	if s.txns, err = createTxnIndexFile(segmentPath(dir, baseOffset, ".txnindex"+suffix)); err != nil {
+		f.Close()
+		s.offsets.close()
+		s.times.close()
+		removeQuietly(s.logPath, s.offsets.path, s.times.path)
+		return nil, err
+	}
 	s.init()
 	return s, nil
+}
+
+// createTxnIndexFile creates an empty transaction index file at path, unlike a live
+// segment's, which appears with its first entry: a cleaned segment always has one, so
+// that recovery knows an interrupted swap's index from the old one (completeSwaps).
+func createTxnIndexFile(path string) (*txnIndex, error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("create %s: %w", path, err)
+	}
+	return &txnIndex{path: path, file: f, dirty: true}, nil
 }
 
 // discardCleaned closes and deletes a cleaned segment that will not be swapped in.
 func discardCleaned(s *segment) {
 	s.release()
-	removeQuietly(s.logPath, s.offsets.path, s.times.path)
+	removeQuietly(s.logPath, s.offsets.path, s.times.path, s.txns.path)
 }
 
 func removeQuietly(paths ...string) {

@@ -808,7 +808,8 @@ func FuzzCleanerFilterBatch(f *testing.F) {
 		c.offsets.put([]byte("a"), 1)
 		c.offsets.latest = latest
 		cfg := compactedConfig()
-		st := &roundState{cfg: &cfg, now: 5, producers: map[int64]int64{3: 1}, stats: &cleanStats{}}
+		st := &roundState{cfg: &cfg, now: 5, producers: map[int64]lastRecord{3: {dataOffset: 1, epoch: 3}},
+			txns: newCleanedTxns([]AbortedTxn{{ProducerID: 3, FirstOffset: 0, LastOffset: 9}}, nil), stats: &cleanStats{}}
 		out, err := c.filterBatch(nil, batch, st)
 		if err != nil {
 			return

@@ -81,7 +81,7 @@
 // max.compaction.lag.ms, is cleaned in one round:
 //
 //  1. The dirty section runs from the checkpoint to the base of the segment holding the
-//     first offset not to clean yet: the high watermark, the active segment, or the
+//     first offset not to clean yet: the last stable offset, the active segment, or the
 //     first record younger than min.compaction.lag.ms.
 //  2. Its keyed records are mapped key -> last offset, keys as 16-byte MD5 digests in a
 //     table of log.cleaner.dedupe.buffer.size bytes. When the table fills, the round
@@ -94,25 +94,32 @@
 //     codec and a new CRC. The first cleaning that keeps a tombstone sets the batch's
 //     delete horizon (now + delete.retention.ms, KIP-534); a later one after it drops
 //     the tombstone. A batch left empty is kept, without records, when it is the last
-//     batch of a producer id (its sequence matters to idempotence) or of its group.
+//     batch of an active producer (its sequence matters to idempotence) or of its group.
 //  4. Each group is swapped in (below), then the checkpoint moves to the end of the
 //     mapped range and cleaner-offset-checkpoint is rewritten.
 //
 // Swapping in a cleaned group, crash-safe at each step: the cleaned segment is written
-// as <base>.log.cleaned (and .index.cleaned, .timeindex.cleaned) and fsynced; its index
-// files, then its log file are renamed to .swap and the directory fsynced: a durable
-// <base>.log.swap is the decision. The segment list is switched under appendMu; the old
-// segments' files are unlinked; the .swap files take their final names and the
-// directory is fsynced. Recovery deletes .cleaned files; for a <base>.log.swap it
-// deletes every segment whose base offset lies in [base, the offset after the swap
-// file's last batch) (that range is exactly the group, because a group's last batch is
-// always kept), renames the swap file into place and rebuilds its indexes. A truncation
-// or a retention deletion during the round makes the swap abort, never half-apply.
+// as <base>.log.cleaned (and .index.cleaned, .timeindex.cleaned, .txnindex.cleaned,
+// the last always created) and fsynced; its index files, then its log file are renamed
+// to .swap and the directory fsynced: a durable <base>.log.swap is the decision. The
+// segment list is switched under appendMu; the old segments' files are unlinked; the
+// .swap files take their final names (the transaction index first) and the directory
+// is fsynced. Recovery deletes .cleaned files; for a <base>.log.swap it deletes every
+// segment whose base offset lies in [base, the offset after the swap file's last batch)
+// (that range is exactly the group, because a group's last batch is always kept),
+// moves the .txnindex.swap into place, renames the swap file into place and rebuilds
+// its offset and time indexes. A truncation or a retention deletion during the round
+// makes the swap abort, never half-apply.
 //
-// Transactions and compaction: control batches are kept whole and records of aborted
-// transactions count as data; a cleaned segment has no transaction index (its entries
-// are lost when the group is swapped in), so read_committed readers of a compacted
-// topic may see aborted records after cleaning. Kafka drops aborted records there.
+// Transactions and compaction (cleaner_txn.go, Kafka's CleanedTransactionMetadata): the
+// walk over each range knows the aborted transactions the transaction indexes list.
+// Records of aborted transactions are not mapped and not kept (an emptied batch stays
+// only as an active producer's last). A commit marker stays while batches of its
+// transaction are met, an abort marker while batches of its aborted transaction are;
+// then the marker gets a delete horizon like a tombstone and goes after
+// delete.retention.ms. The cleaned segment's .txnindex lists the aborted transactions
+// whose marker it keeps. Active producers (the producer state, not expired) keep their
+// last data batch, or when their last write was a marker of a new epoch, that marker.
 //
 // # Producer state (producer_*.go, control.go, txn_index.go)
 //

@@ -20,7 +20,7 @@ type segment struct {
 	file       *os.File
 	offsets    *index
 	times      *index
-	txns       *txnIndex // aborted transactions (txn_index.go); nil for a cleaned segment
+	txns       *txnIndex // aborted transactions (txn_index.go)
 
 	size atomic.Int64 // bytes of complete batches; published after they are written
 	refs atomic.Int32 // 1 for the log's own reference plus one per pinned read

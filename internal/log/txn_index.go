@@ -31,8 +31,8 @@ type AbortedTxn struct {
 	LastStableOffset int64
 }
 
-// txnIndex is one segment's transaction index. A nil *txnIndex (a segment written by
-// the cleaner) holds nothing and ignores writes.
+// txnIndex is one segment's transaction index. A nil *txnIndex holds nothing and
+// ignores writes (the cleaner's offset-map walk uses one).
 type txnIndex struct {
 	path string
 

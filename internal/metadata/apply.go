@@ -16,6 +16,18 @@ import (
 // replicas registered). What Kafka's admin APIs check on top (config names and values,
 // replication factor against live brokers) is the proposer's job, before it proposes.
 func (img *Image) apply(rec Record, index uint64) (*Image, error) {
+	if _, ok := rec.(NoOp); ok {
+		return img.next(index), nil // the content index stays: nothing changed
+	}
+	next, err := img.applyChange(rec, index)
+	if err == nil && next != img {
+		next.contentIndex = index
+	}
+	return next, err
+}
+
+// applyChange applies a record that changes the Image's content.
+func (img *Image) applyChange(rec Record, index uint64) (*Image, error) {
 	switch r := rec.(type) {
 	case RegisterBroker:
 		return img.applyRegisterBroker(r, index)
@@ -50,21 +62,6 @@ func (img *Image) apply(rec Record, index uint64) (*Image, error) {
 	}
 	// Only reachable with a pointer to a record struct, which DecodeRecord never returns.
 	return nil, fmt.Errorf("%w: cannot apply %T", ErrUnknownRecord, rec)
-}
-
-func (img *Image) applyRegisterBroker(r RegisterBroker, index uint64) (*Image, error) {
-	if r.NodeID < 0 {
-		return nil, fmt.Errorf("%w: broker node ID %d is negative", ErrInvalidRecord, r.NodeID)
-	}
-	if r.Host == "" || r.Port <= 0 || r.Port > math.MaxUint16 {
-		return nil, fmt.Errorf("%w: broker %d address %q port %d", ErrInvalidRecord, r.NodeID, r.Host, r.Port)
-	}
-	b := Broker{NodeID: r.NodeID, Host: r.Host, Port: r.Port, Rack: r.Rack}
-	if cur, ok := img.Broker(r.NodeID); ok {
-		// A new address does not unfence: only a heartbeat to the controller does.
-		b.Fenced = cur.Fenced
-	}
-	return img.withBroker(index, b), nil
 }
 
 func (img *Image) applyCreateTopic(r CreateTopic, index uint64) (*Image, error) {

@@ -64,15 +64,32 @@ var ErrControllerStarting = errors.New("metadata: the active controller is start
 // context that ends when the request times out or the Store closes. Each method returns a
 // metadata index the broker waits to apply before it returns (0 for none).
 type BrokerHandler interface {
-	// Heartbeat renews the broker's session, and unfences it when it was fenced.
-	Heartbeat(ctx context.Context, nodeID int32) (uint64, error)
+	// RegisterBroker registers a broker incarnation (fenced when new), or answers a retry
+	// of the running one's registration without a new record.
+	RegisterBroker(ctx context.Context, reg RegisterBroker) (uint64, error)
+	// Heartbeat renews the broker's session, and unfences it when it was fenced and its
+	// metadata has caught up with its registration. It refuses a stale epoch with
+	// ErrStaleBrokerEpoch.
+	Heartbeat(ctx context.Context, hb BrokerHeartbeat) (uint64, error)
 	// ControlledShutdown moves the broker's leaderships away (ShutdownBegin) or fences
-	// it (ShutdownDone).
-	ControlledShutdown(ctx context.Context, nodeID int32, phase ShutdownPhase) (uint64, error)
+	// it (ShutdownDone); a stale epoch is refused with ErrStaleBrokerEpoch.
+	ControlledShutdown(ctx context.Context, nodeID int32, epoch int64, phase ShutdownPhase) (uint64, error)
 	// ElectLeader runs one election of an ElectLeaders request on the controller's
 	// current Image; its outcomes other than success are the Err*Election* sentinels,
 	// ErrUnknownTopic and ErrInvalidPartitions.
 	ElectLeader(ctx context.Context, topic string, partition int32, election ElectionType) (uint64, error)
+}
+
+// NoBrokerEpoch is the epoch of a request from a broker that predates broker epochs: the
+// controller serves it without the epoch checks.
+const NoBrokerEpoch int64 = -1
+
+// BrokerHeartbeat is one heartbeat, as Kafka's BrokerHeartbeatRequest: the broker's epoch
+// and how far its metadata is applied (an Image index).
+type BrokerHeartbeat struct {
+	NodeID         int32
+	Epoch          int64 // NoBrokerEpoch from a broker that predates broker epochs
+	MetadataOffset uint64
 }
 
 // SetBrokerHandler registers the controller that serves brokers' requests on this node;
@@ -86,17 +103,43 @@ func (s *Store) SetBrokerHandler(h BrokerHandler) {
 	s.brokerHandler.Store(&h)
 }
 
-// Heartbeat sends one heartbeat for nodeID to the active controller and waits until this
-// node's Image includes what the controller wrote for it (an UnfenceBroker).
-func (s *Store) Heartbeat(ctx context.Context, nodeID int32) error {
-	return s.brokerRequest(ctx, reqHeartbeat, binary.BigEndian.AppendUint32(nil, uint32(nodeID)))
+// RegisterBroker registers this process's incarnation of a broker with the active
+// controller (Kafka's BrokerRegistrationRequest) and waits until this node's Image has
+// the registration. It returns the broker epoch: the registration's index, kept by a
+// retry with the same IncarnationID.
+func (s *Store) RegisterBroker(ctx context.Context, reg RegisterBroker) (int64, error) {
+	data, err := EncodeRecord(reg)
+	if err != nil {
+		return 0, err
+	}
+	body := append(binary.BigEndian.AppendUint32(nil, uint32(reg.NodeID)), data...)
+	if err := s.brokerRequest(ctx, reqRegister, body); err != nil {
+		return 0, fmt.Errorf("metadata: register broker %d: %w", reg.NodeID, err)
+	}
+	b, ok := s.Image().Broker(reg.NodeID)
+	if !ok || b.IncarnationID != reg.IncarnationID {
+		return 0, fmt.Errorf("%w: broker %d registered again by another process", ErrStaleBrokerEpoch, reg.NodeID)
+	}
+	return b.Epoch, nil
+}
+
+// Heartbeat sends one heartbeat for nodeID at its broker epoch to the active controller,
+// with this node's applied metadata index, and waits until this node's Image includes
+// what the controller wrote for it (an UnfenceBroker).
+func (s *Store) Heartbeat(ctx context.Context, nodeID int32, epoch int64) error {
+	body := binary.BigEndian.AppendUint32(nil, uint32(nodeID))
+	body = binary.BigEndian.AppendUint64(body, uint64(epoch))
+	body = binary.BigEndian.AppendUint64(body, s.Image().Index())
+	return s.brokerRequest(ctx, reqHeartbeat, body)
 }
 
 // ControlledShutdown asks the active controller for one phase of nodeID's controlled
-// shutdown and waits until this node's Image includes the changes it made.
-func (s *Store) ControlledShutdown(ctx context.Context, nodeID int32, phase ShutdownPhase) error {
+// shutdown at its broker epoch and waits until this node's Image includes the changes it
+// made.
+func (s *Store) ControlledShutdown(ctx context.Context, nodeID int32, epoch int64, phase ShutdownPhase) error {
 	body := binary.BigEndian.AppendUint32(nil, uint32(nodeID))
-	return s.brokerRequest(ctx, reqShutdown, append(body, byte(phase)))
+	body = append(body, byte(phase))
+	return s.brokerRequest(ctx, reqShutdown, binary.BigEndian.AppendUint64(body, uint64(epoch)))
 }
 
 // ElectLeader asks the active controller to run one election (ElectLeaders) and waits
@@ -135,11 +178,17 @@ func (s *Store) serveBrokerRequest(ctx context.Context, kind byte, body []byte) 
 	)
 	switch {
 	case kind == reqHeartbeat:
-		index, err = (*h).Heartbeat(ctx, nodeID)
-	case kind == reqShutdown && len(body) == 5:
-		index, err = (*h).ControlledShutdown(ctx, nodeID, ShutdownPhase(body[4]))
+		index, err = (*h).Heartbeat(ctx, decodeHeartbeat(nodeID, body[4:]))
+	case kind == reqShutdown && (len(body) == 5 || len(body) == 13):
+		epoch := NoBrokerEpoch
+		if len(body) == 13 {
+			epoch = int64(binary.BigEndian.Uint64(body[5:]))
+		}
+		index, err = (*h).ControlledShutdown(ctx, nodeID, epoch, ShutdownPhase(body[4]))
 	case kind == reqElect && len(body) > 5: // nodeID holds the partition here
 		index, err = (*h).ElectLeader(ctx, string(body[5:]), nodeID, ElectionType(body[4]))
+	case kind == reqRegister:
+		index, err = s.serveRegister(ctx, *h, nodeID, body[4:])
 	default:
 		return 0, fmt.Errorf("%w: malformed broker request", ErrInvalidRecord)
 	}
@@ -147,6 +196,30 @@ func (s *Store) serveBrokerRequest(ctx context.Context, kind byte, body []byte) 
 		return 0, fmt.Errorf("%w: %v", errNotLeader, err)
 	}
 	return index, err
+}
+
+// decodeHeartbeat reads a heartbeat's body after the node ID; a broker predating broker
+// epochs sends none of it.
+func decodeHeartbeat(nodeID int32, rest []byte) BrokerHeartbeat {
+	hb := BrokerHeartbeat{NodeID: nodeID, Epoch: NoBrokerEpoch}
+	if len(rest) >= 16 {
+		hb.Epoch = int64(binary.BigEndian.Uint64(rest))
+		hb.MetadataOffset = binary.BigEndian.Uint64(rest[8:])
+	}
+	return hb
+}
+
+// serveRegister decodes a registration and hands it to the controller.
+func (s *Store) serveRegister(ctx context.Context, h BrokerHandler, nodeID int32, data []byte) (uint64, error) {
+	rec, err := DecodeRecord(data)
+	if err != nil {
+		return 0, err
+	}
+	reg, ok := rec.(RegisterBroker)
+	if !ok || reg.NodeID != nodeID {
+		return 0, fmt.Errorf("%w: malformed broker registration", ErrInvalidRecord)
+	}
+	return h.RegisterBroker(ctx, reg)
 }
 
 // LeaderTerm returns the raft term and true while this node leads the quorum. A controller

@@ -52,7 +52,7 @@
 //
 // The record types, by their type byte (never renumbered or reused):
 //
-//	1 RegisterBroker       a broker and its address; replaces an earlier registration
+//	1 RegisterBroker       a broker incarnation: listeners, epoch (v1); replaces an earlier one
 //	2 CreateTopic          a topic with its ID, partitions and config overrides
 //	3 DeleteTopic          a topic, named by ID
 //	4 CreatePartitions     more partitions for a topic, continuing its numbering

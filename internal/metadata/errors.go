@@ -54,4 +54,12 @@ var (
 	// controller.quorum.voters lists (for example a one-node directory started as a member
 	// of a three-voter quorum): starting would let it elect a leader of a different quorum.
 	ErrVotersMismatch = errors.New("metadata: data directory belongs to another quorum")
+	// ErrStaleBrokerEpoch is a heartbeat, controlled shutdown or replica fetch carrying a
+	// broker epoch that is not the broker's current registration: it comes from a process
+	// that has since restarted (or from before a re-registration). Kafka:
+	// STALE_BROKER_EPOCH.
+	ErrStaleBrokerEpoch = errors.New("metadata: stale broker epoch")
+	// ErrBrokerIDNotRegistered is a heartbeat or controlled shutdown from a broker that
+	// has no registration. Kafka: BROKER_ID_NOT_REGISTERED.
+	ErrBrokerIDNotRegistered = errors.New("metadata: broker is not registered")
 )

@@ -24,9 +24,13 @@ import (
 //	  kind 1 propose:    body is an encoded Record (records.go)
 //	  kind 2 join:       body is node ID int32 + the node's raft address
 //	  kind 3 read index: no body
-//	  kind 4 heartbeat:  body is node ID int32 (broker_requests.go)
-//	  kind 5 controlled shutdown: body is node ID int32 + phase byte (broker_requests.go)
+//	  kind 4 heartbeat:  body is node ID int32, then (since broker epochs) broker epoch
+//	                     int64 + metadata offset uint64 (broker_requests.go)
+//	  kind 5 controlled shutdown: body is node ID int32 + phase byte, then (since broker
+//	                     epochs) broker epoch int64 (broker_requests.go)
 //	  kind 6 elect leader: body is partition int32 + election type byte + topic name
+//	                     (broker_requests.go)
+//	  kind 7 register broker: body is node ID int32 + an encoded RegisterBroker
 //	                     (broker_requests.go)
 //	answer:   | length uint32 | 0 | index uint64 |                    (success)
 //	          | length uint32 | 1 | errors uint32 | message | leader | (failure)
@@ -42,6 +46,7 @@ const (
 	reqHeartbeat byte = 4
 	reqShutdown  byte = 5
 	reqElect     byte = 6
+	reqRegister  byte = 7
 
 	// maxForwardFrame bounds a frame: records are small, and a CreateTopic with thousands
 	// of partitions is a few hundred KiB.
@@ -72,6 +77,7 @@ var wireErrors = []error{
 	ErrInvalidPartitions, ErrInvalidReplicas, ErrProducerIDsUnavailable, ErrACLExists,
 	ErrUnknownACL, ErrUnknownScramCredential, ErrNodeIDMismatch, context.DeadlineExceeded,
 	context.Canceled, ErrElectionNotNeeded, ErrPreferredLeaderNotAvailable, ErrEligibleLeadersNotAvailable,
+	ErrStaleBrokerEpoch, ErrBrokerIDNotRegistered,
 }
 
 // remoteError is an error answered by another node: its text, and the sentinels it matched
@@ -324,7 +330,7 @@ func (s *Store) serveRequest(ctx context.Context, kind byte, body []byte) (uint6
 			return 0, fmt.Errorf("%w: malformed join request", ErrInvalidRecord)
 		}
 		return s.addNonvoter(ctx, int32(binary.BigEndian.Uint32(body)), string(body[4:]))
-	case reqHeartbeat, reqShutdown, reqElect:
+	case reqHeartbeat, reqShutdown, reqElect, reqRegister:
 		return s.serveBrokerRequest(ctx, kind, body)
 	case reqReadIndex:
 		select {

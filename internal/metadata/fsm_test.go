@@ -572,3 +572,16 @@ func TestApplyClientQuotaRejects(t *testing.T) {
 		}
 	}
 }
+
+// TestNoOpMovesOnlyTheIndex: a NoOp advances the Image's index and leaves its content
+// index, so content watchers can skip it; any other record moves both.
+func TestNoOpMovesOnlyTheIndex(t *testing.T) {
+	img, err := emptyImage.apply(SetClusterID{ID: "c"}, 3)
+	if err != nil || img.Index() != 3 || img.ContentIndex() != 3 {
+		t.Fatalf("after SetClusterID: %v, index %d, content %d", err, img.Index(), img.ContentIndex())
+	}
+	img, err = img.apply(NoOp{}, 4)
+	if err != nil || img.Index() != 4 || img.ContentIndex() != 3 || img.ClusterID() != "c" {
+		t.Fatalf("after NoOp: %v, index %d, content %d", err, img.Index(), img.ContentIndex())
+	}
+}

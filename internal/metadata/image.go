@@ -20,6 +20,9 @@ import (
 // is shared with other Images and readers: never modify it.
 type Image struct {
 	index uint64 // the raft index of the last record applied; 0 for the empty image
+	// contentIndex is the index of the last record that changed anything but the index
+	// (every record but NoOp); a snapshot's index when restored from one.
+	contentIndex uint64
 
 	topicsByName topicIndex[string]
 	topicsByID   topicIndex[TopicID]
@@ -65,12 +68,23 @@ type Topic struct {
 // Broker is a registered broker: where clients and other brokers reach it.
 type Broker struct {
 	NodeID int32  // Kafka's node.id
-	Host   string // the advertised host of the broker's client listener
+	Host   string // the advertised host of the broker's inter-broker listener
 	Port   int32
 	Rack   string // broker.rack; "" when the broker has no rack
 	// Fenced is set by FenceBroker and cleared by UnfenceBroker (broker_fence.go): the
-	// broker missed its session or shut down, and serves nothing until it heartbeats.
+	// broker missed its session, shut down or restarted, and serves nothing until it
+	// heartbeats with its current epoch.
 	Fenced bool
+	// Epoch is the broker epoch (KIP-631): the index of the registration of the running
+	// incarnation. Heartbeats, controlled shutdowns and replica fetches carry it, so the
+	// requests of a process that has since restarted are refused.
+	Epoch int64
+	// IncarnationID identifies the process that registered; "" for registrations written
+	// before incarnations existed.
+	IncarnationID string
+	// Listeners are the broker's advertised client listeners; nil for registrations
+	// written before they were recorded (then Host and Port serve every listener).
+	Listeners []Endpoint
 }
 
 // emptyImage is the state before the first record. It is shared: Images are immutable.
@@ -80,6 +94,11 @@ var emptyImage = &Image{sorted: &sortedTopics{}}
 // the metadata offset). A record that Apply rejects leaves the Image, and so its Index, as it
 // was. Compare with the index Propose returns to know whether an Image includes a change.
 func (img *Image) Index() uint64 { return img.index }
+
+// ContentIndex is the index of the last record that changed the Image's content: Images
+// with equal content indexes differ only by NoOp records, so a watcher that acts on
+// content (the broker's followMetadata) can skip them.
+func (img *Image) ContentIndex() uint64 { return img.contentIndex }
 
 // TopicByName looks a topic up by name, as Produce and Metadata requests name topics.
 func (img *Image) TopicByName(name string) (*Topic, bool) {

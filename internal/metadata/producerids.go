@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"time"
 )
 
 // DefaultProducerIDBlockSize is how many producer IDs a node takes per AllocateProducerIDs
@@ -84,6 +85,28 @@ func (a *ProducerIDAllocator) NextProducerID(ctx context.Context) (int64, error)
 	return id, nil
 }
 
+// staleStartWait bounds how long a refused block waits for this node's Image to show the
+// block that beat it: a proposal forwarded to the leader is refused there, before this
+// node has applied the winning record (a node just restarted may be replaying its log).
+const staleStartWait = 2 * time.Second
+
+// awaitNewStart waits until this node's Image has moved past start, so that the next
+// attempt proposes from the new start; false if it does not within staleStartWait.
+func (a *ProducerIDAllocator) awaitNewStart(ctx context.Context, start int64) bool {
+	deadline := time.Now().Add(staleStartWait)
+	for a.quorum.Image().NextProducerID() == start {
+		if time.Now().After(deadline) {
+			return false
+		}
+		select {
+		case <-ctx.Done():
+			return false
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	return true
+}
+
 // takeBlockLocked proposes the block that starts at the Image's NextProducerID and, once the
 // quorum accepts it, makes it the current block. A block is used only after its record was
 // applied: one whose outcome is unknown (ctx ended, leadership lost) is abandoned, which
@@ -105,7 +128,7 @@ func (a *ProducerIDAllocator) takeBlockLocked(ctx context.Context) error {
 			a.next, a.end = start, start+count
 			return nil
 		}
-		if !errors.Is(err, ErrInvalidRecord) || a.quorum.Image().NextProducerID() == start {
+		if !errors.Is(err, ErrInvalidRecord) || !a.awaitNewStart(ctx, start) {
 			return err // refused for another reason than a lost race: retrying cannot help
 		}
 	}

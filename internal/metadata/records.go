@@ -32,13 +32,14 @@ const (
 	RecordChangePartition     RecordType = 13
 	RecordFenceBroker         RecordType = 14
 	RecordUnfenceBroker       RecordType = 15
+	RecordNoOp                RecordType = 16
 )
 
 // recordVersions is the newest payload version this code writes and reads, per type. A change
 // to a record's fields that older code cannot read bumps its version here, and DecodeRecord
 // keeps reading every older version.
 var recordVersions = map[RecordType]uint8{
-	RecordRegisterBroker:      0,
+	RecordRegisterBroker:      1, // 1: IncarnationID, BrokerEpoch, Fenced, Listeners (KIP-631)
 	RecordCreateTopic:         0,
 	RecordDeleteTopic:         0,
 	RecordCreatePartitions:    0,
@@ -53,6 +54,7 @@ var recordVersions = map[RecordType]uint8{
 	RecordChangePartition:     1, // 1: Replicas, AddingReplicas, RemovingReplicas (reassignments)
 	RecordFenceBroker:         0,
 	RecordUnfenceBroker:       0,
+	RecordNoOp:                0,
 }
 
 // String names the type as the Go struct that carries it, for logs and errors.
@@ -88,6 +90,8 @@ func (t RecordType) String() string {
 		return "FenceBroker"
 	case RecordUnfenceBroker:
 		return "UnfenceBroker"
+	case RecordNoOp:
+		return "NoOp"
 	}
 	return fmt.Sprintf("RecordType(%d)", uint8(t))
 }
@@ -109,12 +113,29 @@ const ClusterDefault int32 = -1
 const NoLeader int32 = -1
 
 // RegisterBroker adds a broker to the cluster, or replaces the registration of a broker that
-// restarts with a new address. Replica assignments may only name registered brokers.
+// restarts, as Kafka's RegisterBrokerRecord (KIP-631). Replica assignments may only name
+// registered brokers. The fields after Rack are absent in records written before broker
+// epochs existed (version 0), which read as a registration without an incarnation: its
+// broker epoch is its own index, as for any new incarnation (broker_registration.go).
 type RegisterBroker struct {
-	NodeID int32  `json:"nodeId"`
-	Host   string `json:"host"`
-	Port   int32  `json:"port"`
-	Rack   string `json:"rack"` // "" when the broker has no rack
+	NodeID int32 `json:"nodeId"`
+	// Host and Port are the broker's address on inter.broker.listener.name (its first
+	// listener when unset): where replica fetchers and transaction marker clients dial.
+	Host string `json:"host"`
+	Port int32  `json:"port"`
+	Rack string `json:"rack"` // "" when the broker has no rack
+	// IncarnationID is random per process start: a registration with the incarnation of
+	// the current one is a retry and keeps its broker epoch.
+	IncarnationID string `json:"incarnationId,omitempty"`
+	// BrokerEpoch is set only in snapshots, which must keep each broker's epoch; a
+	// registration proposed by a broker leaves it 0 and gets its own index.
+	BrokerEpoch int64 `json:"brokerEpoch,omitempty"`
+	// Fenced registers the broker fenced, as Kafka's controller does: it is unfenced by a
+	// heartbeat once its metadata has caught up with the registration.
+	Fenced bool `json:"fenced,omitempty"`
+	// Listeners are every advertised client listener, so that Metadata answers each
+	// client with addresses on the listener it came in on.
+	Listeners []Endpoint `json:"listeners,omitempty"`
 }
 
 // CreateTopic adds a topic with all its partitions. TopicID is chosen by the proposer (see
@@ -309,6 +330,8 @@ func DecodeRecord(b []byte) (Record, error) {
 		rec, err = decodePayload[FenceBroker](b[recordHeaderSize:])
 	case RecordUnfenceBroker:
 		rec, err = decodePayload[UnfenceBroker](b[recordHeaderSize:])
+	case RecordNoOp:
+		rec, err = decodePayload[NoOp](b[recordHeaderSize:])
 	}
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v version %d: %v", ErrCorruptRecord, typ, version, err)

@@ -44,6 +44,7 @@ func sampleRecords() []Record {
 			Replicas: []int32{3, 2}, AddingReplicas: []int32{3}, RemovingReplicas: []int32{2}},
 		FenceBroker{NodeID: 2},
 		UnfenceBroker{NodeID: 2},
+		NoOp{},
 	}
 }
 

@@ -75,7 +75,7 @@ func writeSnapshot(w *bufio.Writer, img *Image) error {
 		}
 	}
 	for _, b := range img.brokers {
-		if err := writeSnapshotRecord(w, RegisterBroker{NodeID: b.NodeID, Host: b.Host, Port: b.Port, Rack: b.Rack}); err != nil {
+		if err := writeSnapshotRecord(w, registrationOf(b)); err != nil {
 			return err
 		}
 		if b.Fenced {
@@ -177,6 +177,7 @@ func readSnapshot(r *bufio.Reader) (*Image, error) {
 		return nil, fmt.Errorf("metadata: read snapshot: %w", err)
 	}
 	img = img.next(index) // also stamps the empty Image of an empty snapshot
+	img.contentIndex = index
 	// The ACLs are versioned by the index of their last change, which a snapshot does not
 	// keep; without ACL records that would leave 0, which the authorizer (holding a newer
 	// version from before the install) ignores, keeping ACLs the snapshot has deleted in

@@ -613,6 +613,24 @@ func (s *Store) ControllerID() int32 {
 	return int32(n)
 }
 
+// ClientControllerID is the controller ID that Metadata and DescribeCluster answer
+// clients with: the active controller when it is an unfenced broker (a combined node),
+// else the lowest unfenced broker, since a controller-only node has no Kafka listener
+// (Kafka's brokers name a random live broker); -1 when no broker is live. Clients send
+// admin requests there, and any broker forwards them.
+func (s *Store) ClientControllerID() int32 {
+	img := s.Image()
+	if id := s.ControllerID(); id >= 0 {
+		if b, ok := img.Broker(id); ok && !b.Fenced {
+			return id
+		}
+	}
+	if live := img.UnfencedBrokers(); len(live) > 0 {
+		return live[0].NodeID
+	}
+	return -1
+}
+
 // Addr returns the address the raft transport listens on.
 func (s *Store) Addr() string { return string(s.transport.LocalAddr()) }
 

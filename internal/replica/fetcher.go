@@ -87,7 +87,10 @@ func (f *fetcher) request(now time.Time) (*kmsg.FetchRequest, []int) {
 	req := kmsg.NewPtrFetchRequest()
 	req.ReplicaID = f.cfg.NodeID
 	req.ReplicaState.ID = f.cfg.NodeID
-	req.ReplicaState.Epoch = -1 // broker epochs are not tracked yet
+	req.ReplicaState.Epoch = -1
+	if f.cfg.BrokerEpoch > 0 {
+		req.ReplicaState.Epoch = f.cfg.BrokerEpoch // KIP-903: the leader refuses a stale one
+	}
 	req.MaxWaitMillis = int32(s.MaxWait.Milliseconds())
 	req.MinBytes = s.MinBytes
 	req.MaxBytes = s.ResponseMaxBytes

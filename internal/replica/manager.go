@@ -57,6 +57,10 @@ type Config struct {
 	// replicates as a throttled replica outside the ISR sit out of fetches while it is
 	// exceeded (throttle.go); nil throttles nothing.
 	FollowerQuota *quota.ReplicationQuota
+	// BrokerEpoch is this process's broker epoch (KIP-631), sent as ReplicaState.Epoch so
+	// that the leader refuses the fetches of a process that has since restarted (KIP-903);
+	// 0 sends -1, none.
+	BrokerEpoch int64
 }
 
 // Manager owns this broker's replica fetchers and its ISR keeper. Apply and Close are

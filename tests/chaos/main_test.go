@@ -20,13 +20,11 @@ import (
 //	NAGARE_CHAOS_SEED=n   replay a run's choices (which partition's leader to hit, pauses)
 //	NAGARE_CHAOS_RACE=1   build the nodes with -race too (several times the CPU)
 //	NAGARE_CHAOS_KEEP=1   keep every run's data dirs and node logs, not only failed ones
-//	NAGARE_CHAOS_STRICT=1 fail on known liveness gaps too (isolateMustFence)
 const (
-	envSoak   = "NAGARE_CHAOS_SOAK"
-	envSeed   = "NAGARE_CHAOS_SEED"
-	envRace   = "NAGARE_CHAOS_RACE"
-	envKeep   = "NAGARE_CHAOS_KEEP"
-	envStrict = "NAGARE_CHAOS_STRICT"
+	envSoak = "NAGARE_CHAOS_SOAK"
+	envSeed = "NAGARE_CHAOS_SEED"
+	envRace = "NAGARE_CHAOS_RACE"
+	envKeep = "NAGARE_CHAOS_KEEP"
 )
 
 // nagareBin is the nagare binary built once for every node of every test, by the first

@@ -96,6 +96,10 @@ func (c *cluster) startProducers(h *history) []*producer {
 			kgo.ClientID(fmt.Sprintf("chaos-producer-%d", id)),
 			kgo.DefaultProduceTopic(topic), kgo.RecordPartitioner(kgo.ManualPartitioner()),
 			kgo.RequiredAcks(kgo.AllISRAcks()),
+			// A stopping node closes connections whose requests it has not read, as Kafka's
+			// does; on a connection that has had no answer yet franz-go takes that EOF for
+			// a missing SASL setup and fails the records unless told to retry it.
+			kgo.AlwaysRetryEOF(),
 			// Find a new leader quickly: the cluster's failover, not the client's
 			// backoff, is what the scenarios exercise.
 			kgo.MetadataMinAge(100*time.Millisecond),

@@ -1,0 +1,298 @@
+package share
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kbin"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/nagare-dev/nagare/internal/group"
+	"github.com/nagare-dev/nagare/internal/log"
+	"github.com/nagare-dev/nagare/internal/metadata"
+	"github.com/nagare-dev/nagare/internal/partition"
+)
+
+// StateTopic is the compacted internal topic that holds share-partition state, Kafka's
+// name for it.
+const StateTopic = "__share_group_state"
+
+// Store keeps share-partition snapshots durable. Small, so tests can use memory.
+type Store interface {
+	// Load returns the latest snapshot of key, or nil when there is none, for the
+	// data partition's leader at leaderEpoch; a store may fence writers of older epochs
+	// from then on.
+	Load(ctx context.Context, key Key, leaderEpoch int32) ([]byte, error)
+	// Write makes value key's latest snapshot, durably (acks=all), before returning.
+	// value carries the writer's leader and state epochs (snapshotOf).
+	Write(ctx context.Context, key Key, value []byte) error
+	// Initialize replaces key's state with an empty window at start under a new state
+	// epoch, fencing writers that loaded the old state (AlterShareGroupOffsets).
+	Initialize(ctx context.Context, key Key, start int64) error
+	// Delete drops key's state (DeleteShareGroupOffsets, DeleteGroups).
+	Delete(ctx context.Context, key Key) error
+}
+
+// ErrStateUnavailable: the __share_group_state partition of a share-partition is not
+// led by this broker, or does not exist yet.
+var ErrStateUnavailable = errors.New("share: share state partition not available on this broker")
+
+// LogStore writes snapshots to the partition of __share_group_state that
+// StatePartitionFor names, which this broker must lead. Each led state partition is
+// replayed once into an index of the latest snapshot by key, rebuilt when its leader
+// epoch changes; writes keep the index current (this broker is its only writer).
+type LogStore struct {
+	Partitions interface {
+		Get(topic string, index int32) (*partition.Partition, bool)
+	}
+	Image        func() *metadata.Image
+	WriteTimeout time.Duration // how long a write waits for the ISR to copy it
+
+	mu      sync.Mutex
+	indexes map[int32]*stateIndex // guarded by mu
+}
+
+type stateIndex struct {
+	part   *partition.Partition
+	epoch  int32
+	mu     sync.Mutex        // orders appends and guards values
+	values map[string][]byte // encoded key → latest snapshot
+}
+
+// StatePartitionFor is the __share_group_state partition of key: Kafka's rule, the
+// hash of "group:topicId:partition" over the partition count.
+func StatePartitionFor(key Key, partitions int) int32 {
+	return group.PartitionFor(fmt.Sprintf("%s:%s:%d", key.Group, hex.EncodeToString(key.TopicID[:]), key.Partition), partitions)
+}
+
+// Load returns the latest snapshot of key in its state partition, which this broker
+// must lead (Coordinator adds the fencing Store asks for).
+func (s *LogStore) Load(ctx context.Context, key Key) ([]byte, error) {
+	idx, err := s.index(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	idx.mu.Lock()
+	defer idx.mu.Unlock()
+	return idx.values[string(encodeKey(key))], nil
+}
+
+// Write appends one record with acks=all semantics (min.insync.replicas checked,
+// then the high watermark must cover it); a nil value is a tombstone.
+func (s *LogStore) Write(ctx context.Context, key Key, value []byte) error {
+	idx, err := s.index(ctx, key)
+	if err != nil {
+		return err
+	}
+	k := encodeKey(key)
+	idx.mu.Lock()
+	defer idx.mu.Unlock()
+	res, err := idx.part.Append(stateBatch(k, value, time.Now()), -1, time.Now())
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrStateUnavailable, err)
+	}
+	if err := s.awaitCommitted(ctx, idx, res.LastOffset); err != nil {
+		return err
+	}
+	if value == nil {
+		delete(idx.values, string(k))
+	} else {
+		idx.values[string(k)] = value
+	}
+	return nil
+}
+
+func (s *LogStore) awaitCommitted(ctx context.Context, idx *stateIndex, offset int64) error {
+	l := idx.part.Log()
+	timeout := s.WriteTimeout
+	if timeout <= 0 {
+		timeout = 30 * time.Second
+	}
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+	for {
+		wake := l.WaitForAppend() // before the check, so no move is missed
+		if l.HighWatermark() > offset {
+			return nil
+		}
+		if !idx.part.IsLeader() || idx.part.LeaderEpoch() != idx.epoch {
+			return fmt.Errorf("%w: leadership of %s-%d moved", ErrStateUnavailable, StateTopic, idx.part.Index())
+		}
+		select {
+		case <-wake:
+		case <-deadline.C:
+			return fmt.Errorf("%w: replicas did not copy share state in %v", ErrStateUnavailable, timeout)
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// index returns the loaded index of key's state partition, loading it if needed.
+func (s *LogStore) index(ctx context.Context, key Key) (*stateIndex, error) {
+	img := s.Image()
+	t, ok := img.TopicByName(StateTopic)
+	if !ok || len(t.Partitions) == 0 {
+		return nil, fmt.Errorf("%w: %s does not exist", ErrStateUnavailable, StateTopic)
+	}
+	n := StatePartitionFor(key, len(t.Partitions))
+	part, ok := s.Partitions.Get(StateTopic, n)
+	if !ok || !part.IsLeader() {
+		return nil, fmt.Errorf("%w: %s-%d is led elsewhere", ErrStateUnavailable, StateTopic, n)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.indexes == nil {
+		s.indexes = map[int32]*stateIndex{}
+	}
+	if idx := s.indexes[n]; idx != nil && idx.part == part && idx.epoch == part.LeaderEpoch() {
+		return idx, nil
+	}
+	idx := &stateIndex{part: part, epoch: part.LeaderEpoch(), values: map[string][]byte{}}
+	if err := replay(ctx, part.Log(), idx.values); err != nil {
+		return nil, err
+	}
+	s.indexes[n] = idx
+	return idx, nil
+}
+
+const replayReadBytes = 4 << 20
+
+// replay reads a state partition from its log start to its log end (the new leader's
+// log is the one its followers will match, as Kafka's coordinators load).
+func replay(ctx context.Context, l *log.Log, values map[string][]byte) error {
+	end := l.LogEndOffset()
+	for offset := l.LogStartOffset(); offset < end; {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		buf, _, err := l.ReadBytes(offset, log.ReadOptions{MaxBytes: replayReadBytes, MinOneBatch: true, MaxOffset: end})
+		if err != nil {
+			return fmt.Errorf("share: replaying %s: %w", StateTopic, err)
+		}
+		if len(buf) == 0 {
+			return nil
+		}
+		next, err := decodeStateBatches(buf, values)
+		if err != nil {
+			return err
+		}
+		offset = next
+	}
+	return nil
+}
+
+// decodeStateBatches applies every record of buf (whole uncompressed batches, as this
+// package writes them) to values; a nil value is a tombstone.
+func decodeStateBatches(buf []byte, values map[string][]byte) (next int64, err error) {
+	for len(buf) > 0 {
+		if len(buf) < 12 {
+			return next, fmt.Errorf("%w: %d trailing bytes", ErrCorruptState, len(buf))
+		}
+		size := 12 + int(int32(binary.BigEndian.Uint32(buf[8:])))
+		if size < 61 || size > len(buf) {
+			return next, fmt.Errorf("%w: batch of %d bytes", ErrCorruptState, size)
+		}
+		var b kmsg.RecordBatch
+		if err := b.ReadFrom(buf[:size]); err != nil {
+			return next, fmt.Errorf("%w: %v", ErrCorruptState, err)
+		}
+		buf = buf[size:]
+		next = b.FirstOffset + int64(b.LastOffsetDelta) + 1
+		if b.Attributes&0x20 != 0 || b.Attributes&0x07 != 0 {
+			continue // a control batch; compressed batches are not this package's
+		}
+		rest := b.Records
+		for i := int32(0); i < b.NumRecords; i++ {
+			length, n := binary.Varint(rest)
+			if n <= 0 || length < 0 || int(length) > len(rest)-n {
+				return next, fmt.Errorf("%w: truncated record", ErrCorruptState)
+			}
+			var rec kmsg.Record
+			if err := rec.ReadFrom(rest[:n+int(length)]); err != nil {
+				return next, fmt.Errorf("%w: %v", ErrCorruptState, err)
+			}
+			rest = rest[n+int(length):]
+			if rec.Value == nil {
+				delete(values, string(rec.Key))
+			} else {
+				values[string(rec.Key)] = rec.Value
+			}
+		}
+	}
+	return next, nil
+}
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// stateBatch is one uncompressed record batch of one record.
+func stateBatch(key, value []byte, now time.Time) []byte {
+	var body []byte
+	body = append(body, 0)             // attributes
+	body = kbin.AppendVarlong(body, 0) // timestamp delta
+	body = kbin.AppendVarint(body, 0)  // offset delta
+	body = kbin.AppendVarintBytes(body, key)
+	body = kbin.AppendVarintBytes(body, value)
+	body = kbin.AppendVarint(body, 0) // headers
+	rec := kbin.AppendVarint(nil, int32(len(body)))
+	rec = append(rec, body...)
+	ms := now.UnixMilli()
+	b := kmsg.RecordBatch{PartitionLeaderEpoch: -1, Magic: 2, FirstTimestamp: ms, MaxTimestamp: ms,
+		ProducerID: -1, ProducerEpoch: -1, FirstSequence: -1, NumRecords: 1, Records: rec}
+	b.Length = int32(61 - 12 + len(rec))
+	out := b.AppendTo(nil)
+	const crcAt, attributesAt = 17, 21
+	binary.BigEndian.PutUint32(out[crcAt:], crc32.Checksum(out[attributesAt:], castagnoli))
+	return out
+}
+
+// Initialize implements Store.
+func (m *MemoryStore) Initialize(ctx context.Context, key Key, start int64) error {
+	prev, _ := m.Load(ctx, key, -1)
+	s, _ := DecodeSnapshot(prev)
+	snap, err := EncodeSnapshot(SnapshotState{LeaderEpoch: s.LeaderEpoch, StateEpoch: s.StateEpoch + 1, StartOffset: start})
+	if err != nil {
+		return err
+	}
+	return m.Write(ctx, key, snap)
+}
+
+// Delete implements Store.
+func (m *MemoryStore) Delete(_ context.Context, key Key) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	delete(m.values, key)
+	return nil
+}
+
+// MemoryStore keeps snapshots in memory, for tests of the state machine.
+type MemoryStore struct {
+	mu     sync.Mutex
+	values map[Key][]byte
+	writes int
+}
+
+// Load implements Store.
+func (m *MemoryStore) Load(_ context.Context, key Key, _ int32) ([]byte, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.values[key], nil
+}
+
+// Write implements Store.
+func (m *MemoryStore) Write(_ context.Context, key Key, value []byte) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.values == nil {
+		m.values = map[Key][]byte{}
+	}
+	m.values[key] = value
+	m.writes++
+	return nil
+}
