@@ -210,7 +210,7 @@ func runPipeline(t *testing.T, ctx context.Context, b *brokertest.Broker, remain
 	t.Helper()
 	sess, err := kgo.NewGroupTransactSession(kgo.SeedBrokers(b.Addr()), kgo.TransactionalID("pipeline"),
 		kgo.ConsumerGroup("pipeline-group"), kgo.ConsumeTopics("in"), kgo.DefaultProduceTopic("out"),
-		kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.RequireStableFetchOffsets(),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxPartitionBytes(2048),
 		// The member of the run before the restart is gone: its session ends soon.
 		kgo.SessionTimeout(time.Second), kgo.HeartbeatInterval(200*time.Millisecond))

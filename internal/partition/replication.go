@@ -183,8 +183,10 @@ func (p *Partition) ExpandingISR(isr []int32) bool {
 	p.set.Store(&grown)
 	p.soleISR.Store(false)
 	p.followMu.Unlock()
-	p.soleHWMu.Lock() // waits out any append that saw the flag still set (commitIfSoleISR)
-	p.soleHWMu.Unlock()
+	// Taking the lock waits out any append that saw the flag still set (commitIfSoleISR);
+	// the joiners are checked under it, against a high watermark no such append can move.
+	p.soleHWMu.Lock()
+	defer p.soleHWMu.Unlock()
 	for _, id := range grown.pending {
 		if f := grown.follower(id); f != nil && !p.canJoinISR(f) {
 			return false
