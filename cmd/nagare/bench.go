@@ -87,6 +87,7 @@ build docs/BENCHMARKS.md.`,
 	cmd.AddCommand(newBenchAbuseCommand(bf), newBenchAbuseClientsCommand(bf))         // bench_abuse.go
 	cmd.AddCommand(newBenchFailoverCommand(bf))                                       // bench_failover.go
 	cmd.AddCommand(newBenchTxnCommand(bf))                                            // bench_txn.go
+	cmd.AddCommand(newBenchShareCommand(bf))                                          // bench_share.go
 	cmd.AddCommand(newBenchKfakeServeCommand())
 	return cmd
 }

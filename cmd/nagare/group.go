@@ -30,8 +30,8 @@ func newGroupCommand() *cobra.Command {
 		Aliases: []string{"groups"},
 		Short:   "List, describe, show the lag of, reset and delete consumer groups",
 		Long: `Manage consumer groups on any Kafka-compatible cluster through the Kafka admin
-APIs, as Kafka's kafka-consumer-groups.sh does. Both classic groups and
-KIP-848 consumer groups are understood.`,
+APIs, as Kafka's kafka-consumer-groups.sh does. Classic groups, KIP-848
+consumer groups and KIP-932 share groups (list, describe, delete) are understood.`,
 		Example: `  nagare group list --state Stable
   nagare group describe orders-app
   nagare group lag orders-app --output json

@@ -37,6 +37,7 @@ type groupDescription struct {
 	Members      []groupMember     `json:"members"`
 	Offsets      []partitionOffset `json:"offsets"`
 	TotalLag     int64             `json:"total_lag"`
+	ShareOffsets []shareOffset     `json:"share_offsets,omitempty"` // share groups (group_share.go)
 
 	exists bool  // false for a group the cluster does not know
 	err    error // why the group could not be described or its offsets fetched
@@ -175,11 +176,13 @@ func describeGroupViews(ctx context.Context, adm groupAdmin, names []string) (ma
 		views[name] = &groupDescription{Group: name, Members: []groupMember{}, Offsets: []partitionOffset{}}
 	}
 	// Brokers before Kafka 3.8 ignore the type filter and report no types.
-	var classic, modern, unknown []string
-	typed, _ := adm.ListGroupsByType(ctx, []string{"consumer"})
+	var classic, modern, unknown, shares []string
+	typed, _ := adm.ListGroupsByType(ctx, []string{"consumer", shareGroupType})
 	for _, name := range names {
 		if typed[name].GroupType == "consumer" {
 			modern = append(modern, name)
+		} else if typed[name].GroupType == shareGroupType {
+			shares = append(shares, name)
 		} else {
 			classic = append(classic, name)
 		}
@@ -227,6 +230,7 @@ func describeGroupViews(ctx context.Context, adm groupAdmin, names []string) (ma
 			}
 		}
 	}
+	describeShareGroupViews(ctx, adm, shares, views)
 	return views, nil
 }
 
@@ -363,7 +367,7 @@ func sortedTopics(s kadm.TopicsSet) []topicPartitions {
 func addOffsets(ctx context.Context, adm groupAdmin, views map[string]*groupDescription) error {
 	var names []string
 	for name, g := range views {
-		if g.exists && g.err == nil {
+		if g.exists && g.err == nil && g.Type != shareGroupType {
 			names = append(names, name)
 		}
 	}
@@ -509,6 +513,10 @@ func printGroupDescription(out io.Writer, g groupDescription) error {
 		if err := tw.Flush(); err != nil {
 			return err
 		}
+	}
+	if len(g.ShareOffsets) > 0 {
+		fmt.Fprintln(out)
+		return printShareOffsetTable(out, g)
 	}
 	if len(g.Offsets) > 0 {
 		fmt.Fprintln(out)

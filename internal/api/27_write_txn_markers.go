@@ -16,7 +16,9 @@ package api
 // (REQUEST_TIMED_OUT). Markers written to __consumer_offsets are reported to
 // Config.TxnMarkers once replicated, so the group coordinator makes the transaction's
 // offset commits visible or drops them (Kafka's onTransactionCompleted). v1 is the
-// flexible version.
+// flexible version. A coordinator's markers for partitions its own broker leads do not
+// come through here: internal/txn appends them directly (markers_local.go), with the
+// same checks, acks=all wait and group coordinator notice.
 //
 // Differs from Kafka: nothing known.
 

@@ -4,7 +4,8 @@ package api
 //
 // Behaviour: deletes empty groups with their committed offsets, writing tombstones to
 // __consumer_offsets before answering. A group with members is NON_EMPTY_GROUP, an
-// unknown one GROUP_ID_NOT_FOUND. v2 is flexible, v3 adds error messages.
+// unknown one GROUP_ID_NOT_FOUND. v2 is flexible, v3 adds error messages. A share
+// group's share state is deleted too (share_offsets.go, deleteGroup).
 //
 // Differs from Kafka: nothing known.
 
@@ -17,7 +18,7 @@ import (
 	"github.com/nagare-dev/nagare/internal/acl"
 )
 
-func (d *Dispatcher) handleDeleteGroups(_ context.Context, r *request) {
+func (d *Dispatcher) handleDeleteGroups(ctx context.Context, r *request) {
 	req := r.body.(*kmsg.DeleteGroupsRequest)
 	resp := req.ResponseKind().(*kmsg.DeleteGroupsResponse)
 	for _, id := range req.Groups {
@@ -25,7 +26,7 @@ func (d *Dispatcher) handleDeleteGroups(_ context.Context, r *request) {
 		rg.Group = id
 		if !d.authorizedGroup(r, acl.OpDelete, id) {
 			rg.ErrorCode = kerr.GroupAuthorizationFailed.Code
-		} else if err := d.cfg.Groups.DeleteGroup(id); err != nil {
+		} else if err := d.deleteGroup(ctx, id); err != nil {
 			rg.ErrorCode, rg.ErrorMessage = errorCode(err), errorMessage(err)
 		}
 		resp.Groups = append(resp.Groups, rg)

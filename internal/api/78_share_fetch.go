@@ -62,6 +62,9 @@ func (d *Dispatcher) handleShareFetch(ctx context.Context, r *request) {
 		r.respond(resp)
 		return
 	}
+	if req.ShareSessionEpoch == share.OpenEpoch {
+		sf.revalidate(ctx, parts)
+	}
 	sf.acknowledge(ctx)
 	if req.ShareSessionEpoch == share.FinalEpoch {
 		d.releaseSession(ctx, groupID, member, parts)
@@ -130,6 +133,18 @@ func (sf *shareFetch) session() ([]share.TopicPartition, error) {
 		}
 	}
 	return m.UpdateSession(sf.group, sf.member, sf.req.ShareSessionEpoch, add, forget)
+}
+
+// revalidate drops the opened session's loaded share-partitions whose state an
+// operator reset or deleted (AlterShareGroupOffsets, DeleteShareGroupOffsets,
+// DeleteGroups) since they were loaded; a failed check is left to the next open.
+func (sf *shareFetch) revalidate(ctx context.Context, parts []share.TopicPartition) {
+	for _, tp := range parts {
+		key := share.Key{Group: sf.group, TopicID: tp.TopicID, Partition: tp.Partition}
+		if err := sf.d.cfg.Shares.Revalidate(ctx, key); err != nil {
+			sf.d.cfg.Logger.Debug("revalidating share-partition", "err", err)
+		}
+	}
 }
 
 // acknowledge applies the piggybacked acknowledgements, partition by partition.

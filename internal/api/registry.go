@@ -74,4 +74,7 @@ var registry = []apiEntry{
 	{key: 84, min: 0, max: 0, handle: (*Dispatcher).handleReadShareGroupState},
 	{key: 85, min: 0, max: 1, handle: (*Dispatcher).handleWriteShareGroupState},
 	{key: 86, min: 0, max: 0, handle: (*Dispatcher).handleDeleteShareGroupState},
+	{key: 90, min: 0, max: 1, handle: (*Dispatcher).handleDescribeShareGroupOffsets},
+	{key: 91, min: 0, max: 0, handle: (*Dispatcher).handleAlterShareGroupOffsets},
+	{key: 92, min: 0, max: 0, handle: (*Dispatcher).handleDeleteShareGroupOffsets},
 }

@@ -119,6 +119,11 @@ func TestClusterDedicatedControllers(t *testing.T) {
 	waitView(ctx, t, admin, 10*time.Second, "two brokers", func(v clusterView) bool {
 		return slices.Equal(v.brokers, []int32{4, 5}) && (v.controller == 4 || v.controller == 5)
 	})
+	// The topic is placed from the image of the broker that receives CreateTopics: it
+	// must see both brokers unfenced too.
+	waitView(ctx, t, askBroker(nodes[4]), 10*time.Second, "two brokers from broker 5", func(v clusterView) bool {
+		return slices.Equal(v.brokers, []int32{4, 5})
+	})
 	createClusterTopic(ctx, t, nodes[4].Admin(), "dedicated", 4, 2)
 	active := nodes[3].MetadataStore().ControllerID()
 	if active < 1 || active > 3 {

@@ -13,5 +13,5 @@ import (
 func (b *Broker) openTransactions() {
 	b.producerIDs = metadata.NewProducerIDAllocator(b.meta, b.nodeID, metadata.DefaultProducerIDBlockSize)
 	b.txns = txn.New(txn.Config{NodeID: b.nodeID, Partitions: b.partitions, Metadata: b.meta,
-		ProducerIDs: b.producerIDs, Settings: txn.SettingsFrom(b.conf), Logger: b.logger})
+		ProducerIDs: b.producerIDs, Settings: txn.SettingsFrom(b.conf), OffsetMarkers: b.groups, Logger: b.logger})
 }

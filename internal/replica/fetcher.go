@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
-	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/nagare-dev/nagare/internal/log"
@@ -15,59 +14,75 @@ import (
 )
 
 // fetcher copies the partitions one leader leads to this broker (Kafka's
-// ReplicaFetcherThread): one goroutine, one client, one Fetch at a time.
+// ReplicaFetcherThread): one goroutine, one connection (conn.go), one Fetch at a time.
+// The next fetch goes out as soon as the previous answer is appended: its fetch offsets
+// are what tells the leader this broker has the records, which moves the high watermark.
 type fetcher struct {
-	cfg    Config
-	leader int32
-	plan   fetchPlan
-	client *kgo.Client
-	cancel context.CancelFunc
-	done   chan struct{}
-	paused []time.Time // per plan.parts entry: skipped until then (fencing, errors)
+	cfg      Config
+	leader   int32
+	plan     fetchPlan
+	clientID string
+	cancel   context.CancelFunc
+	done     chan struct{}
+	paused   []time.Time // per plan.parts entry: skipped until then (fencing, errors)
 }
 
 func startFetcher(cfg Config, leader int32, plan fetchPlan) (*fetcher, error) {
-	cl, err := kgo.NewClient(
-		kgo.SeedBrokers(plan.addr),
-		kgo.ClientID(fmt.Sprintf("nagare-replica-fetcher-%d", cfg.NodeID)),
-		kgo.RetryBackoffFn(func(int) time.Duration { return cfg.Settings.Backoff }),
-	)
-	if err != nil {
-		return nil, fmt.Errorf("client for leader %d at %s: %w", leader, plan.addr, err)
-	}
 	ctx, cancel := context.WithCancel(context.Background())
-	f := &fetcher{cfg: cfg, leader: leader, plan: plan, client: cl, cancel: cancel,
-		done: make(chan struct{}), paused: make([]time.Time, len(plan.parts))}
+	f := &fetcher{cfg: cfg, leader: leader, plan: plan, cancel: cancel,
+		clientID: fmt.Sprintf("nagare-replica-fetcher-%d", cfg.NodeID),
+		done:     make(chan struct{}), paused: make([]time.Time, len(plan.parts))}
 	go f.run(ctx)
 	return f, nil
 }
 
-// stop ends the fetcher and waits for it; an in-flight fetch is abandoned.
+// stop ends the fetcher and waits for it; an in-flight fetch is abandoned (canceling
+// closes its connection).
 func (f *fetcher) stop() {
 	f.cancel()
 	<-f.done
-	f.client.Close()
 }
 
 func (f *fetcher) run(ctx context.Context) {
 	defer close(f.done)
-	seed := f.client.SeedBrokers()[0] // the leader itself: no metadata round trip
+	var c *leaderConn
+	defer func() {
+		if c != nil {
+			c.close()
+		}
+	}()
+	// A response bigger than this (replica.fetch.response.max.bytes plus framing) is
+	// not kept for reuse.
+	retain := int(max(f.cfg.Settings.ResponseMaxBytes, f.cfg.Settings.MaxBytes)) + 64<<10
 	for ctx.Err() == nil {
+		if c == nil {
+			var err error
+			if c, err = dialLeader(ctx, f.plan.addr, f.clientID, retain); err != nil {
+				c = nil
+				if ctx.Err() == nil {
+					f.cfg.Logger.Debug("replica fetcher cannot reach the leader", "leader", f.leader, "addr", f.plan.addr, "err", err)
+					f.sleep(ctx, f.cfg.Settings.Backoff)
+				}
+				continue
+			}
+		}
 		now := time.Now()
 		req, idx := f.request(now)
 		if req == nil {
 			f.sleep(ctx, f.untilUnpaused(now)) // every partition is paused
 			continue
 		}
-		resp, err := seed.Request(ctx, req)
-		if err != nil {
+		resp := kmsg.NewPtrFetchResponse()
+		if err := c.fetch(req, resp); err != nil {
+			c.close()
+			c = nil
 			if ctx.Err() == nil {
 				f.cfg.Logger.Debug("replica fetch failed", "leader", f.leader, "addr", f.plan.addr, "err", err)
 				f.sleep(ctx, f.cfg.Settings.Backoff)
 			}
 			continue
 		}
-		f.handle(resp.(*kmsg.FetchResponse), idx, time.Now())
+		f.handle(resp, idx, time.Now()) // before the next fetch reuses the buffer
 	}
 }
 

@@ -22,6 +22,8 @@
 //	routed.go          RoutedStore: a key's state through its state partition's leader
 //	peers.go           Peers: the inter-broker clients sending APIs 83-86
 //	batches.go         batch headers of a log read, so records stay on disk
+//	offsets.go         what the operator APIs (90-92, DeleteGroups) need: unfenced bulk
+//	                   reads, summaries, dropping share-partitions reset under them
 //
 // # State and durability
 //

@@ -11,6 +11,7 @@ func (c *Coordinator) withTransaction(ctx context.Context, id string, fn func(s 
 	if id == "" {
 		return fmt.Errorf("%w: empty transactional id", ErrInvalidRequest)
 	}
+	parks := 0
 	for range maxLookups {
 		s, t, err := c.transactionFor(ctx, id, false)
 		if err != nil {
@@ -21,7 +22,12 @@ func (c *Coordinator) withTransaction(ctx context.Context, id string, fn func(s 
 			continue
 		}
 		err = fn(s, t)
+		idle, ok := parkable(t, err)
 		t.mu.Unlock()
+		if ok && parks < maxParks && c.park(ctx, idle) {
+			parks++
+			continue // run again, as the client's retry would
+		}
 		return err
 	}
 	return fmt.Errorf("%w: transactional id %q keeps being removed", ErrCoordinatorNotAvailable, id)

@@ -29,6 +29,10 @@ type Settings struct {
 	// MarkerBackoff is the pause before markers a leader could not take are sent again
 	// (Kafka's retry.backoff.ms for the marker channel); zero means 100 ms.
 	MarkerBackoff time.Duration
+	// ConcurrentWait is how long a request that finds its id's previous transaction
+	// completing waits for it before answering CONCURRENT_TRANSACTIONS (park.go); zero
+	// means 20 ms (what clients back off after that answer), negative never waits.
+	ConcurrentWait time.Duration
 }
 
 // SettingsFrom reads Settings from the broker's config.
@@ -67,7 +71,10 @@ type Config struct {
 	// ClientOpts are added to every inter-broker client that sends markers (TLS, SASL
 	// credentials), as the replica fetchers' clients are built.
 	ClientOpts []kgo.Opt
-	Logger     *slog.Logger
+	// OffsetMarkers hears of markers this broker appends to its own __consumer_offsets
+	// partitions (the group coordinator); those bypass the WriteTxnMarkers handler.
+	OffsetMarkers OffsetMarkers
+	Logger        *slog.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -75,9 +82,12 @@ type Config struct {
 // Coordinator serves the transactional ids whose __transaction_state partition this
 // broker leads. See doc.go for its concurrency rules.
 type Coordinator struct {
-	cfg     Config
-	logger  *slog.Logger
-	markers *markerSender
+	cfg       Config
+	logger    *slog.Logger
+	markers   *markerSender
+	completer *completer
+	ctx       context.Context // ends at Close: marker requests in flight stop
+	cancel    context.CancelFunc
 
 	mu         sync.RWMutex
 	shards     map[int32]*shard // guarded by mu; the state partitions led here
@@ -105,8 +115,13 @@ func New(cfg Config) *Coordinator {
 	if s.MarkerBackoff <= 0 {
 		s.MarkerBackoff = 100 * time.Millisecond
 	}
+	if s.ConcurrentWait == 0 {
+		s.ConcurrentWait = 20 * time.Millisecond
+	}
 	c := &Coordinator{cfg: cfg, logger: cfg.Logger.With("component", "txn"), shards: map[int32]*shard{}, stop: make(chan struct{})}
+	c.ctx, c.cancel = context.WithCancel(context.Background())
 	c.markers = newMarkerSender(c)
+	c.startCompleter()
 	c.startLoop(s.AbortInterval, c.abortTimedOut)
 	c.startLoop(s.RemoveInterval, c.expireIDs)
 	return c
@@ -182,13 +197,14 @@ func (c *Coordinator) Close() {
 	}
 	c.closed = true
 	close(c.stop)
+	c.cancel()
 	for index, s := range c.shards {
 		delete(c.shards, index)
 		s.unload()
 	}
 	c.mu.Unlock()
+	c.markers.close() // first: no marker queue starts once the wait begins
 	c.wg.Wait()
-	c.markers.close()
 }
 
 // shardFor finds the shard of a transactional id, or says why there is none.
@@ -239,19 +255,5 @@ func (c *Coordinator) startLoop(interval time.Duration, fn func()) {
 				fn()
 			}
 		}
-	}()
-}
-
-// goBackground runs fn on a goroutine Close waits for, unless closed.
-func (c *Coordinator) goBackground(fn func()) {
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	if c.closed {
-		return
-	}
-	c.wg.Add(1)
-	go func() {
-		defer c.wg.Done()
-		fn()
 	}()
 }

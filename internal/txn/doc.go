@@ -11,8 +11,14 @@
 //	records.go      TransactionLogKey/Value records (kmsg TxnMetadataKey/Value) and batches
 //	init.go         InitProducerId with a transactional id: epochs, fencing, KIP-360
 //	add.go          AddPartitionsToTxn (and AddOffsetsToTxn), verifyOnly
-//	end.go          EndTxn, and completing a transaction after its markers
-//	markers.go      WriteTxnMarkers to the partition leaders, grouped by leader, retried
+//	end.go          EndTxn, and starting a transaction's completion
+//	markers.go      a completion's marker rounds: grouped by leader, retried, then completed
+//	markers_queue.go one queue and goroutine per destination broker, batching transactions
+//	markers_local.go markers to partitions led here, appended directly (no round trip)
+//	markers_remote.go WriteTxnMarkers to other brokers, many transactions per request
+//	complete.go     CompleteCommit/CompleteAbort records, one batch per shard per round
+//	statewrite.go   group commit of a shard's state records
+//	park.go         requests that wait for a completion instead of CONCURRENT_TRANSACTIONS
 //	expire.go       aborting timed-out transactions, expiring idle transactional ids
 //	describe.go     DescribeTransactions, ListTransactions
 //
@@ -43,9 +49,12 @@
 // Each transactional id has its own mutex, held across the write of each transition,
 // so its records are in the order its states changed; ids of one partition write
 // concurrently. Lock order: Coordinator.mu, then transaction.mu, then shard.mu (held
-// for map operations only). Markers are sent by one goroutine per completing
-// transaction, which holds no lock while waiting; the transaction's completing flag
-// makes its other requests answer CONCURRENT_TRANSACTIONS meanwhile. Goroutines are
-// owned by the Coordinator (its WaitGroup) and stop when their shard's context ends
-// (unload) or Close.
+// for map operations only). Markers are sent by one goroutine per destination broker
+// (markers_queue.go) and completion records written by one completer goroutine
+// (complete.go), which holds the locks of the transactions it writes; nothing that
+// holds a transaction's lock waits for either (queuing never blocks). The transaction's
+// completing flag makes its other requests wait for the completion, up to
+// Settings.ConcurrentWait, and then answer CONCURRENT_TRANSACTIONS. Goroutines are
+// owned by the Coordinator (its WaitGroup) and stop at Close; work of an unloaded
+// shard is dropped.
 package txn

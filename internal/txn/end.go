@@ -2,9 +2,7 @@ package txn
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"time"
 )
 
 // EndTxn is Kafka's handleEndTransaction for a client: PrepareCommit or PrepareAbort
@@ -63,68 +61,14 @@ func (c *Coordinator) prepareEndLocked(s *shard, t *transaction, commit bool) er
 	return nil
 }
 
-// startCompletionLocked writes the markers of t's prepared state in the background,
-// then CompleteCommit or CompleteAbort. It stops when the shard is unloaded: the next
-// coordinator finds the prepared state when it loads and completes it.
+// startCompletionLocked queues the markers of t's prepared state (markers.go), after
+// which the completer writes CompleteCommit or CompleteAbort (complete.go); no
+// goroutine of its own. It stops when the shard is unloaded: the next coordinator
+// finds the prepared state when it loads and completes it.
 func (c *Coordinator) startCompletionLocked(s *shard, t *transaction) {
-	t.completing = true
+	t.startCompleting()
 	prepared := t.cur
-	c.goBackground(func() { c.complete(s, t, prepared) })
-}
-
-func (c *Coordinator) complete(s *shard, t *transaction, prepared txnState) {
-	commit := prepared.state == PrepareCommit
-	m := marker{producerID: prepared.producerID, producerEpoch: prepared.producerEpoch, commit: commit,
-		coordinatorEpoch: s.leaderEpoch, partitions: prepared.partitions}
-	if err := c.markers.send(s.ctx, m); err != nil {
-		if !errors.Is(err, context.Canceled) {
-			c.logger.Warn("transaction markers abandoned", "transactional_id", t.id, "err", err)
-		}
-		c.clearCompleting(t, prepared)
-		return
-	}
-	for {
-		done, err := c.writeComplete(s, t, prepared)
-		if done {
-			return
-		}
-		c.logger.Warn("writing transaction completion", "transactional_id", t.id, "err", err)
-		select {
-		case <-s.ctx.Done():
-			c.clearCompleting(t, prepared)
-			return
-		case <-time.After(c.cfg.Settings.MarkerBackoff):
-		}
-	}
-}
-
-// writeComplete writes CompleteCommit or CompleteAbort if t is still in the state the
-// markers were written for. done is false when the write failed and may be retried.
-func (c *Coordinator) writeComplete(s *shard, t *transaction, prepared txnState) (done bool, err error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	cur := t.cur
-	if t.removed || cur.producerID != prepared.producerID || cur.producerEpoch != prepared.producerEpoch || cur.state != prepared.state {
-		t.completing = false
-		return true, nil
-	}
-	now := c.now()
-	next := cur
-	next.state, next.partitions, next.updateTime = ifElse(cur.state == PrepareCommit, CompleteCommit, CompleteAbort), nil, now
-	if err := s.writeState(t.id, &next, now); err != nil {
-		if errors.Is(err, ErrNotCoordinator) {
-			return true, nil // the next coordinator completes it
-		}
-		return false, err
-	}
-	t.cur, t.completing = next, false
-	return true, nil
-}
-
-func (c *Coordinator) clearCompleting(t *transaction, prepared txnState) {
-	t.mu.Lock()
-	if t.cur.producerEpoch == prepared.producerEpoch && t.cur.state == prepared.state {
-		t.completing = false
-	}
-	t.mu.Unlock()
+	comp := &completion{s: s, t: t, prepared: prepared, marker: marker{producerID: prepared.producerID,
+		producerEpoch: prepared.producerEpoch, commit: prepared.state == PrepareCommit, coordinatorEpoch: s.leaderEpoch}}
+	c.markers.dispatch(comp, prepared.partitions)
 }

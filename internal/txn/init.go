@@ -39,13 +39,19 @@ func (c *Coordinator) InitProducerID(ctx context.Context, req InitRequest) (Prod
 	if req.Timeout <= 0 || req.Timeout > c.cfg.Settings.MaxTimeout {
 		return none, fmt.Errorf("%w: %v, transaction.max.timeout.ms is %v", ErrInvalidTransactionTimeout, req.Timeout, c.cfg.Settings.MaxTimeout)
 	}
+	parks := 0
 	for range maxLookups {
 		s, t, err := c.transactionFor(ctx, req.TransactionalID, true)
 		if err != nil {
 			return none, err
 		}
 		pe, err, retry := c.initLocked(ctx, s, t, req)
+		idle, parked := parkable(t, err)
 		t.mu.Unlock()
+		if parked && parks < maxParks && c.park(ctx, idle) {
+			parks++
+			continue // run again, as the client's retry would (bumping the epoch again)
+		}
 		if !retry {
 			return pe, err
 		}

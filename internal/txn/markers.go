@@ -1,17 +1,9 @@
 package txn
 
 import (
-	"context"
 	"errors"
-	"fmt"
-	"net"
-	"strconv"
 	"sync"
 	"time"
-
-	"github.com/twmb/franz-go/pkg/kerr"
-	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/nagare-dev/nagare/internal/metadata"
 )
@@ -22,72 +14,122 @@ type marker struct {
 	producerEpoch    int16
 	commit           bool
 	coordinatorEpoch int32
-	partitions       []TopicPartition
 }
 
 // errMarkersFenced: a leader refused the markers because a newer coordinator (or a
 // newer producer epoch) exists; this coordinator's view is stale and it stops.
 var errMarkersFenced = errors.New("txn: markers refused: coordinator or producer epoch fenced")
 
-// markerSender is Kafka's TransactionMarkerChannelManager: WriteTxnMarkers to the
-// leader of every partition of a transaction, grouped by leader as the current
-// metadata image places them, retried until each partition has its marker. One
-// franz-go client per broker, made like the replica fetchers' and kept until Close.
+// completion is one prepared transaction on its way to CompleteCommit/CompleteAbort:
+// its markers go out in rounds, one job per leader broker; a round's failed partitions
+// are sent again after the backoff; once all are written it is queued for its
+// completion record (complete.go).
+type completion struct {
+	s        *shard
+	t        *transaction
+	prepared txnState
+	marker   marker
+
+	mu      sync.Mutex
+	pending int              // guarded by mu: jobs of this round not yet answered
+	retry   []TopicPartition // guarded by mu: to send in the next round
+	fenced  bool             // guarded by mu
+	// abandoned: the markers stopped (fenced, unloaded, closed); set before the
+	// completer gets it, which then only clears completing.
+	abandoned bool
+}
+
+// markerJob is one completion's partitions led by one broker.
+type markerJob struct {
+	comp  *completion
+	parts []TopicPartition
+}
+
+// markerSender is Kafka's TransactionMarkerChannelManager: one queue and one goroutine
+// per destination broker, each sending everything queued as one WriteTxnMarkers (many
+// transactions' markers in one request), or, for partitions this broker leads,
+// appending the markers directly. Marker clients are made like the replica fetchers'
+// and kept until Close.
 type markerSender struct {
 	c *Coordinator
 
 	mu      sync.Mutex
 	clients map[int32]*markerClient // guarded by mu; by node id
+	queues  map[int32]*markerQueue  // guarded by mu; by node id
 	closed  bool                    // guarded by mu
 }
 
-type markerClient struct {
-	addr string
-	cl   *kgo.Client
-}
-
 func newMarkerSender(c *Coordinator) *markerSender {
-	return &markerSender{c: c, clients: map[int32]*markerClient{}}
+	return &markerSender{c: c, clients: map[int32]*markerClient{}, queues: map[int32]*markerQueue{}}
 }
 
-// send returns when every partition has its marker, or with ctx's error (the shard
-// was unloaded), or errMarkersFenced. Partitions of topics deleted meanwhile are
-// dropped, as Kafka does.
-func (m *markerSender) send(ctx context.Context, mk marker) error {
-	pending := mk.partitions
-	for len(pending) > 0 {
-		byLeader, waiting := m.group(m.c.cfg.Metadata.Image(), pending)
-		pending = waiting
-		var mu sync.Mutex
-		var wg sync.WaitGroup
-		var fenced error
-		for leader, parts := range byLeader {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				failed, err := m.sendTo(ctx, leader, mk, parts)
-				mu.Lock()
-				defer mu.Unlock()
-				pending = append(pending, failed...)
-				if errors.Is(err, errMarkersFenced) {
-					fenced = err
-				}
-			}()
-		}
-		wg.Wait()
-		if fenced != nil {
-			return fenced
-		}
-		if len(pending) == 0 {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(m.c.cfg.Settings.MarkerBackoff):
-		}
+// dispatch starts a round: parts are grouped by leader in the current image and queued
+// for their brokers. Partitions without a leader wait for the next round; those of
+// deleted topics are dropped, as Kafka does. It never blocks.
+func (m *markerSender) dispatch(comp *completion, parts []TopicPartition) {
+	byLeader, waiting := m.group(m.c.cfg.Metadata.Image(), parts)
+	comp.mu.Lock()
+	comp.pending, comp.retry, comp.fenced = len(byLeader), waiting, false
+	comp.mu.Unlock()
+	if len(byLeader) == 0 {
+		m.roundDone(comp)
+		return
 	}
-	return ctx.Err()
+	for leader, lp := range byLeader {
+		q := m.queue(leader)
+		if q == nil { // closed
+			m.answered(comp, lp, nil)
+			continue
+		}
+		q.push(markerJob{comp: comp, parts: lp})
+	}
+}
+
+// answered records one job's outcome: failed partitions go to the next round.
+func (m *markerSender) answered(comp *completion, failed []TopicPartition, err error) {
+	comp.mu.Lock()
+	comp.retry = append(comp.retry, failed...)
+	comp.fenced = comp.fenced || errors.Is(err, errMarkersFenced)
+	comp.pending--
+	last := comp.pending == 0
+	comp.mu.Unlock()
+	if last {
+		m.roundDone(comp)
+	}
+}
+
+// roundDone decides what follows a round: stop (fenced, unloaded, closed), another
+// round after the backoff, or the completion record.
+func (m *markerSender) roundDone(comp *completion) {
+	comp.mu.Lock()
+	retry, fenced := comp.retry, comp.fenced
+	comp.mu.Unlock()
+	// The completer takes both outcomes that need the transaction's lock: dispatch may
+	// run under it (startCompletionLocked).
+	switch {
+	case fenced:
+		m.c.logger.Warn("transaction markers abandoned", "transactional_id", comp.t.id, "err", errMarkersFenced)
+		comp.abandoned = true
+		m.c.completer.push(comp)
+	case comp.s.ctx.Err() != nil || m.isClosed():
+		comp.abandoned = true // the next coordinator completes it
+		m.c.completer.push(comp)
+	case len(retry) > 0:
+		time.AfterFunc(m.c.cfg.Settings.MarkerBackoff, func() { m.dispatch(comp, retry) })
+	default:
+		m.c.completer.push(comp)
+	}
+}
+
+// abandon clears completing if t is still in the prepared state; the transaction
+// stays prepared (a reload or a new coordinator completes it).
+func (comp *completion) abandon() {
+	t := comp.t
+	t.mu.Lock()
+	if t.cur.producerEpoch == comp.prepared.producerEpoch && t.cur.state == comp.prepared.state {
+		t.stopCompleting()
+	}
+	t.mu.Unlock()
 }
 
 // group places each partition with its leader in img; partitions without a leader
@@ -111,95 +153,14 @@ func (m *markerSender) group(img *metadata.Image, parts []TopicPartition) (map[i
 	return byLeader, waiting
 }
 
-// sendTo writes the markers of parts to one leader and returns those to send again.
-func (m *markerSender) sendTo(ctx context.Context, leader int32, mk marker, parts []TopicPartition) ([]TopicPartition, error) {
-	cl, err := m.client(leader)
-	if err != nil {
-		m.c.logger.Warn("transaction marker client", "broker", leader, "err", err)
-		return parts, nil
-	}
-	req := kmsg.NewPtrWriteTxnMarkersRequest()
-	rm := kmsg.NewWriteTxnMarkersRequestMarker()
-	rm.ProducerID, rm.ProducerEpoch, rm.Committed, rm.CoordinatorEpoch = mk.producerID, mk.producerEpoch, mk.commit, mk.coordinatorEpoch
-	for _, tp := range parts {
-		if n := len(rm.Topics); n > 0 && rm.Topics[n-1].Topic == tp.Topic {
-			rm.Topics[n-1].Partitions = append(rm.Topics[n-1].Partitions, tp.Partition)
-			continue
-		}
-		t := kmsg.NewWriteTxnMarkersRequestMarkerTopic()
-		t.Topic, t.Partitions = tp.Topic, []int32{tp.Partition}
-		rm.Topics = append(rm.Topics, t)
-	}
-	req.Markers = append(req.Markers, rm)
-	// The seed is the leader itself: no metadata round trip, and never another broker.
-	kresp, err := cl.SeedBrokers()[0].Request(ctx, req)
-	if err != nil {
-		if ctx.Err() == nil {
-			m.c.logger.Debug("sending transaction markers", "broker", leader, "err", err)
-		}
-		return parts, nil
-	}
-	return m.failed(leader, kresp.(*kmsg.WriteTxnMarkersResponse), parts)
-}
-
-// failed reads the answer the way Kafka's TransactionMarkerRequestCompletionHandler
-// does: fencing stops, unsupported formats count as written, the rest is retried.
-func (m *markerSender) failed(leader int32, resp *kmsg.WriteTxnMarkersResponse, parts []TopicPartition) ([]TopicPartition, error) {
-	answered := map[TopicPartition]int16{}
-	for _, rm := range resp.Markers {
-		for _, t := range rm.Topics {
-			for _, p := range t.Partitions {
-				answered[TopicPartition{Topic: t.Topic, Partition: p.Partition}] = p.ErrorCode
-			}
-		}
-	}
-	var retry []TopicPartition
-	for _, tp := range parts {
-		code, ok := answered[tp]
-		switch {
-		case !ok:
-			retry = append(retry, tp)
-		case code == 0, code == kerr.UnsupportedForMessageFormat.Code, code == kerr.UnsupportedVersion.Code:
-		case code == kerr.InvalidProducerEpoch.Code, code == kerr.TransactionCoordinatorFenced.Code:
-			return nil, fmt.Errorf("%w: %s-%d on broker %d: %v", errMarkersFenced, tp.Topic, tp.Partition, leader, kerr.ErrorForCode(code))
-		default:
-			m.c.logger.Debug("transaction marker not written", "broker", leader, "topic", tp.Topic, "partition", tp.Partition, "err", kerr.ErrorForCode(code))
-			retry = append(retry, tp)
-		}
-	}
-	return retry, nil
-}
-
-// client returns the client for a broker, made anew when its address changed.
-func (m *markerSender) client(nodeID int32) (*kgo.Client, error) {
-	b, ok := m.c.cfg.Metadata.Image().Broker(nodeID)
-	if !ok {
-		return nil, fmt.Errorf("broker %d is not registered", nodeID)
-	}
-	addr := net.JoinHostPort(b.Host, strconv.Itoa(int(b.Port)))
+func (m *markerSender) isClosed() bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.closed {
-		return nil, errors.New("txn: closed")
-	}
-	if mc := m.clients[nodeID]; mc != nil {
-		if mc.addr == addr {
-			return mc.cl, nil
-		}
-		mc.cl.Close()
-		delete(m.clients, nodeID)
-	}
-	opts := append([]kgo.Opt{kgo.SeedBrokers(addr),
-		kgo.ClientID(fmt.Sprintf("nagare-txn-markers-%d", m.c.cfg.NodeID)),
-		kgo.RequestRetries(0)}, m.c.cfg.ClientOpts...)
-	cl, err := kgo.NewClient(opts...)
-	if err != nil {
-		return nil, fmt.Errorf("client for broker %d at %s: %w", nodeID, addr, err)
-	}
-	m.clients[nodeID] = &markerClient{addr: addr, cl: cl}
-	return cl, nil
+	return m.closed
 }
 
+// close stops new rounds and closes the clients; the queues' goroutines stop with the
+// Coordinator (c.stop), and whatever they hold is abandoned.
 func (m *markerSender) close() {
 	m.mu.Lock()
 	defer m.mu.Unlock()

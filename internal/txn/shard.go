@@ -40,6 +40,8 @@ type shard struct {
 	ctx         context.Context // ends when the shard is unloaded: stops loading and markers
 	cancel      context.CancelFunc
 
+	writer stateWriter // group-commits the records of concurrent transitions
+
 	mu    sync.RWMutex
 	state shardState              // guarded by mu
 	err   error                   // guarded by mu
@@ -116,6 +118,7 @@ func (s *shard) unload() {
 	for _, t := range txns {
 		t.mu.Lock()
 		t.removed = true
+		t.stopCompleting() // parked requests look again and find NOT_COORDINATOR
 		t.mu.Unlock()
 	}
 }
@@ -126,7 +129,7 @@ func (s *shard) writeState(id string, st *txnState, now time.Time) error {
 	if st != nil {
 		r.value = stateValue(*st)
 	}
-	if err := s.store.write(encodeBatch([]record{r}, now), now); err != nil {
+	if err := s.writeRecords([]record{r}, now); err != nil {
 		return storageError(err)
 	}
 	return nil
@@ -166,10 +169,14 @@ func (c *Coordinator) loadLocked(index int32, store storage, p *partition.Partit
 			c.logger.Error("loading transaction state failed", "partition", index, "err", err)
 			return
 		}
+		loaded := make([]*transaction, 0, len(txns)) // txns is shared once published
+		for _, t := range txns {
+			loaded = append(loaded, t)
+		}
 		s.txns, s.state = txns, shardLoaded
 		s.mu.Unlock()
-		c.logger.Info("became transaction coordinator", "partition", index, "epoch", epoch, "ids", len(txns), "took", time.Since(start))
-		for _, t := range txns {
+		c.logger.Info("became transaction coordinator", "partition", index, "epoch", epoch, "ids", len(loaded), "took", time.Since(start))
+		for _, t := range loaded {
 			t.mu.Lock()
 			if st := t.cur.state; st == PrepareCommit || st == PrepareAbort {
 				c.startCompletionLocked(s, t) // the previous coordinator did not finish it
@@ -223,23 +230,7 @@ func (ps *partitionStore) write(batch []byte, now time.Time) error {
 	if err != nil {
 		return err
 	}
-	l := ps.part.Log()
-	deadline := time.NewTimer(ps.timeout)
-	defer deadline.Stop()
-	for {
-		wake := l.WaitForAppend() // before the check, so no move is missed
-		if l.HighWatermark() > res.LastOffset {
-			return nil
-		}
-		if !ps.part.IsLeader() || ps.part.LeaderEpoch() != epoch {
-			return fmt.Errorf("%w: leadership of %s-%d moved while waiting for replicas", ErrNotCoordinator, StateTopic, ps.part.Index())
-		}
-		select {
-		case <-wake:
-		case <-deadline.C:
-			return fmt.Errorf("%w: replicas of %s-%d did not copy a state change in %v", ErrCoordinatorNotAvailable, StateTopic, ps.part.Index(), ps.timeout)
-		}
-	}
+	return awaitReplicated(ps.part, epoch, res.LastOffset, ps.timeout)
 }
 
 const loadReadBytes = 4 << 20

@@ -121,9 +121,26 @@ type transaction struct {
 	mu  sync.Mutex
 	cur txnState // guarded by mu
 	// completing is set while the markers of cur (PrepareCommit or PrepareAbort) are
-	// being written; guarded by mu.
+	// being written; guarded by mu. idle is closed when it is cleared, so requests that
+	// would answer CONCURRENT_TRANSACTIONS can wait for it (park.go); guarded by mu.
 	completing bool
+	idle       chan struct{}
 	// removed is set when the id was expired or its shard unloaded: a holder of a
 	// stale pointer looks the id up again. Guarded by mu.
 	removed bool
+}
+
+// startCompleting marks t as completing; t.mu is held.
+func (t *transaction) startCompleting() {
+	if !t.completing {
+		t.completing, t.idle = true, make(chan struct{})
+	}
+}
+
+// stopCompleting clears completing and wakes the requests parked on it; t.mu is held.
+func (t *transaction) stopCompleting() {
+	if t.completing {
+		t.completing = false
+		close(t.idle)
+	}
 }

@@ -35,9 +35,18 @@ type memStore struct {
 	batches [][]byte
 	next    int64
 	fail    error
+	writes  int                   // writes begun
+	gates   map[int]chan struct{} // the write with this index waits for its channel
 }
 
 func (m *memStore) write(batch []byte, _ time.Time) error {
+	m.mu.Lock()
+	gate := m.gates[m.writes]
+	m.writes++
+	m.mu.Unlock()
+	if gate != nil {
+		<-gate
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.fail != nil {
@@ -73,8 +82,15 @@ func (e emptyMetadata) Image() *metadata.Image { return e.img }
 // empty image knows no topics, so they are dropped and transactions complete at once).
 func newTestCoordinator(t *testing.T, store *memStore, now func() time.Time) *Coordinator {
 	t.Helper()
+	return newTestCoordinatorWith(t, store, now, Settings{})
+}
+
+// newTestCoordinatorWith is newTestCoordinator with settings other than the timeouts.
+func newTestCoordinatorWith(t *testing.T, store *memStore, now func() time.Time, set Settings) *Coordinator {
+	t.Helper()
+	set.MaxTimeout, set.IDExpiration = 15*time.Minute, time.Hour
 	c := New(Config{Metadata: emptyMetadata{metadata.NewFSM(nil, nil).Image()}, ProducerIDs: &counterIDs{},
-		Settings: Settings{MaxTimeout: 15 * time.Minute, IDExpiration: time.Hour}, Now: now})
+		Settings: set, Now: now})
 	t.Cleanup(c.Close)
 	c.mu.Lock()
 	c.partitions = 1
@@ -173,7 +189,7 @@ func TestCommitAbortAndRetries(t *testing.T) {
 }
 
 func TestInitAbortsOngoingTransaction(t *testing.T) {
-	c := newTestCoordinator(t, &memStore{}, time.Now)
+	c := newTestCoordinatorWith(t, &memStore{}, time.Now, Settings{ConcurrentWait: -1}) // no parking
 	req := InitRequest{TransactionalID: "c", Timeout: time.Minute, ProducerID: -1, ProducerEpoch: -1}
 	pe, _ := c.InitProducerID(ctx, req)
 	if err := c.AddPartitions(ctx, "c", pe.ID, pe.Epoch, []TopicPartition{{"t", 0}}); err != nil {

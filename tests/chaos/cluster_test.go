@@ -4,15 +4,18 @@ package chaos
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -24,9 +27,11 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-// The cluster every scenario runs: three nodes, each broker and controller, and one topic
+// The cluster most scenarios run: three nodes, each broker and controller, and one topic
 // of three partitions with replication factor 3 and min.insync.replicas=2, so that an
 // acks=all write is on two replicas before it is acknowledged and one node may die.
+// clusterOptions changes the node count, the partition count and the replication factor
+// (TestReassignUnderLoad runs four nodes, TestKillLeaderFiveNodes five).
 const (
 	nodeCount  = 3
 	topic      = "chaos"
@@ -77,14 +82,25 @@ func (n *node) running() bool {
 	}
 }
 
-// cluster is the three nodes, their proxies and the knowledge to reach them.
+// clusterOptions shape a cluster; zero fields take the three-node defaults above.
+type clusterOptions struct {
+	nodes      int      // nodes, each broker and controller (a voter)
+	partitions int      // partitions of the topic
+	rf         int      // the topic's replication factor
+	sets       []string // extra --set key=value for every node
+}
+
+// cluster is the nodes, their proxies and the knowledge to reach them.
 type cluster struct {
-	t       *testing.T
-	root    string
-	nodes   []*node
-	proxies *toxiproxy.ApiServer
-	voters  string
-	direct  map[string]string // a node's advertised (proxy) Kafka address -> its real one
+	t          *testing.T
+	root       string
+	partitions int
+	rf         int
+	sets       []string
+	nodes      []*node
+	proxies    *toxiproxy.ApiServer
+	voters     string
+	direct     map[string]string // a node's advertised (proxy) Kafka address -> its real one
 }
 
 // startCluster starts the proxies and the three nodes, waits until every node lists every
@@ -93,18 +109,28 @@ type cluster struct {
 // and removes the run's directory unless the test failed or NAGARE_CHAOS_KEEP=1.
 func startCluster(t *testing.T) *cluster {
 	t.Helper()
+	return startClusterWith(t, clusterOptions{})
+}
+
+// startClusterWith is startCluster with other sizes.
+func startClusterWith(t *testing.T, o clusterOptions) *cluster {
+	t.Helper()
+	o.nodes = cmp.Or(o.nodes, nodeCount)
+	o.partitions = cmp.Or(o.partitions, partitions)
+	o.rf = cmp.Or(o.rf, nodeCount)
 	root, err := os.MkdirTemp("", "nagare-chaos-"+strings.ReplaceAll(t.Name(), "/", "_")+"-")
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := &cluster{t: t, root: root, proxies: newProxyServer(), direct: map[string]string{}}
+	c := &cluster{t: t, root: root, partitions: o.partitions, rf: o.rf, sets: o.sets,
+		proxies: newProxyServer(), direct: map[string]string{}}
 	t.Cleanup(c.cleanup)
 	// The nodes' ports stay bound until the proxies have theirs, so that no proxy is
 	// given a port a node is about to bind.
-	ports, release := holdPorts(t, 3*nodeCount)
+	ports, release := holdPorts(t, 3*o.nodes)
 	defer release()
 	var voters []string
-	for i := range nodeCount {
+	for i := range o.nodes {
 		n := &node{
 			id:         int32(i + 1),
 			dir:        filepath.Join(root, fmt.Sprintf("node-%d", i+1)),
@@ -196,6 +222,9 @@ func (c *cluster) start(n *node) {
 		"--set", "auto.create.topics.enable=false",
 		"--shutdown-timeout", stopTimeout.String(),
 	}
+	for _, kv := range c.sets {
+		args = append(args, "--set", kv)
+	}
 	logFile, err := os.OpenFile(n.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		c.t.Fatal(err)
@@ -259,14 +288,19 @@ func (c *cluster) term(n *node) {
 	}
 }
 
-// restart starts a stopped n again and waits until it is ready.
-func (c *cluster) restart(n *node) {
+// restart starts stopped nodes again and waits until each is ready (lists every broker,
+// so that several must all be started before any is waited for).
+func (c *cluster) restart(ns ...*node) {
 	c.t.Helper()
-	c.start(n)
+	for _, n := range ns {
+		c.start(n)
+	}
 	ctx, cancel := context.WithTimeout(c.t.Context(), startTimeout)
 	defer cancel()
-	if err := c.waitReady(ctx, n); err != nil {
-		c.t.Fatal(err)
+	for _, n := range ns {
+		if err := c.waitReady(ctx, n); err != nil {
+			c.t.Fatal(err)
+		}
 	}
 }
 
@@ -298,7 +332,7 @@ func (c *cluster) waitReady(ctx context.Context, n *node) error {
 		if resp, err := hc.Get("http://" + n.http + "/readyz"); err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
-				if v, err := c.nodeView(ctx, n); err == nil && len(v.brokers) == nodeCount {
+				if v, err := c.nodeView(ctx, n); err == nil && len(v.brokers) == len(c.nodes) {
 					return nil
 				}
 			}
@@ -314,7 +348,7 @@ func (c *cluster) waitReady(ctx context.Context, n *node) error {
 func (c *cluster) createTopic(ctx context.Context) {
 	c.t.Helper()
 	adm := kadm.NewClient(c.nodes[0].admin)
-	resp, err := adm.CreateTopic(ctx, partitions, nodeCount, map[string]*string{
+	resp, err := adm.CreateTopic(ctx, int32(c.partitions), int16(c.rf), map[string]*string{
 		"min.insync.replicas": kadm.StringPtr(minISR),
 		"segment.bytes":       kadm.StringPtr(segmentBytes),
 	}, topic)
@@ -398,14 +432,15 @@ func (c *cluster) view(ctx context.Context, from ...*node) (nodeView, error) {
 	return *first, nil
 }
 
-// healthy: every node runs and lists every broker, and every partition has a leader and
-// its whole replica set in sync, as all nodes agree.
-func healthy(v nodeView) bool {
-	if len(v.brokers) != nodeCount || len(v.parts) != partitions {
+// healthy: every node lists every broker, and every partition has a leader and its whole
+// replica set (of the topic's replication factor: no reassignment under way) in sync, as
+// all nodes agree.
+func (c *cluster) healthy(v nodeView) bool {
+	if len(v.brokers) != len(c.nodes) || len(v.parts) != c.partitions {
 		return false
 	}
 	for _, p := range v.parts {
-		if p.leader < 0 || len(p.isr) != nodeCount {
+		if p.leader < 0 || len(p.replicas) != c.rf || !slices.Equal(p.isr, p.replicas) {
 			return false
 		}
 	}
@@ -422,7 +457,7 @@ func (c *cluster) waitHealthy(why string) nodeView {
 				return false
 			}
 		}
-		return healthy(v)
+		return c.healthy(v)
 	})
 	if err != nil {
 		c.t.Fatal(err)
@@ -541,7 +576,11 @@ func tail(path string, n int) string {
 
 // holdPorts binds n distinct free loopback ports and returns them with a function that
 // releases them. Between the release and a node's bind another socket may take one (as
-// with any pick-then-bind); the node then fails to start and says so in its log.
+// with any pick-then-bind); the node then fails to start and says so in its log. To make
+// that unlikely the ports are picked below the kernel's ephemeral range, which is where
+// every outbound connection's local port and every listen on port 0 (the proxies, other
+// tests' servers) comes from; a node that started first and dials its peers would
+// otherwise take a later node's port now and then ("bind: address already in use").
 func holdPorts(t *testing.T, n int) ([]int, func()) {
 	t.Helper()
 	var ports []int
@@ -551,7 +590,20 @@ func holdPorts(t *testing.T, n int) ([]int, func()) {
 			ln.Close()
 		}
 	}
-	for range n {
+	low := ephemeralLow()
+	for tries := 0; len(lns) < n && low > 12000 && tries < 50*n; tries++ {
+		port := 10000 + rand.IntN(low-10000)
+		if slices.Contains(ports, port) {
+			continue
+		}
+		ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		if err != nil {
+			continue
+		}
+		lns = append(lns, ln)
+		ports = append(ports, port)
+	}
+	for len(lns) < n {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			release()
@@ -561,4 +613,21 @@ func holdPorts(t *testing.T, n int) ([]int, func()) {
 		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
 	}
 	return ports, release
+}
+
+// ephemeralLow is the first port of the kernel's ephemeral range (Linux), 0 when unknown.
+func ephemeralLow() int {
+	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(string(b))
+	if len(f) != 2 {
+		return 0
+	}
+	low, err := strconv.Atoi(f[0])
+	if err != nil {
+		return 0
+	}
+	return low
 }

@@ -16,15 +16,17 @@ import (
 
 // Environment knobs (README.md):
 //
-//	NAGARE_CHAOS_SOAK=1   the long variant: 20 kills, 5 partitions, 3 rolling restarts
+//	NAGARE_CHAOS_SOAK=1   the long variant: more kills, partitions, restarts, moves (README.md)
 //	NAGARE_CHAOS_SEED=n   replay a run's choices (which partition's leader to hit, pauses)
 //	NAGARE_CHAOS_RACE=1   build the nodes with -race too (several times the CPU)
 //	NAGARE_CHAOS_KEEP=1   keep every run's data dirs and node logs, not only failed ones
+//	NAGARE_CHAOS_FIVE=1   run the five-node kill scenario without the rest of the soak
 const (
 	envSoak = "NAGARE_CHAOS_SOAK"
 	envSeed = "NAGARE_CHAOS_SEED"
 	envRace = "NAGARE_CHAOS_RACE"
 	envKeep = "NAGARE_CHAOS_KEEP"
+	envFive = "NAGARE_CHAOS_FIVE"
 )
 
 // nagareBin is the nagare binary built once for every node of every test, by the first

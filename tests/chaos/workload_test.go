@@ -80,6 +80,7 @@ func (h *history) addFetchErr(err error) {
 // partitions, with franz-go's defaults: idempotent, acks=all, retries until delivered.
 type producer struct {
 	id    int
+	parts int // the topic's partitions, written round-robin
 	cl    *kgo.Client
 	h     *history
 	slots chan struct{}
@@ -107,7 +108,7 @@ func (c *cluster) startProducers(h *history) []*producer {
 		if err != nil {
 			c.t.Fatal(err)
 		}
-		p := &producer{id: id, cl: cl, h: h, slots: make(chan struct{}, maxInFlight),
+		p := &producer{id: id, parts: c.partitions, cl: cl, h: h, slots: make(chan struct{}, maxInFlight),
 			stop: make(chan struct{}), done: make(chan struct{})}
 		go p.run()
 		ps = append(ps, p)
@@ -131,7 +132,7 @@ func (p *producer) run() {
 		case p.slots <- struct{}{}:
 		}
 		value := fmt.Sprintf("p%d-%08d", p.id, seq)
-		partition := int32(seq % partitions)
+		partition := int32(seq % p.parts)
 		call := p.h.now()
 		p.sent++
 		p.cl.Produce(context.Background(), &kgo.Record{Partition: partition, Value: []byte(value)}, func(r *kgo.Record, err error) {
@@ -172,7 +173,7 @@ type reader struct {
 func (c *cluster) startReader(h *history) *reader {
 	c.t.Helper()
 	offsets := map[int32]kgo.Offset{}
-	for p := range int32(partitions) {
+	for p := range int32(c.partitions) {
 		offsets[p] = kgo.NewOffset().AtStart()
 	}
 	cl, err := kgo.NewClient(kgo.SeedBrokers(c.bootstrap()...), kgo.Dialer(c.dial),

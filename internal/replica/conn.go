@@ -1,0 +1,173 @@
+package replica
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// leaderConn is a fetcher's one connection to its leader: requests are written and
+// their responses read on the fetcher's own goroutine, one at a time, as Kafka's
+// ReplicaFetcherThread does through its NetworkClient. It replaced a franz-go client
+// (kgo.Broker.Request): that path handed each request to a writer goroutine and each
+// response to a reader goroutine and back, three goroutine wake-ups per round trip on a
+// replication critical path that takes two round trips per acks=all commit, and it
+// allocated (and zeroed) a new buffer of the response's size, up to
+// replica.fetch.response.max.bytes, for every fetch. Here the request and response
+// buffers are reused: a response's record batches point into rbuf and are valid only
+// until the next fetch, which is after the fetcher has appended them.
+type leaderConn struct {
+	conn      net.Conn
+	stop      func() bool // unregisters the close-on-cancel hook
+	format    *kmsg.RequestFormatter
+	versions  map[int16]int16 // the leader's max version per API key (ApiVersions)
+	corr      int32
+	wbuf      []byte
+	rbuf      []byte
+	overhead  time.Duration // added to a request's own wait for its read deadline
+	maxRetain int           // rbuf larger than this is dropped after use
+}
+
+// requestOverhead is how long past its own wait (MaxWaitMillis) a response may take
+// before the connection is given up, as kgo's RequestTimeoutOverhead default.
+const requestOverhead = 10 * time.Second
+
+// dialLeader connects to addr and asks for the leader's API versions. Canceling ctx
+// closes the connection, ending any request in flight.
+func dialLeader(ctx context.Context, addr, clientID string, maxRetain int) (*leaderConn, error) {
+	d := net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}
+	nc, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	if tc, ok := nc.(*net.TCPConn); ok {
+		_ = tc.SetNoDelay(true) // Go's default; said here because a fetch is latency-bound
+	}
+	c := &leaderConn{conn: nc, format: kmsg.NewRequestFormatter(kmsg.FormatterClientID(clientID)),
+		overhead: requestOverhead, maxRetain: maxRetain}
+	c.stop = context.AfterFunc(ctx, func() { nc.Close() })
+	req := kmsg.NewPtrApiVersionsRequest()
+	req.Version = 3
+	req.ClientSoftwareName, req.ClientSoftwareVersion = "nagare-replica-fetcher", "1"
+	resp := kmsg.NewPtrApiVersionsResponse()
+	if err := c.roundTrip(req, resp, 0); err != nil {
+		c.close()
+		return nil, fmt.Errorf("api versions: %w", err)
+	}
+	if resp.ErrorCode != 0 {
+		c.close()
+		return nil, fmt.Errorf("api versions: %w", kerr.ErrorForCode(resp.ErrorCode))
+	}
+	c.versions = make(map[int16]int16, len(resp.ApiKeys))
+	for _, k := range resp.ApiKeys {
+		c.versions[k.ApiKey] = k.MaxVersion
+	}
+	return c, nil
+}
+
+func (c *leaderConn) close() {
+	c.stop()
+	c.conn.Close()
+}
+
+// version is the highest version of req both sides speak, or an error if none.
+func (c *leaderConn) version(req kmsg.Request) (int16, error) {
+	theirs, ok := c.versions[req.Key()]
+	if !ok {
+		return 0, fmt.Errorf("leader does not support API %d", req.Key())
+	}
+	v := min(theirs, req.MaxVersion())
+	if v < 0 {
+		return 0, fmt.Errorf("no common version of API %d", req.Key())
+	}
+	return v, nil
+}
+
+// fetch sends req at the highest common version and reads the answer into resp, whose
+// byte slices stay valid until the next request on c.
+func (c *leaderConn) fetch(req *kmsg.FetchRequest, resp *kmsg.FetchResponse) error {
+	v, err := c.version(req)
+	if err != nil {
+		return err
+	}
+	if v < 15 && req.ReplicaID < 0 {
+		return errors.New("replica fetch below v15 needs ReplicaID")
+	}
+	req.Version = v
+	return c.roundTrip(req, resp, time.Duration(req.MaxWaitMillis)*time.Millisecond)
+}
+
+// roundTrip writes req and reads its response into resp.
+func (c *leaderConn) roundTrip(req kmsg.Request, resp kmsg.Response, wait time.Duration) error {
+	c.corr++
+	c.wbuf = c.format.AppendRequest(c.wbuf[:0], req, c.corr)
+	deadline := time.Now().Add(wait + c.overhead)
+	if err := c.conn.SetDeadline(deadline); err != nil {
+		return err
+	}
+	if _, err := c.conn.Write(c.wbuf); err != nil {
+		return err
+	}
+	var hdr [8]byte // size, correlation id
+	if _, err := io.ReadFull(c.conn, hdr[:]); err != nil {
+		return err
+	}
+	size := int(int32(binary.BigEndian.Uint32(hdr[:4])))
+	if size < 4 || size > 1<<30 {
+		return fmt.Errorf("invalid response size %d", size)
+	}
+	if got := int32(binary.BigEndian.Uint32(hdr[4:])); got != c.corr {
+		return fmt.Errorf("response correlation id %d, want %d", got, c.corr)
+	}
+	body := size - 4
+	if cap(c.rbuf) < body {
+		c.rbuf = make([]byte, body)
+	}
+	buf := c.rbuf[:body]
+	if _, err := io.ReadFull(c.conn, buf); err != nil {
+		return err
+	}
+	if cap(c.rbuf) > c.maxRetain {
+		c.rbuf = nil // an outsized answer: the next one gets its own buffer
+	}
+	// ApiVersions answers with header v0 even when flexible; every other flexible
+	// response's header ends in tagged fields.
+	if req.IsFlexible() && req.Key() != 18 {
+		n, err := skipTags(buf)
+		if err != nil {
+			return err
+		}
+		buf = buf[n:]
+	}
+	resp.SetVersion(req.GetVersion())
+	return resp.ReadFrom(buf)
+}
+
+// skipTags is the length of the tagged fields at the start of b.
+func skipTags(b []byte) (int, error) {
+	num, n := binary.Uvarint(b)
+	if n <= 0 {
+		return 0, errors.New("truncated response header tags")
+	}
+	pos := n
+	for range num {
+		_, n = binary.Uvarint(b[pos:]) // tag
+		if n <= 0 {
+			return 0, errors.New("truncated response header tag")
+		}
+		pos += n
+		size, n := binary.Uvarint(b[pos:])
+		if n <= 0 || uint64(len(b)-pos-n) < size {
+			return 0, errors.New("truncated response header tag")
+		}
+		pos += n + int(size)
+	}
+	return pos, nil
+}

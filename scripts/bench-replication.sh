@@ -1,0 +1,114 @@
+#!/usr/bin/env bash
+# Replication bench (issue 12, docs/BENCHMARKS.md): RF 3 acks=all against RF 1 acks=1 on
+# a three-broker cluster on this machine, for one or more nagare binaries, interleaved.
+#
+#   scripts/bench-replication.sh peak ROUNDS BIN...         # peak records/s, ratio, broker CPU
+#   scripts/bench-replication.sh latency RATE ROUNDS BIN... # p50/p99 at RATE, linger 10ms and 1ms
+#
+# Each round of each binary starts a fresh cluster (three `nagare serve` processes, as
+# `nagare cluster up` starts them, plus --http with --pprof for profiles) in $DIR
+# (default /var/tmp/nagare-bench-repl), creates rf1 (RF 1) and rf3 (RF 3,
+# min.insync.replicas=2), runs the bench and deletes the data again, so every round
+# starts with the same free page cache. Broker CPU is utime+stime from /proc, in ticks
+# (1/100 s), over each bench run. Ports: $BASE_PORT+1..3 (Kafka), +11..13 (controller),
+# +21..23 (HTTP). GOMAXPROCS and EXTRA (more --set flags) pass through to the brokers.
+set -uo pipefail
+
+DIR=${DIR:-/var/tmp/nagare-bench-repl}
+BP=${BASE_PORT:-31000}
+PIDS=()
+
+up() {
+	local bin=$1
+	rm -rf "$DIR" && mkdir -p "$DIR"
+	PIDS=()
+	local voters="1@127.0.0.1:$((BP + 11)),2@127.0.0.1:$((BP + 12)),3@127.0.0.1:$((BP + 13))"
+	for i in 1 2 3; do
+		# shellcheck disable=SC2086 # EXTRA is a list of flags
+		"$bin" serve --data-dir "$DIR/node-$i" --http "127.0.0.1:$((BP + 20 + i))" --pprof \
+			--set node.id=$i --set process.roles=broker,controller \
+			--set "listeners=PLAINTEXT://127.0.0.1:$((BP + i)),CONTROLLER://127.0.0.1:$((BP + 10 + i))" \
+			--set controller.listener.names=CONTROLLER --set "controller.quorum.voters=$voters" ${EXTRA:-} \
+			>"$DIR/node-$i.log" 2>&1 &
+		PIDS+=($!)
+	done
+	B="127.0.0.1:$((BP + 1)),127.0.0.1:$((BP + 2)),127.0.0.1:$((BP + 3))"
+	for t in "rf1 1" "rf3 3"; do
+		set -- $t
+		local ok=0
+		for _ in $(seq 1 60); do
+			if "$bin" topic create "$1" --bootstrap "$B" --partitions 3 --replication-factor "$2" \
+				--config min.insync.replicas=$(($2 > 1 ? 2 : 1)) >/dev/null 2>&1; then
+				ok=1 && break
+			fi
+			sleep 0.5
+		done
+		[ $ok = 1 ] || { echo "creating $1 failed; see $DIR/node-*.log" >&2; down; exit 1; }
+	done
+	sleep 1
+}
+
+down() {
+	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
+	for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null; done
+	rm -rf "$DIR"
+}
+trap down EXIT
+
+ticks() {
+	local t=0
+	for p in "${PIDS[@]}"; do
+		read -r u s < <(cut -d' ' -f14,15 "/proc/$p/stat")
+		t=$((t + u + s))
+	done
+	echo $t
+}
+
+# run BIN ARGS...: one bench produce, printed as "records/s p50 p99 p99.9 cpuTICKS".
+run() {
+	local bin=$1
+	shift
+	local c0 c1 out
+	c0=$(ticks)
+	out=$("$bin" bench produce --bootstrap "$B" --record-size 1024 --clients 4 "$@" 2>&1 | tail -n1 | awk '{print $5, $7, $8, $9}')
+	c1=$(ticks)
+	echo "$out cpu$((c1 - c0))"
+}
+
+mode=${1:-}
+shift || true
+case $mode in
+peak)
+	rounds=$1
+	shift
+	for r in $(seq 1 "$rounds"); do
+		for bin in "$@"; do
+			up "$bin"
+			a=$(run "$bin" --topic rf1 --acks 1 --records 300000)
+			b=$(run "$bin" --topic rf3 --acks all --records 300000)
+			ratio=$(awk -v a="${a%% *}" -v b="${b%% *}" 'BEGIN { printf "%.2f", b / a }')
+			echo "round $r $bin: rf1 acks=1 [$a] rf3 acks=all [$b] ratio $ratio load $(cut -d' ' -f1 /proc/loadavg)"
+			down
+		done
+	done
+	;;
+latency)
+	rate=$1 rounds=$2
+	shift 2
+	for r in $(seq 1 "$rounds"); do
+		for bin in "$@"; do
+			up "$bin"
+			for lg in 10ms 1ms; do
+				a=$(run "$bin" --topic rf3 --acks all --duration 5s --rate "$rate" --linger $lg)
+				b=$(run "$bin" --topic rf1 --acks 1 --duration 5s --rate "$rate" --linger $lg)
+				echo "round $r $bin @$rate linger $lg: rf3 acks=all [$a] rf1 acks=1 [$b] load $(cut -d' ' -f1 /proc/loadavg)"
+			done
+			down
+		done
+	done
+	;;
+*)
+	sed -n 2,15p "$0"
+	exit 2
+	;;
+esac
