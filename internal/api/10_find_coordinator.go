@@ -29,6 +29,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/nagare-dev/nagare/internal/acl"
+	"github.com/nagare-dev/nagare/internal/coordinator"
 	"github.com/nagare-dev/nagare/internal/group"
 	"github.com/nagare-dev/nagare/internal/metadata"
 )
@@ -59,34 +60,47 @@ func (d *Dispatcher) handleFindCoordinator(ctx context.Context, r *request) {
 func (d *Dispatcher) findCoordinator(ctx context.Context, r *request, key string, keyType int8) kmsg.FindCoordinatorResponseCoordinator {
 	c := kmsg.NewFindCoordinatorResponseCoordinator()
 	c.Key, c.NodeID = key, -1
-	fail := func(code *kerr.Error, msg string) kmsg.FindCoordinatorResponseCoordinator {
-		c.ErrorCode, c.ErrorMessage = code.Code, ptr(msg)
-		return c
-	}
 	switch keyType {
 	case coordinatorGroup:
 		if !d.authorizedGroup(r, acl.OpDescribe, key) {
-			return fail(kerr.GroupAuthorizationFailed, kerr.GroupAuthorizationFailed.Message)
+			return coordinatorError(c, kerr.GroupAuthorizationFailed, kerr.GroupAuthorizationFailed.Message)
 		}
+		return d.coordinatorFor(ctx, r, c, d.ensureOffsetsTopic, "the group's")
 	case coordinatorTransaction:
 		if !d.authorized(r, acl.OpDescribe, acl.ResourceTransactionalID, key) {
-			return fail(kerr.TransactionalIDAuthorizationFailed, kerr.TransactionalIDAuthorizationFailed.Message)
+			return coordinatorError(c, kerr.TransactionalIDAuthorizationFailed, kerr.TransactionalIDAuthorizationFailed.Message)
 		}
-		return d.transactionCoordinator(ctx, r, c)
+		if d.cfg.Transactions == nil {
+			return coordinatorError(c, kerr.CoordinatorNotAvailable, "this broker has no transaction coordinator")
+		}
+		return d.coordinatorFor(ctx, r, c, d.ensureTransactionTopic, "the transactional id's")
 	default:
-		return fail(kerr.InvalidRequest, "unsupported coordinator type "+strconv.Itoa(int(keyType)))
+		return coordinatorError(c, kerr.InvalidRequest, "unsupported coordinator type "+strconv.Itoa(int(keyType)))
 	}
-	topic, err := d.ensureOffsetsTopic(ctx)
+}
+
+// coordinatorFor answers for c.Key with the broker that leads the key's partition of
+// an internal topic, abs(javaStringHashCode(key)) % partitions as in Kafka, after
+// ensure has created the topic if it did not exist. whose names the key in errors.
+func (d *Dispatcher) coordinatorFor(ctx context.Context, r *request, c kmsg.FindCoordinatorResponseCoordinator,
+	ensure func(context.Context) (*metadata.Topic, error), whose string) kmsg.FindCoordinatorResponseCoordinator {
+	topic, err := ensure(ctx)
 	if err != nil {
-		return fail(kerr.CoordinatorNotAvailable, err.Error())
+		return coordinatorError(c, kerr.CoordinatorNotAvailable, err.Error())
 	}
-	a := topic.Partitions[group.PartitionFor(key, len(topic.Partitions))]
+	a := topic.Partitions[coordinator.PartitionFor(c.Key, len(topic.Partitions))]
 	b, ok := d.cfg.Metadata.Image().Broker(a.Leader)
 	if a.Leader == metadata.NoLeader || !ok {
-		return fail(kerr.CoordinatorNotAvailable, "the group's partition of "+group.OffsetsTopic+" has no leader")
+		return coordinatorError(c, kerr.CoordinatorNotAvailable, whose+" partition of "+topic.Name+" has no leader")
 	}
 	c.NodeID = b.NodeID
 	c.Host, c.Port = d.brokerAddr(r.session, b)
+	return c
+}
+
+// coordinatorError is c answered with an error.
+func coordinatorError(c kmsg.FindCoordinatorResponseCoordinator, code *kerr.Error, msg string) kmsg.FindCoordinatorResponseCoordinator {
+	c.ErrorCode, c.ErrorMessage = code.Code, ptr(msg)
 	return c
 }
 
@@ -96,38 +110,64 @@ const offsetsTopicSegmentBytes = "104857600"
 // ensureOffsetsTopic returns __consumer_offsets, creating it if it does not exist yet,
 // and has the group coordinator start loading the partitions led here.
 func (d *Dispatcher) ensureOffsetsTopic(ctx context.Context) (*metadata.Topic, error) {
-	if t, ok := d.cfg.Metadata.Image().TopicByName(group.OffsetsTopic); ok {
-		return t, nil
+	return d.ensureInternalTopic(ctx, internalTopic{
+		name:              group.OffsetsTopic,
+		partitions:        "offsets.topic.num.partitions",
+		replicationFactor: "offsets.topic.replication.factor",
+		configs: func(int) map[string]string {
+			return map[string]string{
+				"cleanup.policy":   "compact",
+				"compression.type": "producer",
+				"segment.bytes":    offsetsTopicSegmentBytes,
+			}
+		},
+		coordinator: d.cfg.Groups,
+	})
+}
+
+// internalTopic is how a coordinator's internal topic is created on first use: its
+// partition count and replication factor come from the broker configs named here.
+type internalTopic struct {
+	name              string
+	partitions        string // the config holding its partition count
+	replicationFactor string // the config holding its replication factor
+	// configs are its topic configs, given the replication factor it gets.
+	configs func(replicationFactor int) map[string]string
+	// coordinator loads the partitions led here once the topic exists.
+	coordinator interface{ ApplyMetadata(*metadata.Image) }
+}
+
+// ensureInternalTopic returns t's topic, creating it if it does not exist yet, and has
+// its coordinator start loading the partitions led here. The replication factor is
+// capped at the registered brokers (logged): Kafka refuses to create the topic until
+// enough brokers have registered (its clients see COORDINATOR_NOT_AVAILABLE), and a
+// development cluster of fewer brokers would then have no groups or transactions.
+func (d *Dispatcher) ensureInternalTopic(ctx context.Context, t internalTopic) (*metadata.Topic, error) {
+	if topic, ok := d.cfg.Metadata.Image().TopicByName(t.name); ok {
+		return topic, nil
 	}
-	want, brokers := d.cfg.Broker.Int("offsets.topic.replication.factor"), len(d.cfg.Metadata.Image().Brokers())
-	rf := min(want, brokers)
+	want, brokers := d.cfg.Broker.Int(t.replicationFactor), len(d.cfg.Metadata.Image().Brokers())
+	rf := max(min(want, brokers), 1)
 	if rf < want {
-		// Kafka refuses to create the topic until enough brokers have registered (its
-		// clients see COORDINATOR_NOT_AVAILABLE); a development cluster of fewer brokers
-		// would then have no groups at all.
-		d.cfg.Logger.Warn("creating "+group.OffsetsTopic+" with fewer replicas than offsets.topic.replication.factor",
-			"replication_factor", rf, "offsets.topic.replication.factor", want, "brokers", brokers)
+		d.cfg.Logger.Warn("creating "+t.name+" with fewer replicas than "+t.replicationFactor,
+			"replication_factor", rf, t.replicationFactor, want, "brokers", brokers)
 	}
 	spec := topicSpec{
-		name:              group.OffsetsTopic,
-		partitions:        int32(d.cfg.Broker.Int("offsets.topic.num.partitions")),
-		replicationFactor: int16(max(rf, 1)),
-		configs: map[string]string{
-			"cleanup.policy":   "compact",
-			"compression.type": "producer",
-			"segment.bytes":    offsetsTopicSegmentBytes,
-		},
+		name:              t.name,
+		partitions:        int32(d.cfg.Broker.Int(t.partitions)),
+		replicationFactor: int16(rf),
+		configs:           t.configs(rf),
 	}
 	if _, err := d.createTopic(ctx, spec, false); err != nil && !isCode(err, kerr.TopicAlreadyExists) && !errors.Is(err, metadata.ErrTopicExists) {
 		return nil, err
 	}
 	img := d.cfg.Metadata.Image()
-	d.cfg.Groups.ApplyMetadata(img)
-	t, ok := img.TopicByName(group.OffsetsTopic)
+	t.coordinator.ApplyMetadata(img)
+	topic, ok := img.TopicByName(t.name)
 	if !ok {
-		return nil, errors.New("api: " + group.OffsetsTopic + " was not created")
+		return nil, errors.New("api: " + t.name + " was not created")
 	}
-	return t, nil
+	return topic, nil
 }
 
 // clientHost is the client's address as Kafka reports it in group descriptions

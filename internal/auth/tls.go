@@ -33,16 +33,9 @@ func ServerTLSConfig(f TLSFiles) (*tls.Config, error) {
 	if f.KeystoreLocation == "" {
 		return nil, errors.New("auth: TLS listener needs ssl.keystore.location (a PEM file with key and certificate chain)")
 	}
-	pemBytes, err := os.ReadFile(f.KeystoreLocation)
+	cert, err := loadKeystore(f.KeystoreLocation)
 	if err != nil {
-		return nil, fmt.Errorf("auth: ssl.keystore.location: %w", err)
-	}
-	if strings.Contains(string(pemBytes), "ENCRYPTED") {
-		return nil, fmt.Errorf("auth: ssl.keystore.location %s: encrypted private keys are not supported; store the key unencrypted with file permissions protecting it", f.KeystoreLocation)
-	}
-	cert, err := tls.X509KeyPair(pemBytes, pemBytes)
-	if err != nil {
-		return nil, fmt.Errorf("auth: ssl.keystore.location %s: %w", f.KeystoreLocation, err)
+		return nil, err
 	}
 	cfg := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12, MaxVersion: tls.VersionTLS13}
 	if len(f.EnabledProtocols) > 0 {
@@ -71,6 +64,23 @@ func ServerTLSConfig(f TLSFiles) (*tls.Config, error) {
 		return nil, fmt.Errorf("auth: ssl.client.auth=%s needs ssl.truststore.location", f.ClientAuth)
 	}
 	return cfg, nil
+}
+
+// loadKeystore reads ssl.keystore.location: one PEM file with an unencrypted private
+// key and its certificate chain.
+func loadKeystore(path string) (tls.Certificate, error) {
+	pemBytes, err := os.ReadFile(path)
+	if err != nil {
+		return tls.Certificate{}, fmt.Errorf("auth: ssl.keystore.location: %w", err)
+	}
+	if strings.Contains(string(pemBytes), "ENCRYPTED") {
+		return tls.Certificate{}, fmt.Errorf("auth: ssl.keystore.location %s: encrypted private keys are not supported; store the key unencrypted with file permissions protecting it", path)
+	}
+	cert, err := tls.X509KeyPair(pemBytes, pemBytes)
+	if err != nil {
+		return tls.Certificate{}, fmt.Errorf("auth: ssl.keystore.location %s: %w", path, err)
+	}
+	return cert, nil
 }
 
 func loadCAs(path string) (*x509.CertPool, error) {

@@ -17,6 +17,7 @@ import (
 	"github.com/nagare-dev/nagare/internal/auth"
 	"github.com/nagare-dev/nagare/internal/config"
 	"github.com/nagare-dev/nagare/internal/group"
+	"github.com/nagare-dev/nagare/internal/interbroker"
 	"github.com/nagare-dev/nagare/internal/log"
 	"github.com/nagare-dev/nagare/internal/metadata"
 	"github.com/nagare-dev/nagare/internal/partition"
@@ -71,7 +72,9 @@ type Broker struct {
 	quotas      *quota.Manager  // quota.go
 	stats       *stats.Stats    // stats.go; nil when nagare.metrics.enable is false
 	authorizer  *acl.Authorizer // acl.go; nil when ACLs are not enforced
-	readPath    *readpath.Pool  // readpath.go
+	// interBroker is how this broker dials the others (interbroker.go): TLS, SASL.
+	interBroker *interbroker.Settings
+	readPath    *readpath.Pool // readpath.go
 	// tuneRuntime: size GOMAXPROCS for the warm-up pool (Config.TuneRuntime, readpath.go).
 	tuneRuntime bool
 	server      *server.Server
@@ -112,6 +115,9 @@ func (b *Broker) start(ctx context.Context, cfg Config) error {
 	if isBroker, _ := b.conf.Roles(); !isBroker {
 		return b.startControllerOnly(ctx) // controller_only.go
 	}
+	if err := b.openInterBroker(); err != nil { // interbroker.go
+		return err
+	}
 	if err := b.openLogs(); err != nil {
 		return err
 	}
@@ -146,7 +152,7 @@ func (b *Broker) start(ctx context.Context, cfg Config) error {
 	b.txns.ApplyMetadata(b.meta.Image())
 	b.replicas = replica.New(replica.Config{NodeID: b.nodeID, Partitions: b.partitions, Metadata: b.meta,
 		Settings: replica.SettingsFrom(b.conf), Logger: b.logger, BrokerEpoch: b.control.epoch,
-		FollowerQuota: replicationQuota(b.conf, "follower.replication.throttled.rate")})
+		FollowerQuota: replicationQuota(b.conf, "follower.replication.throttled.rate"), InterBroker: b.interBroker})
 	b.replicas.Apply(b.meta.Image())
 	followCtx, cancel := context.WithCancel(context.Background())
 	b.stop = cancel

@@ -16,17 +16,9 @@ import (
 )
 
 // listenerSetting reads a setting for one listener the way Kafka does: the
-// listener.name.<listener>.<name> override first (the listener name lower-cased), then
-// the broker-wide name. Overrides are not in the config table, so they are read raw.
+// listener.name.<listener>.<name> override first, then the broker-wide name.
 func (b *Broker) listenerSetting(listener, name string) string {
-	if v, _, ok := b.conf.Raw("listener.name." + strings.ToLower(listener) + "." + name); ok {
-		return strings.TrimSpace(v)
-	}
-	if _, known := config.Lookup(config.KindBroker, name); known {
-		return b.conf.String(name)
-	}
-	v, _, _ := b.conf.Raw(name)
-	return strings.TrimSpace(v)
+	return b.conf.ListenerString(listener, name)
 }
 
 // listenerConfigs turns listeners and listener.security.protocol.map into the server's
@@ -132,14 +124,7 @@ func (b *Broker) saslConfig(lcs []server.ListenerConfig) (api.SASLConfig, error)
 // first: listener.name.<l>.plain.sasl.jaas.config (Kafka's form), then
 // listener.name.<l>.sasl.jaas.config, then sasl.jaas.config.
 func (b *Broker) plainJAAS(listener string) string {
-	prefix := "listener.name." + strings.ToLower(listener) + "."
-	for _, name := range []string{prefix + "plain.sasl.jaas.config", prefix + "sasl.jaas.config"} {
-		if v, _, ok := b.conf.Raw(name); ok {
-			return v
-		}
-	}
-	v, _, _ := b.conf.Raw("sasl.jaas.config")
-	return v
+	return b.conf.ListenerJAAS(listener, "plain")
 }
 
 // addScramCredentials creates the --add-scram credentials whose user has none yet for

@@ -1,6 +1,9 @@
 package broker
 
 import (
+	"fmt"
+
+	"github.com/nagare-dev/nagare/internal/interbroker"
 	"github.com/nagare-dev/nagare/internal/share"
 )
 
@@ -14,7 +17,8 @@ import (
 func (b *Broker) openShares() {
 	coord := &share.Coordinator{Log: &share.LogStore{Partitions: b.partitions, Image: b.meta.Image}}
 	store := &share.RoutedStore{NodeID: b.nodeID, Image: b.meta.Image, Local: coord,
-		Peers: &share.Peers{NodeID: b.nodeID, Image: b.meta.Image}}
+		Peers: &share.Peers{Clients: interbroker.NewClients(b.meta.Image,
+			fmt.Sprintf("nagare-share-state-%d", b.nodeID), b.interBroker.KgoOpts())}}
 	b.shares = share.New(share.Config{Partitions: b.partitions, Store: store, Coordinator: coord,
 		Settings: share.SettingsFrom(b.conf), Logger: b.logger})
 }

@@ -34,6 +34,11 @@ type Broker struct {
 	// clientListeners are extra PLAINTEXT listener names of a cluster's brokers
 	// (WithClientListener).
 	clientListeners []string
+	// protocol is the security protocol of a cluster broker's listener
+	// (WithSecurityProtocol); empty is PLAINTEXT.
+	protocol string
+	// log, when set, receives the broker's logs (WithLogger).
+	log func(nodeID string) *slog.Logger
 }
 
 // Option adjusts a test broker before it starts.
@@ -63,6 +68,20 @@ func WithAddScram(specs ...auth.ScramSpec) Option {
 	return func(b *Broker) { b.addScram = append(b.addScram, specs...) }
 }
 
+// WithLogger sends each broker's logs to the logger log returns for its node.id (""
+// for a single broker without one), for tests that check what a broker says.
+func WithLogger(log func(nodeID string) *slog.Logger) Option {
+	return func(b *Broker) { b.log = log }
+}
+
+// logger is the broker's logger: WithLogger's, else testLogger.
+func (b *Broker) logger() *slog.Logger {
+	if b.log != nil {
+		return b.log(b.props["node.id"])
+	}
+	return testLogger()
+}
+
 // WithDataDir reuses a data dir, for restart tests.
 func WithDataDir(dir string) Option { return func(b *Broker) { b.dataDir = dir } }
 
@@ -85,7 +104,7 @@ func (b *Broker) start() {
 	b.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	cfg := broker.Config{Properties: b.props, DataDir: b.dataDir, Listen: "127.0.0.1:0", Logger: testLogger()}
+	cfg := broker.Config{Properties: b.props, DataDir: b.dataDir, Listen: "127.0.0.1:0", Logger: b.logger()}
 	if b.http {
 		cfg.HTTP = "127.0.0.1:0"
 	}

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kmsg"
+
 	"github.com/nagare-dev/nagare/internal/broker"
 )
 
@@ -24,10 +26,22 @@ func WithClientListener(name string) Option {
 	return func(b *Broker) { b.clientListeners = append(b.clientListeners, strings.ToUpper(name)) }
 }
 
+// WithSecurityProtocol makes the one listener of every broker of a StartCluster (the
+// first, which clients and the other brokers use) speak protocol (SSL, SASL_PLAINTEXT or
+// SASL_SSL) instead of PLAINTEXT; it is named after the protocol. The test supplies the
+// TLS files and SASL settings as properties.
+func WithSecurityProtocol(protocol string) Option {
+	return func(b *Broker) { b.protocol = strings.ToUpper(protocol) }
+}
+
 // clusterListeners is a cluster node's listeners config and its protocol map.
 func clusterListeners(b *Broker, controllerPort int) (listeners, protocols string) {
-	listeners = fmt.Sprintf("PLAINTEXT://127.0.0.1:0,CONTROLLER://127.0.0.1:%d", controllerPort)
-	protocols = "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT"
+	main := "PLAINTEXT"
+	if b.protocol != "" {
+		main = b.protocol
+	}
+	listeners = fmt.Sprintf("%s://127.0.0.1:0,CONTROLLER://127.0.0.1:%d", main, controllerPort)
+	protocols = fmt.Sprintf("%s:%s,CONTROLLER:PLAINTEXT", main, main)
 	for _, name := range b.clientListeners {
 		listeners += fmt.Sprintf(",%s://127.0.0.1:0", name)
 		protocols += fmt.Sprintf(",%s:PLAINTEXT", name)
@@ -96,7 +110,7 @@ func StartCluster(t testing.TB, n int, opts ...Option) []*Broker {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			cfg := broker.Config{Properties: b.props, DataDir: b.dataDir, Logger: testLogger()}
+			cfg := broker.Config{Properties: b.props, DataDir: b.dataDir, Logger: b.logger(), AddScram: b.addScram}
 			b.Broker, errs[i] = broker.Start(ctx, cfg)
 		}()
 	}
@@ -109,7 +123,45 @@ func StartCluster(t testing.TB, n int, opts ...Option) []*Broker {
 			t.Fatalf("start broker %d: %v", i+1, err)
 		}
 	}
+	waitAllUnfenced(t, brokers)
 	return brokers
+}
+
+// waitAllUnfenced waits until every broker of the cluster lists every broker unfenced
+// (DescribeCluster), since each broker applies the metadata log on its own: a test that
+// creates a topic on a broker that has not yet seen the last registration would find
+// too few brokers to place its replicas on. DescribeCluster, unlike Metadata, is never
+// answered from franz-go's metadata cache.
+func waitAllUnfenced(t testing.TB, brokers []*Broker) {
+	t.Helper()
+	var nodes []*Broker
+	for _, b := range brokers {
+		if b.protocol != "" && b.protocol != "PLAINTEXT" {
+			return // the test brings its own secured clients and waits itself
+		}
+		if b.IsBroker() {
+			nodes = append(nodes, b)
+		}
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for _, b := range nodes {
+		cl := b.Client()
+		for {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			// The seed is this broker alone; a request through the client could go to any.
+			raw, err := cl.SeedBrokers()[0].Request(ctx, kmsg.NewPtrDescribeClusterRequest())
+			cancel()
+			if resp, ok := raw.(*kmsg.DescribeClusterResponse); err == nil && ok && len(resp.Brokers) == len(nodes) {
+				break
+			}
+			if time.Now().After(deadline) {
+				cl.Close()
+				t.Fatalf("broker %s does not list all %d brokers: %v %+v", b.Addr(), len(nodes), err, raw)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		cl.Close()
+	}
 }
 
 // Kill stops a broker the way a crash does, as far as the cluster can tell: no controlled

@@ -435,6 +435,11 @@ var table = []Definition{
 	// Nagare: SCRAM by default, and only the mechanisms it implements (Kafka: GSSAPI).
 	{Name: "sasl.enabled.mechanisms", Kinds: KindBroker, Type: TypeList, Default: "SCRAM-SHA-256,SCRAM-SHA-512", Update: PerBroker,
 		Doc: "SASL mechanisms offered on SASL listeners.", valid: subsetOf("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")},
+	// Nagare: SCRAM-SHA-512 by default, the strongest mechanism enabled by default (Kafka:
+	// GSSAPI, which Nagare does not implement).
+	{Name: "sasl.mechanism.inter.broker.protocol", Kinds: KindBroker, Type: TypeString, Default: "SCRAM-SHA-512",
+		Doc:   "SASL mechanism brokers authenticate with on a SASL inter-broker listener.",
+		valid: oneOf("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")},
 	{Name: "sasl.server.max.receive.size", Kinds: KindBroker, Type: TypeInt, Default: "524288",
 		Doc: "Largest frame accepted before and during SASL authentication."},
 	// Nagare: only the user_<name>="password" options of PlainLoginModule are read (PLAIN

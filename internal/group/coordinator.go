@@ -7,9 +7,9 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-	"unicode/utf16"
 
 	"github.com/nagare-dev/nagare/internal/config"
+	"github.com/nagare-dev/nagare/internal/coordinator"
 	"github.com/nagare-dev/nagare/internal/metadata"
 	"github.com/nagare-dev/nagare/internal/partition"
 )
@@ -81,12 +81,14 @@ type Coordinator struct {
 	cfg    Config
 	logger *slog.Logger
 
-	mu         sync.RWMutex
-	shards     map[int32]*shard            // guarded by mu; the offsets partitions led here
-	partitions int                         // guarded by mu; the offsets topic's partition count, 0 before it exists
-	topicIDs   map[string]metadata.TopicID // guarded by mu; topics as of the last image, to see deletions
-	applied    uint64                      // guarded by mu; the index of the last image applied
-	closed     bool                        // guarded by mu
+	shards *coordinator.Shards[*shard] // the offsets partitions led here
+
+	// mu orders ApplyMetadata and Close: deletions are seen by comparing each image with
+	// the one before, so images must be taken one at a time and in order.
+	mu       sync.Mutex
+	topicIDs map[string]metadata.TopicID // guarded by mu; topics as of the last image, to see deletions
+	applied  uint64                      // guarded by mu; the index of the last image applied
+	closed   bool                        // guarded by mu
 
 	// image is the last metadata image applied: consumer groups resolve subscriptions
 	// and topic ids with it. Atomic, so a group's lock holder may read it.
@@ -120,8 +122,9 @@ func New(cfg Config) *Coordinator {
 	if cfg.Settings.ShareMaxSize <= 0 {
 		cfg.Settings.ShareMaxSize = 200
 	}
-	c := &Coordinator{cfg: cfg, logger: cfg.Logger.With("component", "group"),
-		shards: map[int32]*shard{}, stop: make(chan struct{})}
+	c := &Coordinator{cfg: cfg, logger: cfg.Logger.With("component", "group"), stop: make(chan struct{})}
+	c.shards = coordinator.NewShards(coordinator.Config[*shard]{Topic: OffsetsTopic, NodeID: cfg.NodeID,
+		Partitions: cfg.Partitions, Load: c.loadLocked, Unload: c.unloadLocked})
 	if cfg.Settings.RetentionCheck > 0 {
 		c.wg.Add(1)
 		go c.expireLoop(cfg.Settings.RetentionCheck)
@@ -134,23 +137,7 @@ func (c *Coordinator) now() time.Time { return c.cfg.Now() }
 // PartitionFor is the __consumer_offsets partition that holds a group: Kafka's
 // Utils.abs(groupId.hashCode()) % partitions, so every tool agrees where a group lives.
 func PartitionFor(groupID string, partitions int) int32 {
-	h := javaStringHashCode(groupID)
-	if h == -1<<31 {
-		h = 0 // Kafka's Utils.abs maps Integer.MIN_VALUE to 0
-	} else if h < 0 {
-		h = -h
-	}
-	return h % int32(partitions)
-}
-
-// javaStringHashCode is Java's String.hashCode: s[0]*31^(n-1) + ... over UTF-16 code
-// units, with int32 overflow.
-func javaStringHashCode(s string) int32 {
-	var h int32
-	for _, u := range utf16.Encode([]rune(s)) {
-		h = 31*h + int32(u)
-	}
-	return h
+	return coordinator.PartitionFor(groupID, partitions)
 }
 
 // ApplyMetadata brings the set of led offsets partitions in line with img: partitions
@@ -166,34 +153,7 @@ func (c *Coordinator) ApplyMetadata(img *metadata.Image) {
 	c.applied = img.Index()
 	c.image.Store(img)
 	deleted := c.deletedTopicsLocked(img)
-	topic, ok := img.TopicByName(OffsetsTopic)
-	led := map[int32]*partition.Partition{}
-	epochs := map[int32]int32{}
-	if ok {
-		c.partitions = len(topic.Partitions)
-		for _, a := range topic.Partitions {
-			if a.Leader != c.cfg.NodeID {
-				continue
-			}
-			if p, ok := c.cfg.Partitions.Get(OffsetsTopic, a.Partition); ok {
-				led[a.Partition], epochs[a.Partition] = p, a.LeaderEpoch
-			}
-		}
-	} else {
-		c.partitions = 0
-	}
-	for index, s := range c.shards {
-		if p, ok := led[index]; !ok || p != s.part || epochs[index] != s.leaderEpoch {
-			delete(c.shards, index)
-			c.unloadLocked(s)
-			c.logger.Info("resigned as coordinator", "partition", index)
-		}
-	}
-	for index, p := range led {
-		if _, ok := c.shards[index]; !ok {
-			c.shards[index] = c.loadLocked(index, p, epochs[index])
-		}
-	}
+	c.shards.Apply(img)
 	if len(deleted) > 0 {
 		c.wg.Add(1)
 		go c.dropTopicOffsets(deleted)
@@ -222,7 +182,9 @@ func (c *Coordinator) deletedTopicsLocked(img *metadata.Image) map[string]bool {
 
 // unloadLocked stops serving a shard: its loader is canceled and its groups die, their
 // waiting requests answered NOT_COORDINATOR so the clients look the coordinator up again.
-func (c *Coordinator) unloadLocked(s *shard) {
+// Called by Shards with its lock held.
+func (c *Coordinator) unloadLocked(index int32, s *shard) {
+	c.logger.Info("resigned as coordinator", "partition", index)
 	s.cancel()
 	for _, g := range s.unload() {
 		g.lock()
@@ -243,27 +205,18 @@ func (c *Coordinator) Close() {
 	}
 	c.closed = true
 	close(c.stop)
-	for index, s := range c.shards {
-		delete(c.shards, index)
-		c.unloadLocked(s)
-	}
+	c.shards.Close()
 	c.mu.Unlock()
 	c.wg.Wait()
 }
 
 // shardFor finds the shard that holds groupID, or says why there is none.
 func (c *Coordinator) shardFor(groupID string) (*shard, error) {
-	c.mu.RLock()
-	n, closed := c.partitions, c.closed
-	var s *shard
-	if n > 0 {
-		s = c.shards[PartitionFor(groupID, n)]
-	}
-	c.mu.RUnlock()
-	if closed || s == nil {
+	s, ok := c.shards.For(groupID)
+	if !ok {
 		return nil, ErrNotCoordinator
 	}
-	return s, s.ready()
+	return s, s.Ready()
 }
 
 // maxLookups bounds retries of a lookup that keeps finding groups dying under it.
@@ -292,17 +245,7 @@ func (c *Coordinator) lockGroup(groupID string, create bool) (*group, error) {
 
 // loaded returns the shards this broker serves, and whether any is still loading.
 func (c *Coordinator) loaded() (shards []*shard, loading bool) {
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	for _, s := range c.shards {
-		switch s.ready() {
-		case nil:
-			shards = append(shards, s)
-		case ErrLoadInProgress:
-			loading = true
-		}
-	}
-	return shards, loading
+	return c.shards.Loaded(ErrLoadInProgress)
 }
 
 // dropTopicOffsets removes every group's offsets for topics that were deleted, as

@@ -2,20 +2,21 @@
 // committed offsets of the groups whose __consumer_offsets partition this broker leads,
 // for classic groups (JoinGroup/SyncGroup, client-side assignment) and KIP-848 consumer
 // groups (ConsumerGroupHeartbeat, server-side assignment). A group lives in partition
-// abs(javaStringHashCode(groupID)) % partitions (PartitionFor), exactly Kafka's rule, so
-// tools that compute the coordinator themselves agree.
+// abs(javaStringHashCode(groupID)) % partitions (PartitionFor, internal/coordinator's),
+// exactly Kafka's rule, so tools that compute the coordinator themselves agree.
 //
 // # Files
 //
-//	coordinator.go  Coordinator, Config, Settings; which partitions are led (ApplyMetadata),
-//	                lookups, Close, PartitionFor
+//	coordinator.go  Coordinator, Config, Settings; which partitions are led (ApplyMetadata,
+//	                through internal/coordinator's Shards), deleted topics, lookups, Close
 //	load.go         shard: one led partition, loading it from the log, writing to it
 //	group.go        group and member state, protocol selection, subscriptions
 //	join.go         JoinGroup, SyncGroup, Heartbeat, LeaveGroup: the rebalance state machine
 //	                (Empty → PreparingRebalance → CompletingRebalance → Stable, and Dead)
 //	offsets.go      OffsetCommit, OffsetFetch, OffsetDelete, group metadata records, expiry
 //	admin.go        ListGroups, DescribeGroups, DeleteGroups
-//	records.go      the records of __consumer_offsets and their record batches
+//	records.go      the records of __consumer_offsets, split into record batches (the
+//	                batch framing is internal/coordinator's)
 //	consumer.go     KIP-848 groups: members, epochs, joins, leaves, static members,
 //	                sessions (a group with g.consumer set is a consumer group)
 //	consumer_reconcile.go  target assignment (group epoch) and the step-by-step
@@ -61,9 +62,10 @@
 //
 // Each group has its own mutex; no goroutine owns all groups (kfake's design, which
 // serialises every client). Requests, timers and the expiry loop lock the one group
-// they touch. Lock order: Coordinator.mu, then group.mu, then shard.mu; shard.mu is
-// only held for map lookups, and a group's lock is never held while taking the
-// Coordinator's.
+// they touch. Lock order: Coordinator.mu (ApplyMetadata and Close only), then the
+// Shards' lock (it unloads shards with it held), then group.mu, then shard.mu; shard.mu
+// is only held for map lookups, and a group's lock is never held while taking the
+// Coordinator's or the Shards'.
 //
 // A group's log writes happen under its lock, so the log's order is the order of the
 // group's state changes; groups of one partition append concurrently (the log

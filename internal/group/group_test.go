@@ -80,9 +80,7 @@ func newTestCoordinator(st Settings) (*Coordinator, *memStore) {
 	c := New(Config{NodeID: 1, Settings: st, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	store := &memStore{}
 	s := &shard{coord: c, store: store, cancel: func() {}, state: shardLoaded, groups: map[string]*group{}}
-	c.mu.Lock()
-	c.shards[0], c.partitions = s, 1
-	c.mu.Unlock()
+	c.shards.Install(0, 1, s)
 	return c, store
 }
 
@@ -548,24 +546,6 @@ func replay(t *testing.T, c *Coordinator, store *memStore) map[string]*group {
 		t.Fatal(err)
 	}
 	return groups
-}
-
-func TestPartitionFor(t *testing.T) {
-	for _, c := range []struct {
-		s    string
-		hash int32
-	}{{"", 0}, {"hello", 99162322}, {"😀", 0xD83D*31 + 0xDE00}, {"polygenelubricants", -1 << 31}} {
-		if got := javaStringHashCode(c.s); got != c.hash {
-			t.Errorf("javaStringHashCode(%q) = %d, want %d", c.s, got, c.hash)
-		}
-	}
-	// Integer.MIN_VALUE: Kafka's Utils.abs maps it to 0.
-	if p := PartitionFor("polygenelubricants", 50); p != 0 {
-		t.Errorf("PartitionFor(MIN_VALUE hash) = %d, want 0", p)
-	}
-	if p := PartitionFor("hello", 50); p != 99162322%50 {
-		t.Errorf("PartitionFor(hello) = %d", p)
-	}
 }
 
 func TestEncodeBatchesSplitsAtMaxBytes(t *testing.T) {

@@ -10,6 +10,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/nagare-dev/nagare/internal/config"
+	"github.com/nagare-dev/nagare/internal/coordinator"
 	"github.com/nagare-dev/nagare/internal/log"
 	"github.com/nagare-dev/nagare/internal/partition"
 )
@@ -49,8 +50,8 @@ type shard struct {
 	completedWhileLoading []txnOutcome
 }
 
-// ready says whether the shard serves requests, and if not, the error to answer with.
-func (s *shard) ready() error {
+// Ready says whether the shard serves requests, and if not, the error to answer with.
+func (s *shard) Ready() error {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	switch s.state {
@@ -74,7 +75,7 @@ func (s *shard) get(id string, create bool) (*group, error) {
 		return g, nil
 	}
 	if state != shardLoaded {
-		return nil, s.ready()
+		return nil, s.Ready()
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -126,19 +127,19 @@ func (s *shard) unload() []*group {
 // append writes records to the shard's partition as one append of uncompressed
 // batches, with acks=all semantics: it returns once the records are committed.
 func (s *shard) append(records []record, now time.Time) error {
-	_, err := s.appendAt(records, now, batchProducer{})
+	_, err := s.appendAt(records, now, coordinator.Producer{})
 	return err
 }
 
 // appendAt is append for a producer, returning the offset of the first record (the
 // others follow it one by one).
-func (s *shard) appendAt(records []record, now time.Time, producer batchProducer) (int64, error) {
+func (s *shard) appendAt(records []record, now time.Time, producer coordinator.Producer) (int64, error) {
 	batches, err := encodeProducerBatches(records, now, s.store.Config().MaxMessageBytes, producer)
 	if err != nil {
 		return 0, err
 	}
 	appendFn := s.store.Append
-	if c, ok := s.store.(coordinatorStorage); ok && producer.transactional {
+	if c, ok := s.store.(coordinatorStorage); ok && producer.Transactional {
 		appendFn = func(b []byte, _ int16, now time.Time) (log.AppendResult, error) { return c.AppendAsCoordinator(b, now) }
 	}
 	res, err := appendFn(batches, -1, now)
@@ -171,8 +172,10 @@ func storageError(err error) error {
 }
 
 // loadLocked starts loading a newly led partition in the background and returns its
-// shard, in the loading state until the log has been read.
-func (c *Coordinator) loadLocked(index int32, p *partition.Partition, epoch int32) *shard {
+// shard, in the loading state until the log has been read. Called by Shards.Apply with
+// its lock held, so Close cannot begin waiting for loaders before this one is counted.
+func (c *Coordinator) loadLocked(index int32, led coordinator.Leader) *shard {
+	p, epoch := led.Partition, led.Epoch
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &shard{coord: c, index: index, part: p, store: p, leaderEpoch: epoch, cancel: cancel, state: shardLoading, groups: map[string]*group{}}
 	c.wg.Add(1)
@@ -209,33 +212,15 @@ func (c *Coordinator) loadLocked(index int32, p *partition.Partition, epoch int3
 	return s
 }
 
-// loadReadBytes bounds one read of the log while loading.
-const loadReadBytes = 4 << 20
-
-// readShard reads the partition from its log start and rebuilds its groups.
+// readShard reads the partition from its log start to its high watermark and rebuilds
+// its groups.
 func (c *Coordinator) readShard(ctx context.Context, s *shard) (map[string]*group, error) {
-	l := s.part.Log()
-	end := l.HighWatermark()
 	st := newLoadState()
-	for offset := l.LogStartOffset(); offset < end; {
-		if contextDone(ctx) {
-			return nil, ctx.Err()
-		}
-		buf, _, err := l.ReadBytes(offset, log.ReadOptions{MaxBytes: loadReadBytes, MinOneBatch: true, MaxOffset: end})
-		if err != nil {
-			return nil, fmt.Errorf("read %s-%d at %d: %w", OffsetsTopic, s.index, offset, err)
-		}
-		if len(buf) == 0 {
-			break
-		}
-		next, err := decodeBatches(buf, st.apply)
-		if err != nil {
-			return nil, fmt.Errorf("%s-%d: %w", OffsetsTopic, s.index, err)
-		}
-		if next <= offset {
-			return nil, fmt.Errorf("%w: %s-%d does not advance at offset %d", ErrCorruptRecord, OffsetsTopic, s.index, offset)
-		}
-		offset = next
+	err := coordinator.Replay(ctx, s.part, s.part.Log().HighWatermark(), ErrCorruptRecord, func(b kmsg.RecordBatch) error {
+		return decodeBatch(b, st.apply)
+	})
+	if err != nil {
+		return nil, err
 	}
 	return st.build(c, s)
 }

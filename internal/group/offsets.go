@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/nagare-dev/nagare/internal/coordinator"
 )
 
 // CommitRequest is an OffsetCommit.
@@ -102,7 +104,7 @@ func (c *Coordinator) CommitOffsets(req CommitRequest) []error {
 		}
 		return errs
 	}
-	base, err := g.shard.appendAt(records, now, batchProducer{})
+	base, err := g.shard.appendAt(records, now, coordinator.Producer{})
 	if err != nil {
 		for _, i := range writes {
 			errs[i] = err

@@ -3,11 +3,11 @@ package group
 import (
 	"encoding/binary"
 	"fmt"
-	"hash/crc32"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kbin"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/nagare-dev/nagare/internal/coordinator"
 )
 
 // The records of __consumer_offsets, in Kafka's formats so Kafka's tools (and a Kafka
@@ -61,48 +61,38 @@ type record struct {
 	commit        bool
 }
 
-// batchProducer is who a batch is written for: the zero value (no producer) for the
-// coordinator's own records; a transactional producer's id and epoch for the offsets
-// of a TxnOffsetCommit, which its transaction's marker commits or aborts.
-type batchProducer struct {
-	transactional bool
-	id            int64
-	epoch         int16
-}
-
-// Record batches of the offsets topic are written uncompressed, with no producer id, so
-// loading never needs a codec; maxBatchBytes keeps each under the topic's
-// max.message.bytes when a commit names many partitions.
-const batchOverhead = 61 // record batch v2 header
+// Record batches of the offsets topic are written uncompressed, with no producer id
+// (coordinator.Producer's zero value) but for transactional offset commits, so loading
+// never needs a codec; maxBytes keeps each under the topic's max.message.bytes when a
+// commit names many partitions.
 
 // encodeBatches frames records as v2 record batches of at most maxBytes each (one batch
 // if they fit), timestamped now, with CRC-32C set. The log assigns offsets on append.
 func encodeBatches(records []record, now time.Time, maxBytes int) ([]byte, error) {
-	return encodeProducerBatches(records, now, maxBytes, batchProducer{})
+	return encodeProducerBatches(records, now, maxBytes, coordinator.Producer{})
 }
 
 // encodeProducerBatches is encodeBatches for a producer: each batch carries its id
 // and epoch and the transactional attribute.
-func encodeProducerBatches(records []record, now time.Time, maxBytes int, producer batchProducer) ([]byte, error) {
+func encodeProducerBatches(records []record, now time.Time, maxBytes int, producer coordinator.Producer) ([]byte, error) {
 	var out []byte
 	var body []byte
 	count := int32(0)
-	ms := now.UnixMilli()
 	flush := func() {
 		if count == 0 {
 			return
 		}
-		out = appendBatch(out, body, count, ms, producer)
+		out = coordinator.AppendBatch(out, body, count, now, producer)
 		body, count = body[:0], 0
 	}
 	for _, r := range records {
-		enc := appendRecord(nil, r, count)
-		if batchOverhead+len(enc) > maxBytes && maxBytes > 0 {
-			return nil, fmt.Errorf("%w: one record is %d bytes, max.message.bytes is %d", ErrCommitTooLarge, len(enc)+batchOverhead, maxBytes)
+		enc := coordinator.AppendRecord(nil, r.key, r.value, count)
+		if coordinator.BatchOverhead+len(enc) > maxBytes && maxBytes > 0 {
+			return nil, fmt.Errorf("%w: one record is %d bytes, max.message.bytes is %d", ErrCommitTooLarge, len(enc)+coordinator.BatchOverhead, maxBytes)
 		}
-		if maxBytes > 0 && count > 0 && batchOverhead+len(body)+len(enc) > maxBytes {
+		if maxBytes > 0 && count > 0 && coordinator.BatchOverhead+len(body)+len(enc) > maxBytes {
 			flush()
-			enc = appendRecord(nil, r, 0)
+			enc = coordinator.AppendRecord(nil, r.key, r.value, 0)
 		}
 		body = append(body, enc...)
 		count++
@@ -111,123 +101,37 @@ func encodeProducerBatches(records []record, now time.Time, maxBytes int, produc
 	return out, nil
 }
 
-// appendRecord encodes one record of a batch: length, attributes, timestamp delta 0,
-// offset delta, key, value (-1 length for a tombstone), no headers.
-func appendRecord(dst []byte, r record, offsetDelta int32) []byte {
-	var body []byte
-	body = append(body, 0)                      // attributes
-	body = kbin.AppendVarlong(body, 0)          // timestamp delta
-	body = kbin.AppendVarint(body, offsetDelta) // offset delta
-	body = kbin.AppendVarintBytes(body, r.key)
-	body = kbin.AppendVarintBytes(body, r.value) // nil: length -1, a tombstone
-	body = kbin.AppendVarint(body, 0)            // headers
-	dst = kbin.AppendVarint(dst, int32(len(body)))
-	return append(dst, body...)
-}
-
-var castagnoli = crc32.MakeTable(crc32.Castagnoli)
-
-func appendBatch(dst, records []byte, count int32, timestampMs int64, producer batchProducer) []byte {
-	pid, epoch, seq, attrs := int64(-1), int16(-1), int32(-1), int16(0) // uncompressed, CreateTime
-	if producer.transactional {
-		// Kafka's coordinator writes sequence 0; the log does not check sequences of
-		// the coordinator's own appends.
-		pid, epoch, seq, attrs = producer.id, producer.epoch, 0, attrTransactional
-	}
-	b := kmsg.RecordBatch{
-		FirstOffset:          0,
-		PartitionLeaderEpoch: -1,
-		Magic:                2,
-		Attributes:           attrs,
-		LastOffsetDelta:      count - 1,
-		FirstTimestamp:       timestampMs,
-		MaxTimestamp:         timestampMs,
-		ProducerID:           pid,
-		ProducerEpoch:        epoch,
-		FirstSequence:        seq,
-		NumRecords:           count,
-		Records:              records,
-	}
-	b.Length = int32(batchOverhead - 12 + len(records)) // everything after the length field
-	start := len(dst)
-	dst = b.AppendTo(dst)
-	const crcAt, attributesAt = 17, 21
-	binary.BigEndian.PutUint32(dst[start+crcAt:], crc32.Checksum(dst[start+attributesAt:], castagnoli))
-	return dst
-}
-
-// Batch attributes the loader looks at.
-const (
-	attrCompressionMask = 0x07
-	attrTransactional   = 0x10
-	attrControl         = 0x20
-)
-
 // decodeBatches calls fn with every record of the batches in buf (whole batches, as a
 // log read returns them). A control batch (a transaction marker) yields one control
 // record; a compressed batch is an error, since Nagare writes the topic uncompressed.
 func decodeBatches(buf []byte, fn func(offset int64, r record) error) (next int64, err error) {
-	next = -1
-	for len(buf) > 0 {
-		if len(buf) < 12 {
-			return next, fmt.Errorf("%w: %d trailing bytes", ErrCorruptRecord, len(buf))
-		}
-		size := 12 + int(int32(binary.BigEndian.Uint32(buf[8:])))
-		if size < batchOverhead || size > len(buf) {
-			return next, fmt.Errorf("%w: batch of %d bytes in %d", ErrCorruptRecord, size, len(buf))
-		}
-		var b kmsg.RecordBatch
-		if err := b.ReadFrom(buf[:size]); err != nil {
-			return next, fmt.Errorf("%w: batch header: %v", ErrCorruptRecord, err)
-		}
-		buf = buf[size:]
-		next = b.FirstOffset + int64(b.LastOffsetDelta) + 1
-		if b.Attributes&attrControl != 0 {
-			if err := decodeControl(b, fn); err != nil {
-				return next, err
-			}
-			continue
-		}
-		if codec := b.Attributes & attrCompressionMask; codec != 0 {
-			return next, fmt.Errorf("%w: batch at offset %d is compressed (codec %d)", ErrCorruptRecord, b.FirstOffset, codec)
-		}
-		if err := decodeRecords(b, fn); err != nil {
-			return next, err
-		}
-	}
-	return next, nil
+	return coordinator.DecodeBatches(buf, ErrCorruptRecord, func(b kmsg.RecordBatch) error { return decodeBatch(b, fn) })
 }
 
-func decodeRecords(b kmsg.RecordBatch, fn func(offset int64, r record) error) error {
-	rest := b.Records
-	for i := int32(0); i < b.NumRecords; i++ {
-		length, n := binary.Varint(rest)
-		if n <= 0 || length < 0 || int(length) > len(rest)-n {
-			return fmt.Errorf("%w: record %d of batch at offset %d is truncated", ErrCorruptRecord, i, b.FirstOffset)
-		}
-		var rec kmsg.Record
-		if err := rec.ReadFrom(rest[:n+int(length)]); err != nil {
-			return fmt.Errorf("%w: record %d of batch at offset %d: %v", ErrCorruptRecord, i, b.FirstOffset, err)
-		}
-		rest = rest[n+int(length):]
-		r := record{key: rec.Key, value: rec.Value, producerID: b.ProducerID, transactional: b.Attributes&attrTransactional != 0}
-		if err := fn(b.FirstOffset+int64(rec.OffsetDelta), r); err != nil {
-			return err
-		}
+// decodeBatch is decodeBatches for one batch.
+func decodeBatch(b kmsg.RecordBatch, fn func(offset int64, r record) error) error {
+	if b.Attributes&coordinator.AttrControl != 0 {
+		return decodeControl(b, fn)
 	}
-	return nil
+	if codec := b.Attributes & coordinator.AttrCompressionMask; codec != 0 {
+		return fmt.Errorf("%w: batch at offset %d is compressed (codec %d)", ErrCorruptRecord, b.FirstOffset, codec)
+	}
+	transactional := b.Attributes&coordinator.AttrTransactional != 0
+	return coordinator.DecodeRecords(b, ErrCorruptRecord, func(offset int64, key, value []byte) error {
+		return fn(offset, record{key: key, value: value, producerID: b.ProducerID, transactional: transactional})
+	})
 }
 
 // decodeControl reads a control batch's marker: its one record's key is version int16
 // and type int16 (0 abort, 1 commit), Kafka's ControlRecordType.
 func decodeControl(b kmsg.RecordBatch, fn func(offset int64, r record) error) error {
 	var marker *record
-	err := decodeRecords(kmsg.RecordBatch{FirstOffset: b.FirstOffset, NumRecords: min(b.NumRecords, 1), Records: b.Records},
-		func(_ int64, r record) error {
-			if len(r.key) < 4 {
-				return fmt.Errorf("%w: control record key of %d bytes at offset %d", ErrCorruptRecord, len(r.key), b.FirstOffset)
+	err := coordinator.DecodeRecords(kmsg.RecordBatch{FirstOffset: b.FirstOffset, NumRecords: min(b.NumRecords, 1), Records: b.Records}, ErrCorruptRecord,
+		func(_ int64, key, _ []byte) error {
+			if len(key) < 4 {
+				return fmt.Errorf("%w: control record key of %d bytes at offset %d", ErrCorruptRecord, len(key), b.FirstOffset)
 			}
-			marker = &record{producerID: b.ProducerID, control: true, commit: binary.BigEndian.Uint16(r.key[2:]) == 1}
+			marker = &record{producerID: b.ProducerID, control: true, commit: binary.BigEndian.Uint16(key[2:]) == 1}
 			return nil
 		})
 	if err != nil || marker == nil {

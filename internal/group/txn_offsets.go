@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"maps"
 	"time"
+
+	"github.com/nagare-dev/nagare/internal/coordinator"
 )
 
 // Transactional offsets (TxnOffsetCommit, KIP-98): a transactional producer commits a
@@ -75,7 +77,7 @@ func (c *Coordinator) CommitTxnOffsets(req TxnCommitRequest) []error {
 	if len(records) == 0 {
 		return errs
 	}
-	base, err := g.shard.appendAt(records, now, batchProducer{transactional: true, id: req.ProducerID, epoch: req.ProducerEpoch})
+	base, err := g.shard.appendAt(records, now, coordinator.Producer{Transactional: true, ID: req.ProducerID, Epoch: req.ProducerEpoch})
 	if err != nil {
 		for _, i := range writes {
 			errs[i] = err
@@ -136,10 +138,8 @@ func (g *group) checkTxnCommitLocked(ref MemberRef) error {
 // that partition are committed or dropped. A partition not led here is skipped (it
 // replays its markers when it loads); one still loading applies it when loaded.
 func (c *Coordinator) OnTransactionCompleted(partition int32, producerID int64, commit bool) {
-	c.mu.RLock()
-	s := c.shards[partition]
-	c.mu.RUnlock()
-	if s == nil {
+	s, ok := c.shards.Get(partition)
+	if !ok {
 		return
 	}
 	o := txnOutcome{producerID: producerID, commit: commit}

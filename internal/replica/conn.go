@@ -11,6 +11,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/nagare-dev/nagare/internal/interbroker"
 )
 
 // leaderConn is a fetcher's one connection to its leader: requests are written and
@@ -33,43 +35,74 @@ type leaderConn struct {
 	rbuf      []byte
 	overhead  time.Duration // added to a request's own wait for its read deadline
 	maxRetain int           // rbuf larger than this is dropped after use
+	// authenticate runs the inter-broker SASL exchange (none on PLAINTEXT and SSL);
+	// reauthAt is when the session must be renewed on this connection (KIP-368), zero
+	// when the leader set no lifetime.
+	authenticate func() error
+	reauthAt     time.Time
 }
 
 // requestOverhead is how long past its own wait (MaxWaitMillis) a response may take
 // before the connection is given up, as kgo's RequestTimeoutOverhead default.
 const requestOverhead = 10 * time.Second
 
-// dialLeader connects to addr and asks for the leader's API versions. Canceling ctx
-// closes the connection, ending any request in flight.
-func dialLeader(ctx context.Context, addr, clientID string, maxRetain int) (*leaderConn, error) {
-	d := net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}
-	nc, err := d.DialContext(ctx, "tcp", addr)
+// dialLeader connects to addr on the inter-broker listener (TLS per ib), asks for the
+// leader's API versions and authenticates (SASL per ib), as a Kafka client does.
+// Canceling ctx closes the connection, ending any request in flight.
+func dialLeader(ctx context.Context, ib *interbroker.Settings, addr, clientID string, maxRetain int) (*leaderConn, error) {
+	nc, err := ib.Dial(ctx, addr)
 	if err != nil {
 		return nil, err
-	}
-	if tc, ok := nc.(*net.TCPConn); ok {
-		_ = tc.SetNoDelay(true) // Go's default; said here because a fetch is latency-bound
 	}
 	c := &leaderConn{conn: nc, format: kmsg.NewRequestFormatter(kmsg.FormatterClientID(clientID)),
 		overhead: requestOverhead, maxRetain: maxRetain}
 	c.stop = context.AfterFunc(ctx, func() { nc.Close() })
+	if err := c.apiVersions(); err != nil {
+		c.close()
+		return nil, err
+	}
+	c.authenticate = func() error { return c.saslAuthenticate(ctx, ib, addr) }
+	if err := c.authenticate(); err != nil {
+		c.close()
+		return nil, err
+	}
+	return c, nil
+}
+
+// apiVersions learns the leader's max version of each API.
+func (c *leaderConn) apiVersions() error {
 	req := kmsg.NewPtrApiVersionsRequest()
 	req.Version = 3
 	req.ClientSoftwareName, req.ClientSoftwareVersion = "nagare-replica-fetcher", "1"
 	resp := kmsg.NewPtrApiVersionsResponse()
 	if err := c.roundTrip(req, resp, 0); err != nil {
-		c.close()
-		return nil, fmt.Errorf("api versions: %w", err)
+		return fmt.Errorf("api versions: %w", err)
 	}
 	if resp.ErrorCode != 0 {
-		c.close()
-		return nil, fmt.Errorf("api versions: %w", kerr.ErrorForCode(resp.ErrorCode))
+		return fmt.Errorf("api versions: %w", kerr.ErrorForCode(resp.ErrorCode))
 	}
 	c.versions = make(map[int16]int16, len(resp.ApiKeys))
 	for _, k := range resp.ApiKeys {
 		c.versions[k.ApiKey] = k.MaxVersion
 	}
-	return c, nil
+	return nil
+}
+
+// saslAuthenticate runs the SASL exchange on this connection and notes when to renew
+// it: at 85% of the lifetime the leader granted, as Kafka's clients re-authenticate
+// early, so the leader never closes a fetcher's connection for an expired session.
+func (c *leaderConn) saslAuthenticate(ctx context.Context, ib *interbroker.Settings, addr string) error {
+	start := time.Now()
+	rt := func(req kmsg.Request, resp kmsg.Response) error { return c.roundTrip(req, resp, 0) }
+	lifetime, err := ib.Authenticate(ctx, rt, addr)
+	if err != nil {
+		return err
+	}
+	c.reauthAt = time.Time{}
+	if lifetime > 0 {
+		c.reauthAt = start.Add(lifetime * 85 / 100)
+	}
+	return nil
 }
 
 func (c *leaderConn) close() {
@@ -99,6 +132,11 @@ func (c *leaderConn) fetch(req *kmsg.FetchRequest, resp *kmsg.FetchResponse) err
 	}
 	if v < 15 && req.ReplicaID < 0 {
 		return errors.New("replica fetch below v15 needs ReplicaID")
+	}
+	if !c.reauthAt.IsZero() && time.Now().After(c.reauthAt) {
+		if err := c.authenticate(); err != nil {
+			return fmt.Errorf("re-authenticating: %w", err)
+		}
 	}
 	req.Version = v
 	return c.roundTrip(req, resp, time.Duration(req.MaxWaitMillis)*time.Millisecond)

@@ -74,7 +74,7 @@ func TestLeaderConnFetch(t *testing.T) {
 	addr := fakeLeader(t, payload)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	c, err := dialLeader(ctx, addr, "test", 2500)
+	c, err := dialLeader(ctx, nil, addr, "test", 2500)
 	if err != nil {
 		t.Fatal(err)
 	}

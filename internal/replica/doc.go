@@ -20,8 +20,10 @@
 // partition epoch + 1) for partitions whose ISR should shrink or grow; a refused
 // proposal (the partition moved on) waits for the next image.
 //
-// The fetcher reaches the leader over one TCP connection of its own (conn.go): it
-// negotiates versions with ApiVersions, then writes each Fetch and reads its answer on
+// The fetcher reaches the leader over one TCP connection of its own (conn.go), dialed
+// and authenticated with the inter-broker listener's TLS and SASL (internal/interbroker,
+// Config.InterBroker): it negotiates versions with ApiVersions, authenticates (renewing
+// the session on the connection before it expires), then writes each Fetch and reads its answer on
 // the fetcher's goroutine into a reused buffer, which the appended batches point into
 // until the next fetch. The request and response types are kmsg's, the one package
 // besides internal/api and internal/group allowed to use them, since this is a Kafka

@@ -9,6 +9,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/nagare-dev/nagare/internal/interbroker"
 	"github.com/nagare-dev/nagare/internal/log"
 	"github.com/nagare-dev/nagare/internal/partition"
 )
@@ -25,6 +26,9 @@ type fetcher struct {
 	cancel   context.CancelFunc
 	done     chan struct{}
 	paused   []time.Time // per plan.parts entry: skipped until then (fencing, errors)
+	// authFailing: the last connection attempt failed authentication (logged once as
+	// a warning until a connection succeeds).
+	authFailing bool
 }
 
 func startFetcher(cfg Config, leader int32, plan fetchPlan) (*fetcher, error) {
@@ -57,14 +61,15 @@ func (f *fetcher) run(ctx context.Context) {
 	for ctx.Err() == nil {
 		if c == nil {
 			var err error
-			if c, err = dialLeader(ctx, f.plan.addr, f.clientID, retain); err != nil {
+			if c, err = dialLeader(ctx, f.cfg.InterBroker, f.plan.addr, f.clientID, retain); err != nil {
 				c = nil
 				if ctx.Err() == nil {
-					f.cfg.Logger.Debug("replica fetcher cannot reach the leader", "leader", f.leader, "addr", f.plan.addr, "err", err)
+					f.dialFailed(err)
 					f.sleep(ctx, f.cfg.Settings.Backoff)
 				}
 				continue
 			}
+			f.authFailing = false
 		}
 		now := time.Now()
 		req, idx := f.request(now)
@@ -84,6 +89,21 @@ func (f *fetcher) run(ctx context.Context) {
 		}
 		f.handle(resp, idx, time.Now()) // before the next fetch reuses the buffer
 	}
+}
+
+// dialFailed logs why the leader could not be reached: an authentication failure as a
+// warning, once until a connection succeeds, since retrying does not mend it and the
+// follower will fall out of the ISR; anything else (a leader away) at debug.
+func (f *fetcher) dialFailed(err error) {
+	if !interbroker.IsAuthError(err) {
+		f.cfg.Logger.Debug("replica fetcher cannot reach the leader", "leader", f.leader, "addr", f.plan.addr, "err", err)
+		return
+	}
+	if !f.authFailing {
+		f.cfg.Logger.Warn("replica fetcher: inter-broker authentication failed", "leader", f.leader,
+			"addr", f.plan.addr, "listener", f.cfg.InterBroker.String(), "err", err)
+	}
+	f.authFailing = true
 }
 
 func (f *fetcher) sleep(ctx context.Context, d time.Duration) {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/nagare-dev/nagare/internal/config"
+	"github.com/nagare-dev/nagare/internal/interbroker"
 	"github.com/nagare-dev/nagare/internal/metadata"
 	"github.com/nagare-dev/nagare/internal/partition"
 	"github.com/nagare-dev/nagare/internal/quota"
@@ -61,6 +62,9 @@ type Config struct {
 	// that the leader refuses the fetches of a process that has since restarted (KIP-903);
 	// 0 sends -1, none.
 	BrokerEpoch int64
+	// InterBroker is how to reach a leader's inter-broker listener (TLS, SASL); nil is
+	// PLAINTEXT.
+	InterBroker *interbroker.Settings
 }
 
 // Manager owns this broker's replica fetchers and its ISR keeper. Apply and Close are

@@ -16,7 +16,8 @@
 //	session.go         share sessions and their epochs
 //	state.go           record keys, and snapshots of a window
 //	wire.go            the snapshot format, in the terms of Read/WriteShareGroupState
-//	store.go           Store; LogStore writes __share_group_state with acks=all
+//	store.go           Store; LogStore writes __share_group_state with acks=all (its
+//	                   batches framed and replayed by internal/coordinator)
 //	coordinator.go     Coordinator: the state of the state partitions led here, fenced
 //	                   by leader and state epochs (served by APIs 83-86)
 //	routed.go          RoutedStore: a key's state through its state partition's leader

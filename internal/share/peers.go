@@ -4,34 +4,19 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
-	"strconv"
-	"sync"
 
 	"github.com/twmb/franz-go/pkg/kerr"
-	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
-	"github.com/nagare-dev/nagare/internal/metadata"
+	"github.com/nagare-dev/nagare/internal/interbroker"
 )
 
 // Peers sends the share coordinator RPCs (ReadShareGroupState, WriteShareGroupState,
-// DeleteShareGroupState) to other brokers: one franz-go client per broker, seeded with
-// its registered address as the transaction markers' are, made on first use and kept
-// until Close.
+// DeleteShareGroupState) to other brokers through a pool of inter-broker clients (one
+// per broker, at its registered address, speaking the inter-broker listener's TLS and
+// SASL), as the transaction markers do.
 type Peers struct {
-	NodeID     int32
-	Image      func() *metadata.Image
-	ClientOpts []kgo.Opt // added to every client (TLS, SASL for the inter-broker listener)
-
-	mu      sync.Mutex
-	clients map[int32]*peerClient // guarded by mu; by node id
-	closed  bool                  // guarded by mu
-}
-
-type peerClient struct {
-	addr string
-	cl   *kgo.Client
+	Clients *interbroker.Clients
 }
 
 // Read asks leader for key's snapshot (nil when it has none).
@@ -168,62 +153,22 @@ func stateError(leader int32, code int16) error {
 	return fmt.Errorf("%w: broker %d: %v", ErrStateUnavailable, leader, kerr.ErrorForCode(code))
 }
 
-// request sends req to broker leader itself (its seed: no metadata round trip, never
-// another broker). Transport errors are ErrStateUnavailable, to be retried.
+// request sends req to broker leader itself. Transport errors are ErrStateUnavailable,
+// to be retried; an authentication failure says so, since retrying will not mend it.
 func (p *Peers) request(ctx context.Context, leader int32, req kmsg.Request) (kmsg.Response, error) {
-	cl, err := p.client(leader)
-	if err != nil {
-		return nil, err
+	resp, err := p.Clients.Request(ctx, leader, req)
+	switch {
+	case err == nil:
+		return resp, nil
+	case ctx.Err() != nil:
+		return nil, ctx.Err()
+	case errors.Is(err, interbroker.ErrClosed):
+		return nil, fmt.Errorf("share: %w", err)
+	case interbroker.IsAuthError(err):
+		return nil, fmt.Errorf("%w: broker %d: inter-broker authentication failed: %v", ErrStateUnavailable, leader, err)
 	}
-	resp, err := cl.SeedBrokers()[0].Request(ctx, req)
-	if err != nil {
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
-		return nil, fmt.Errorf("%w: broker %d: %v", ErrStateUnavailable, leader, err)
-	}
-	return resp, nil
-}
-
-// client returns the client for a broker, made anew when its address changed.
-func (p *Peers) client(nodeID int32) (*kgo.Client, error) {
-	b, ok := p.Image().Broker(nodeID)
-	if !ok {
-		return nil, fmt.Errorf("%w: broker %d is not registered", ErrStateUnavailable, nodeID)
-	}
-	addr := net.JoinHostPort(b.Host, strconv.Itoa(int(b.Port)))
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.closed {
-		return nil, errors.New("share: closed")
-	}
-	if p.clients == nil {
-		p.clients = map[int32]*peerClient{}
-	}
-	if pc := p.clients[nodeID]; pc != nil {
-		if pc.addr == addr {
-			return pc.cl, nil
-		}
-		pc.cl.Close()
-		delete(p.clients, nodeID)
-	}
-	opts := append([]kgo.Opt{kgo.SeedBrokers(addr),
-		kgo.ClientID(fmt.Sprintf("nagare-share-state-%d", p.NodeID)), kgo.RequestRetries(0)}, p.ClientOpts...)
-	cl, err := kgo.NewClient(opts...)
-	if err != nil {
-		return nil, fmt.Errorf("share: client for broker %d at %s: %w", nodeID, addr, err)
-	}
-	p.clients[nodeID] = &peerClient{addr: addr, cl: cl}
-	return cl, nil
+	return nil, fmt.Errorf("%w: broker %d: %v", ErrStateUnavailable, leader, err)
 }
 
 // Close closes every client; requests after fail.
-func (p *Peers) Close() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.closed = true
-	for id, pc := range p.clients {
-		pc.cl.Close()
-		delete(p.clients, id)
-	}
-}
+func (p *Peers) Close() { p.Clients.Close() }

@@ -2,19 +2,15 @@ package share
 
 import (
 	"context"
-	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"hash/crc32"
 	"sync"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kbin"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
-	"github.com/nagare-dev/nagare/internal/group"
-	"github.com/nagare-dev/nagare/internal/log"
+	"github.com/nagare-dev/nagare/internal/coordinator"
 	"github.com/nagare-dev/nagare/internal/metadata"
 	"github.com/nagare-dev/nagare/internal/partition"
 )
@@ -68,7 +64,7 @@ type stateIndex struct {
 // StatePartitionFor is the __share_group_state partition of key: Kafka's rule, the
 // hash of "group:topicId:partition" over the partition count.
 func StatePartitionFor(key Key, partitions int) int32 {
-	return group.PartitionFor(fmt.Sprintf("%s:%s:%d", key.Group, hex.EncodeToString(key.TopicID[:]), key.Partition), partitions)
+	return coordinator.PartitionFor(fmt.Sprintf("%s:%s:%d", key.Group, hex.EncodeToString(key.TopicID[:]), key.Partition), partitions)
 }
 
 // Load returns the latest snapshot of key in its state partition, which this broker
@@ -93,7 +89,9 @@ func (s *LogStore) Write(ctx context.Context, key Key, value []byte) error {
 	k := encodeKey(key)
 	idx.mu.Lock()
 	defer idx.mu.Unlock()
-	res, err := idx.part.Append(stateBatch(k, value, time.Now()), -1, time.Now())
+	now := time.Now()
+	batch := coordinator.AppendBatch(nil, coordinator.AppendRecord(nil, k, value, 0), 1, now, coordinator.Producer{})
+	res, err := idx.part.Append(batch, -1, now)
 	if err != nil {
 		return fmt.Errorf("%w: %v", ErrStateUnavailable, err)
 	}
@@ -155,101 +153,35 @@ func (s *LogStore) index(ctx context.Context, key Key) (*stateIndex, error) {
 		return idx, nil
 	}
 	idx := &stateIndex{part: part, epoch: part.LeaderEpoch(), values: map[string][]byte{}}
-	if err := replay(ctx, part.Log(), idx.values); err != nil {
+	if err := replay(ctx, part, idx.values); err != nil {
 		return nil, err
 	}
 	s.indexes[n] = idx
 	return idx, nil
 }
 
-const replayReadBytes = 4 << 20
-
 // replay reads a state partition from its log start to its log end (the new leader's
-// log is the one its followers will match, as Kafka's coordinators load).
-func replay(ctx context.Context, l *log.Log, values map[string][]byte) error {
-	end := l.LogEndOffset()
-	for offset := l.LogStartOffset(); offset < end; {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		buf, _, err := l.ReadBytes(offset, log.ReadOptions{MaxBytes: replayReadBytes, MinOneBatch: true, MaxOffset: end})
-		if err != nil {
-			return fmt.Errorf("share: replaying %s: %w", StateTopic, err)
-		}
-		if len(buf) == 0 {
+// log is the one its followers will match, as Kafka's coordinators load) into values,
+// the latest snapshot by encoded key; a nil value is a tombstone. Control and
+// compressed batches are skipped: this package writes neither.
+func replay(ctx context.Context, p *partition.Partition, values map[string][]byte) error {
+	err := coordinator.Replay(ctx, p, p.Log().LogEndOffset(), ErrCorruptState, func(b kmsg.RecordBatch) error {
+		if b.Attributes&(coordinator.AttrControl|coordinator.AttrCompressionMask) != 0 {
 			return nil
 		}
-		next, err := decodeStateBatches(buf, values)
-		if err != nil {
-			return err
-		}
-		offset = next
+		return coordinator.DecodeRecords(b, ErrCorruptState, func(_ int64, key, value []byte) error {
+			if value == nil {
+				delete(values, string(key))
+			} else {
+				values[string(key)] = value
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return fmt.Errorf("share: replaying %s: %w", StateTopic, err)
 	}
 	return nil
-}
-
-// decodeStateBatches applies every record of buf (whole uncompressed batches, as this
-// package writes them) to values; a nil value is a tombstone.
-func decodeStateBatches(buf []byte, values map[string][]byte) (next int64, err error) {
-	for len(buf) > 0 {
-		if len(buf) < 12 {
-			return next, fmt.Errorf("%w: %d trailing bytes", ErrCorruptState, len(buf))
-		}
-		size := 12 + int(int32(binary.BigEndian.Uint32(buf[8:])))
-		if size < 61 || size > len(buf) {
-			return next, fmt.Errorf("%w: batch of %d bytes", ErrCorruptState, size)
-		}
-		var b kmsg.RecordBatch
-		if err := b.ReadFrom(buf[:size]); err != nil {
-			return next, fmt.Errorf("%w: %v", ErrCorruptState, err)
-		}
-		buf = buf[size:]
-		next = b.FirstOffset + int64(b.LastOffsetDelta) + 1
-		if b.Attributes&0x20 != 0 || b.Attributes&0x07 != 0 {
-			continue // a control batch; compressed batches are not this package's
-		}
-		rest := b.Records
-		for i := int32(0); i < b.NumRecords; i++ {
-			length, n := binary.Varint(rest)
-			if n <= 0 || length < 0 || int(length) > len(rest)-n {
-				return next, fmt.Errorf("%w: truncated record", ErrCorruptState)
-			}
-			var rec kmsg.Record
-			if err := rec.ReadFrom(rest[:n+int(length)]); err != nil {
-				return next, fmt.Errorf("%w: %v", ErrCorruptState, err)
-			}
-			rest = rest[n+int(length):]
-			if rec.Value == nil {
-				delete(values, string(rec.Key))
-			} else {
-				values[string(rec.Key)] = rec.Value
-			}
-		}
-	}
-	return next, nil
-}
-
-var castagnoli = crc32.MakeTable(crc32.Castagnoli)
-
-// stateBatch is one uncompressed record batch of one record.
-func stateBatch(key, value []byte, now time.Time) []byte {
-	var body []byte
-	body = append(body, 0)             // attributes
-	body = kbin.AppendVarlong(body, 0) // timestamp delta
-	body = kbin.AppendVarint(body, 0)  // offset delta
-	body = kbin.AppendVarintBytes(body, key)
-	body = kbin.AppendVarintBytes(body, value)
-	body = kbin.AppendVarint(body, 0) // headers
-	rec := kbin.AppendVarint(nil, int32(len(body)))
-	rec = append(rec, body...)
-	ms := now.UnixMilli()
-	b := kmsg.RecordBatch{PartitionLeaderEpoch: -1, Magic: 2, FirstTimestamp: ms, MaxTimestamp: ms,
-		ProducerID: -1, ProducerEpoch: -1, FirstSequence: -1, NumRecords: 1, Records: rec}
-	b.Length = int32(61 - 12 + len(rec))
-	out := b.AppendTo(nil)
-	const crcAt, attributesAt = 17, 21
-	binary.BigEndian.PutUint32(out[crcAt:], crc32.Checksum(out[attributesAt:], castagnoli))
-	return out
 }
 
 // Initialize implements Store.

@@ -5,11 +5,11 @@ import (
 	"log/slog"
 	"sync"
 	"time"
-	"unicode/utf16"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/nagare-dev/nagare/internal/config"
+	"github.com/nagare-dev/nagare/internal/coordinator"
 	"github.com/nagare-dev/nagare/internal/metadata"
 	"github.com/nagare-dev/nagare/internal/partition"
 )
@@ -89,11 +89,7 @@ type Coordinator struct {
 	ctx       context.Context // ends at Close: marker requests in flight stop
 	cancel    context.CancelFunc
 
-	mu         sync.RWMutex
-	shards     map[int32]*shard // guarded by mu; the state partitions led here
-	partitions int              // guarded by mu; the state topic's partition count, 0 before it exists
-	applied    uint64           // guarded by mu; the index of the last image applied
-	closed     bool             // guarded by mu
+	shards *coordinator.Shards[*shard] // the state partitions led here
 
 	stop chan struct{}  // closed by Close
 	wg   sync.WaitGroup // loaders, completions and the background loops
@@ -118,7 +114,9 @@ func New(cfg Config) *Coordinator {
 	if s.ConcurrentWait == 0 {
 		s.ConcurrentWait = 20 * time.Millisecond
 	}
-	c := &Coordinator{cfg: cfg, logger: cfg.Logger.With("component", "txn"), shards: map[int32]*shard{}, stop: make(chan struct{})}
+	c := &Coordinator{cfg: cfg, logger: cfg.Logger.With("component", "txn"), stop: make(chan struct{})}
+	c.shards = coordinator.NewShards(coordinator.Config[*shard]{Topic: StateTopic, NodeID: cfg.NodeID,
+		Partitions: cfg.Partitions, LocalLeaderOnly: true, Load: c.loadLocked, Unload: c.unloadLocked})
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	c.markers = newMarkerSender(c)
 	c.startCompleter()
@@ -132,109 +130,46 @@ func (c *Coordinator) now() time.Time { return c.cfg.Now() }
 // PartitionFor is the __transaction_state partition of a transactional id: Kafka's
 // Utils.abs(transactionalId.hashCode()) % partitions.
 func PartitionFor(transactionalID string, partitions int) int32 {
-	h := javaStringHashCode(transactionalID)
-	if h == -1<<31 {
-		h = 0 // Kafka's Utils.abs maps Integer.MIN_VALUE to 0
-	} else if h < 0 {
-		h = -h
-	}
-	return h % int32(partitions)
-}
-
-// javaStringHashCode is Java's String.hashCode over UTF-16 code units.
-func javaStringHashCode(s string) int32 {
-	var h int32
-	for _, u := range utf16.Encode([]rune(s)) {
-		h = 31*h + int32(u)
-	}
-	return h
+	return coordinator.PartitionFor(transactionalID, partitions)
 }
 
 // ApplyMetadata brings the led state partitions in line with img: newly led ones start
 // loading, ones no longer led (or led at a new epoch) are unloaded. Safe to call often
 // and from several goroutines.
 func (c *Coordinator) ApplyMetadata(img *metadata.Image) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.closed || img.Index() < c.applied {
-		return
-	}
-	c.applied = img.Index()
-	led := map[int32]*partition.Partition{}
-	epochs := map[int32]int32{}
-	c.partitions = 0
-	if topic, ok := img.TopicByName(StateTopic); ok {
-		c.partitions = len(topic.Partitions)
-		for _, a := range topic.Partitions {
-			if a.Leader != c.cfg.NodeID {
-				continue
-			}
-			if p, ok := c.cfg.Partitions.Get(StateTopic, a.Partition); ok && p.IsLeader() {
-				led[a.Partition], epochs[a.Partition] = p, a.LeaderEpoch
-			}
-		}
-	}
-	for index, s := range c.shards {
-		if p, ok := led[index]; !ok || s.part != p || epochs[index] != s.leaderEpoch {
-			delete(c.shards, index)
-			s.unload()
-			c.logger.Info("resigned as transaction coordinator", "partition", index)
-		}
-	}
-	for index, p := range led {
-		if _, ok := c.shards[index]; !ok {
-			c.shards[index] = c.loadLocked(index, &partitionStore{part: p, timeout: c.cfg.Settings.WriteTimeout}, p, epochs[index])
-		}
-	}
+	c.shards.Apply(img)
+}
+
+// unloadLocked stops serving a shard no longer led here; Shards calls it with its lock
+// held.
+func (c *Coordinator) unloadLocked(index int32, s *shard) {
+	s.unload()
+	c.logger.Info("resigned as transaction coordinator", "partition", index)
 }
 
 // Close stops every background goroutine and the marker clients.
 func (c *Coordinator) Close() {
-	c.mu.Lock()
-	if c.closed {
-		c.mu.Unlock()
-		return
+	if !c.shards.Close() {
+		return // closed already
 	}
-	c.closed = true
 	close(c.stop)
 	c.cancel()
-	for index, s := range c.shards {
-		delete(c.shards, index)
-		s.unload()
-	}
-	c.mu.Unlock()
 	c.markers.close() // first: no marker queue starts once the wait begins
 	c.wg.Wait()
 }
 
 // shardFor finds the shard of a transactional id, or says why there is none.
 func (c *Coordinator) shardFor(id string) (*shard, error) {
-	c.mu.RLock()
-	n, closed := c.partitions, c.closed
-	var s *shard
-	if n > 0 {
-		s = c.shards[PartitionFor(id, n)]
-	}
-	c.mu.RUnlock()
-	if closed || s == nil {
+	s, ok := c.shards.For(id)
+	if !ok {
 		return nil, ErrNotCoordinator
 	}
-	return s, s.ready()
+	return s, s.Ready()
 }
 
 // loaded returns the shards this broker serves, and whether any is still loading.
 func (c *Coordinator) loaded() (shards []*shard, loading bool) {
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	for _, s := range c.shards {
-		switch s.ready() {
-		case nil:
-			shards = append(shards, s)
-		case ErrLoadInProgress:
-			loading = true
-		}
-	}
-	return shards, loading
+	return c.shards.Loaded(ErrLoadInProgress)
 }
 
 // startLoop runs fn every interval until Close; a non-positive interval runs nothing.

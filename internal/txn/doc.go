@@ -1,11 +1,14 @@
 // Package txn is the transaction coordinator (Kafka's TransactionCoordinator,
 // TransactionStateManager and TransactionMarkerChannelManager) for the transactional ids
 // whose __transaction_state partition this broker leads. An id lives in partition
-// abs(javaStringHashCode(transactionalID)) % partitions (PartitionFor), Kafka's rule.
+// abs(javaStringHashCode(transactionalID)) % partitions (PartitionFor), Kafka's rule;
+// the hash, the set of led partitions and the record batch framing are shared with the
+// group and share coordinators in internal/coordinator.
 //
 // # Files
 //
-//	coordinator.go  Coordinator, Config, Settings; which partitions are led (ApplyMetadata)
+//	coordinator.go  Coordinator, Config, Settings; which partitions are led (ApplyMetadata,
+//	                through internal/coordinator's Shards)
 //	shard.go        one led partition: loading it from its log, writing states to it
 //	state.go        the state machine's states and transitions, a transaction's state
 //	records.go      TransactionLogKey/Value records (kmsg TxnMetadataKey/Value) and batches
@@ -48,8 +51,9 @@
 //
 // Each transactional id has its own mutex, held across the write of each transition,
 // so its records are in the order its states changed; ids of one partition write
-// concurrently. Lock order: Coordinator.mu, then transaction.mu, then shard.mu (held
-// for map operations only). Markers are sent by one goroutine per destination broker
+// concurrently. Lock order: the Shards' lock (internal/coordinator: it loads and
+// unloads shards with it held), then transaction.mu, then shard.mu (held for map
+// operations only). Markers are sent by one goroutine per destination broker
 // (markers_queue.go) and completion records written by one completer goroutine
 // (complete.go), which holds the locks of the transactions it writes; nothing that
 // holds a transaction's lock waits for either (queuing never blocks). The transaction's

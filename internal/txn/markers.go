@@ -2,9 +2,11 @@ package txn
 
 import (
 	"errors"
+	"fmt"
 	"sync"
 	"time"
 
+	"github.com/nagare-dev/nagare/internal/interbroker"
 	"github.com/nagare-dev/nagare/internal/metadata"
 )
 
@@ -48,19 +50,21 @@ type markerJob struct {
 // markerSender is Kafka's TransactionMarkerChannelManager: one queue and one goroutine
 // per destination broker, each sending everything queued as one WriteTxnMarkers (many
 // transactions' markers in one request), or, for partitions this broker leads,
-// appending the markers directly. Marker clients are made like the replica fetchers'
-// and kept until Close.
+// appending the markers directly. Marker clients reach the other brokers' inter-broker
+// listener (cfg.ClientOpts: its TLS and SASL) and are kept until Close.
 type markerSender struct {
-	c *Coordinator
+	c       *Coordinator
+	clients *interbroker.Clients
 
-	mu      sync.Mutex
-	clients map[int32]*markerClient // guarded by mu; by node id
-	queues  map[int32]*markerQueue  // guarded by mu; by node id
-	closed  bool                    // guarded by mu
+	mu     sync.Mutex
+	queues map[int32]*markerQueue // guarded by mu; by node id
+	closed bool                   // guarded by mu
 }
 
 func newMarkerSender(c *Coordinator) *markerSender {
-	return &markerSender{c: c, clients: map[int32]*markerClient{}, queues: map[int32]*markerQueue{}}
+	clientID := fmt.Sprintf("nagare-txn-markers-%d", c.cfg.NodeID)
+	return &markerSender{c: c, queues: map[int32]*markerQueue{},
+		clients: interbroker.NewClients(c.cfg.Metadata.Image, clientID, c.cfg.ClientOpts)}
 }
 
 // dispatch starts a round: parts are grouped by leader in the current image and queued
@@ -165,8 +169,5 @@ func (m *markerSender) close() {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.closed = true
-	for id, mc := range m.clients {
-		mc.cl.Close()
-		delete(m.clients, id)
-	}
+	m.clients.Close()
 }

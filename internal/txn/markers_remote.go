@@ -3,18 +3,12 @@ package txn
 import (
 	"errors"
 	"fmt"
-	"net"
-	"strconv"
 
 	"github.com/twmb/franz-go/pkg/kerr"
-	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
-)
 
-type markerClient struct {
-	addr string
-	cl   *kgo.Client
-}
+	"github.com/nagare-dev/nagare/internal/interbroker"
+)
 
 // sendRemote writes the markers of every job to another broker in one
 // WriteTxnMarkers, one marker per transaction, and reads each marker's answer.
@@ -26,21 +20,13 @@ func (m *markerSender) sendRemote(leader int32, jobs []markerJob) []jobResult {
 		}
 		return out
 	}
-	cl, err := m.client(leader)
-	if err != nil {
-		m.c.logger.Warn("transaction marker client", "broker", leader, "err", err)
-		return failAll()
-	}
 	req := kmsg.NewPtrWriteTxnMarkersRequest()
 	for _, j := range jobs {
 		req.Markers = append(req.Markers, requestMarker(j))
 	}
-	// The seed is the leader itself: no metadata round trip, and never another broker.
-	kresp, err := cl.SeedBrokers()[0].Request(m.c.ctx, req)
+	kresp, err := m.clients.Request(m.c.ctx, leader, req)
 	if err != nil {
-		if m.c.ctx.Err() == nil {
-			m.c.logger.Debug("sending transaction markers", "broker", leader, "err", err)
-		}
+		m.logSendError(leader, err)
 		return failAll()
 	}
 	resp := kresp.(*kmsg.WriteTxnMarkersResponse)
@@ -109,32 +95,17 @@ func (m *markerSender) failed(leader int32, rm *kmsg.WriteTxnMarkersResponseMark
 	return retry, nil
 }
 
-// client returns the client for a broker, made anew when its address changed.
-func (m *markerSender) client(nodeID int32) (*kgo.Client, error) {
-	b, ok := m.c.cfg.Metadata.Image().Broker(nodeID)
-	if !ok {
-		return nil, fmt.Errorf("broker %d is not registered", nodeID)
+// logSendError says why markers did not reach a broker: loudly when retrying cannot
+// help (authentication with the inter-broker listener failed, or the broker is not
+// registered), quietly for a broker that is away, not at all when closing.
+func (m *markerSender) logSendError(leader int32, err error) {
+	switch {
+	case m.c.ctx.Err() != nil:
+	case interbroker.IsAuthError(err):
+		m.c.logger.Warn("transaction markers: inter-broker authentication failed", "broker", leader, "err", err)
+	case errors.Is(err, interbroker.ErrNotRegistered):
+		m.c.logger.Warn("transaction marker client", "broker", leader, "err", err)
+	default:
+		m.c.logger.Debug("sending transaction markers", "broker", leader, "err", err)
 	}
-	addr := net.JoinHostPort(b.Host, strconv.Itoa(int(b.Port)))
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.closed {
-		return nil, errors.New("txn: closed")
-	}
-	if mc := m.clients[nodeID]; mc != nil {
-		if mc.addr == addr {
-			return mc.cl, nil
-		}
-		mc.cl.Close()
-		delete(m.clients, nodeID)
-	}
-	opts := append([]kgo.Opt{kgo.SeedBrokers(addr),
-		kgo.ClientID(fmt.Sprintf("nagare-txn-markers-%d", m.c.cfg.NodeID)),
-		kgo.RequestRetries(0)}, m.c.cfg.ClientOpts...)
-	cl, err := kgo.NewClient(opts...)
-	if err != nil {
-		return nil, fmt.Errorf("client for broker %d at %s: %w", nodeID, addr, err)
-	}
-	m.clients[nodeID] = &markerClient{addr: addr, cl: cl}
-	return cl, nil
 }

@@ -1,14 +1,13 @@
 package txn
 
 import (
-	"encoding/binary"
 	"fmt"
-	"hash/crc32"
 	"slices"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kbin"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/nagare-dev/nagare/internal/coordinator"
 )
 
 // The records of __transaction_state, in Kafka's formats (TransactionLogKey v0 and
@@ -79,90 +78,35 @@ type record struct {
 	key, value []byte
 }
 
-const batchOverhead = 61 // record batch v2 header
-
-var castagnoli = crc32.MakeTable(crc32.Castagnoli)
-
 // encodeBatch frames records as one uncompressed v2 batch with no producer id, so
 // loading needs no codec. The log assigns the offsets.
 func encodeBatch(records []record, now time.Time) []byte {
 	var body []byte
 	for i, r := range records {
-		var rec []byte
-		rec = append(rec, 0)                       // attributes
-		rec = kbin.AppendVarlong(rec, 0)           // timestamp delta
-		rec = kbin.AppendVarint(rec, int32(i))     // offset delta
-		rec = kbin.AppendVarintBytes(rec, r.key)   //
-		rec = kbin.AppendVarintBytes(rec, r.value) // nil: a tombstone
-		rec = kbin.AppendVarint(rec, 0)            // headers
-		body = kbin.AppendVarint(body, int32(len(rec)))
-		body = append(body, rec...)
+		body = coordinator.AppendRecord(body, r.key, r.value, int32(i))
 	}
-	ms := now.UnixMilli()
-	b := kmsg.RecordBatch{PartitionLeaderEpoch: -1, Magic: 2, LastOffsetDelta: int32(len(records) - 1),
-		FirstTimestamp: ms, MaxTimestamp: ms, ProducerID: -1, ProducerEpoch: -1, FirstSequence: -1,
-		NumRecords: int32(len(records)), Records: body}
-	b.Length = int32(batchOverhead - 12 + len(body))
-	out := b.AppendTo(nil)
-	const crcAt, attributesAt = 17, 21
-	binary.BigEndian.PutUint32(out[crcAt:], crc32.Checksum(out[attributesAt:], castagnoli))
-	return out
+	return coordinator.AppendBatch(nil, body, int32(len(records)), now, coordinator.Producer{})
 }
-
-const (
-	attrCompressionMask = 0x07
-	attrControl         = 0x20
-)
 
 // decodeBatches calls fn with every record of the whole batches in buf and returns the
-// offset after the last batch. Control batches are skipped (nothing transactional is
-// written to this topic); a compressed batch is an error, since Nagare writes none.
+// offset after the last batch.
 func decodeBatches(buf []byte, fn func(offset int64, r record) error) (next int64, err error) {
-	next = -1
-	for len(buf) > 0 {
-		if len(buf) < 12 {
-			return next, fmt.Errorf("%w: %d trailing bytes", ErrCorruptRecord, len(buf))
-		}
-		size := 12 + int(int32(binary.BigEndian.Uint32(buf[8:])))
-		if size < batchOverhead || size > len(buf) {
-			return next, fmt.Errorf("%w: batch of %d bytes in %d", ErrCorruptRecord, size, len(buf))
-		}
-		var b kmsg.RecordBatch
-		if err := b.ReadFrom(buf[:size]); err != nil {
-			return next, fmt.Errorf("%w: batch header: %v", ErrCorruptRecord, err)
-		}
-		buf = buf[size:]
-		next = b.FirstOffset + int64(b.LastOffsetDelta) + 1
-		if b.Attributes&attrControl != 0 {
-			continue
-		}
-		if codec := b.Attributes & attrCompressionMask; codec != 0 {
-			return next, fmt.Errorf("%w: batch at offset %d is compressed (codec %d)", ErrCorruptRecord, b.FirstOffset, codec)
-		}
-		if err := decodeRecords(b, fn); err != nil {
-			return next, err
-		}
-	}
-	return next, nil
+	return coordinator.DecodeBatches(buf, ErrCorruptRecord, func(b kmsg.RecordBatch) error { return decodeBatch(b, fn) })
 }
 
-func decodeRecords(b kmsg.RecordBatch, fn func(offset int64, r record) error) error {
-	rest := b.Records
-	for i := int32(0); i < b.NumRecords; i++ {
-		length, n := binary.Varint(rest)
-		if n <= 0 || length < 0 || int(length) > len(rest)-n {
-			return fmt.Errorf("%w: record %d of batch at offset %d is truncated", ErrCorruptRecord, i, b.FirstOffset)
-		}
-		var rec kmsg.Record
-		if err := rec.ReadFrom(rest[:n+int(length)]); err != nil {
-			return fmt.Errorf("%w: record %d of batch at offset %d: %v", ErrCorruptRecord, i, b.FirstOffset, err)
-		}
-		rest = rest[n+int(length):]
-		if err := fn(b.FirstOffset+int64(rec.OffsetDelta), record{key: rec.Key, value: rec.Value}); err != nil {
-			return err
-		}
+// decodeBatch is decodeBatches for one batch. Control batches are skipped (nothing
+// transactional is written to this topic); a compressed batch is an error, since
+// Nagare writes none.
+func decodeBatch(b kmsg.RecordBatch, fn func(offset int64, r record) error) error {
+	if b.Attributes&coordinator.AttrControl != 0 {
+		return nil
 	}
-	return nil
+	if codec := b.Attributes & coordinator.AttrCompressionMask; codec != 0 {
+		return fmt.Errorf("%w: batch at offset %d is compressed (codec %d)", ErrCorruptRecord, b.FirstOffset, codec)
+	}
+	return coordinator.DecodeRecords(b, ErrCorruptRecord, func(offset int64, key, value []byte) error {
+		return fn(offset, record{key: key, value: value})
+	})
 }
 
 func decodeKey(b []byte) (string, error) {

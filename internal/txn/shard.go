@@ -7,6 +7,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/nagare-dev/nagare/internal/coordinator"
 	"github.com/nagare-dev/nagare/internal/log"
 	"github.com/nagare-dev/nagare/internal/partition"
 )
@@ -48,7 +51,8 @@ type shard struct {
 	txns  map[string]*transaction // guarded by mu
 }
 
-func (s *shard) ready() error {
+// Ready says whether the shard serves requests, and if not, the error to answer with.
+func (s *shard) Ready() error {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	switch s.state {
@@ -147,9 +151,16 @@ func storageError(err error) error {
 	}
 }
 
-// loadLocked starts replaying a newly led partition and returns its shard, loading
-// until the log has been read. Transactions found mid-completion are completed.
-func (c *Coordinator) loadLocked(index int32, store storage, p *partition.Partition, epoch int32) *shard {
+// loadLocked starts replaying a newly led partition and returns its shard. Called by
+// Shards.Apply with its lock held, so Close cannot begin waiting for loaders before
+// this one is counted.
+func (c *Coordinator) loadLocked(index int32, led coordinator.Leader) *shard {
+	return c.loadStore(index, &partitionStore{part: led.Partition, timeout: c.cfg.Settings.WriteTimeout}, led.Partition, led.Epoch)
+}
+
+// loadStore starts replaying store and returns its shard, loading until the log has
+// been read. Transactions found mid-completion are completed.
+func (c *Coordinator) loadStore(index int32, store storage, p *partition.Partition, epoch int32) *shard {
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &shard{coord: c, index: index, part: p, store: store, leaderEpoch: epoch, ctx: ctx, cancel: cancel,
 		state: shardLoading, txns: map[string]*transaction{}}
@@ -233,32 +244,10 @@ func (ps *partitionStore) write(batch []byte, now time.Time) error {
 	return awaitReplicated(ps.part, epoch, res.LastOffset, ps.timeout)
 }
 
-const loadReadBytes = 4 << 20
-
 // replay reads from the log start to the log end: the new leader's log is the one its
 // followers will match, so records past its high watermark count too (as Kafka loads).
 func (ps *partitionStore) replay(ctx context.Context, fn func(offset int64, r record) error) error {
-	l := ps.part.Log()
-	end := l.LogEndOffset()
-	for offset := l.LogStartOffset(); offset < end; {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		buf, _, err := l.ReadBytes(offset, log.ReadOptions{MaxBytes: loadReadBytes, MinOneBatch: true, MaxOffset: end})
-		if err != nil {
-			return fmt.Errorf("read %s-%d at %d: %w", StateTopic, ps.part.Index(), offset, err)
-		}
-		if len(buf) == 0 {
-			return nil
-		}
-		next, err := decodeBatches(buf, fn)
-		if err != nil {
-			return fmt.Errorf("%s-%d: %w", StateTopic, ps.part.Index(), err)
-		}
-		if next <= offset {
-			return fmt.Errorf("%w: %s-%d does not advance at offset %d", ErrCorruptRecord, StateTopic, ps.part.Index(), offset)
-		}
-		offset = next
-	}
-	return nil
+	return coordinator.Replay(ctx, ps.part, ps.part.Log().LogEndOffset(), ErrCorruptRecord, func(b kmsg.RecordBatch) error {
+		return decodeBatch(b, fn)
+	})
 }

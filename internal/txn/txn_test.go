@@ -11,24 +11,6 @@ import (
 	"github.com/nagare-dev/nagare/internal/metadata"
 )
 
-func TestPartitionForMatchesKafka(t *testing.T) {
-	cases := []struct {
-		id   string
-		n    int
-		want int32
-	}{
-		{"hello", 50, 99162322 % 50},  // "hello".hashCode() = 99162322
-		{"polygenelubricants", 50, 0}, // hashCode() = Integer.MIN_VALUE: Utils.abs gives 0
-		{"", 50, 0},
-		{"txn-Ω", 7, PartitionFor("txn-Ω", 7)}, // non-ASCII: UTF-16 units, no panic
-	}
-	for _, c := range cases {
-		if got := PartitionFor(c.id, c.n); got != c.want || got < 0 {
-			t.Errorf("PartitionFor(%q, %d) = %d, want %d", c.id, c.n, got, c.want)
-		}
-	}
-}
-
 // memStore is a shard's storage in memory: what was written, replayable.
 type memStore struct {
 	mu      sync.Mutex
@@ -92,12 +74,9 @@ func newTestCoordinatorWith(t *testing.T, store *memStore, now func() time.Time,
 	c := New(Config{Metadata: emptyMetadata{metadata.NewFSM(nil, nil).Image()}, ProducerIDs: &counterIDs{},
 		Settings: set, Now: now})
 	t.Cleanup(c.Close)
-	c.mu.Lock()
-	c.partitions = 1
-	s := c.loadLocked(0, store, nil, 7)
-	c.shards[0] = s
-	c.mu.Unlock()
-	waitFor(t, func() bool { return s.ready() == nil })
+	s := c.loadStore(0, store, nil, 7)
+	c.shards.Install(0, 1, s)
+	waitFor(t, func() bool { return s.Ready() == nil })
 	return c
 }
 
