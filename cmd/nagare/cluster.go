@@ -2,22 +2,17 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
-	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -37,13 +32,15 @@ func newClusterCommand() *cobra.Command {
 	return cmd
 }
 
-// newClusterUpCommand returns `nagare cluster up`: N nodes of this binary as child
-// processes, each `nagare serve` with process.roles=broker,controller and its own data
-// dir and ports, until SIGINT or SIGTERM, which stops them one by one (each with a
-// controlled shutdown while the others still form a quorum).
+// newClusterUpCommand returns `nagare cluster up`: nodes of this binary as child
+// processes, each `nagare serve` with its own data dir and ports, until SIGINT or
+// SIGTERM, which stops them one by one (each with a controlled shutdown while the others
+// still form a quorum). By default every node is combined (broker and controller); with
+// --controllers the quorum runs on dedicated controller-only nodes, as production KRaft
+// clusters do, so that layout can be tried locally too.
 func newClusterUpCommand() *cobra.Command {
 	var (
-		nodes   int
+		layout  clusterLayout
 		dataDir string
 		host    string
 		sets    []string
@@ -53,21 +50,29 @@ func newClusterUpCommand() *cobra.Command {
 		Short: "Start a local cluster of N brokers as child processes; Ctrl-C stops it",
 		Long: `Start N brokers on this machine, each a 'nagare serve' child process with its own
 data dir (<data-dir>/node-N), free ports, process.roles=broker,controller and
-controller.quorum.voters listing all of them. Each node's log goes to
-<data-dir>/node-N.log. Prints the bootstrap servers once every broker is up; Ctrl-C
-(SIGINT or SIGTERM) stops the nodes cleanly, one by one, and waits for them.`,
+controller.quorum.voters listing all of them. With --controllers K, nodes 1..K are
+controller-only (process.roles=controller, only a CONTROLLER listener) and the quorum's
+voters, and the N brokers that follow are broker-only. Each node's log goes to
+<data-dir>/node-N.log. Prints the bootstrap servers (brokers only) once every broker is
+up; Ctrl-C (SIGINT or SIGTERM) stops the nodes cleanly, brokers first, one by one, and
+waits for them.`,
 		Example: `  nagare cluster up --nodes 3
+  nagare cluster up --controllers 3 --nodes 2
   nagare cluster up --nodes 5 --data-dir /tmp/nagare --set broker.session.timeout.ms=3000`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if nodes < 1 {
-				return usagef(cmd, "--nodes must be at least 1, got %d", nodes)
+			if layout.brokers < 1 {
+				return usagef(cmd, "--nodes must be at least 1, got %d", layout.brokers)
 			}
-			return clusterUp(cmd.Context(), cmd.OutOrStdout(), nodes, dataDir, host, sets)
+			if layout.controllers < 0 {
+				return usagef(cmd, "--controllers must not be negative, got %d", layout.controllers)
+			}
+			return clusterUp(cmd.Context(), cmd.OutOrStdout(), layout, dataDir, host, sets)
 		},
 	}
 	f := cmd.Flags()
-	f.IntVar(&nodes, "nodes", 3, "number of brokers (each also a voter of the metadata quorum)")
+	f.IntVar(&layout.brokers, "nodes", 3, "number of brokers (each also a voter of the metadata quorum unless --controllers)")
+	f.IntVar(&layout.controllers, "controllers", 0, "number of controller-only nodes to run the quorum on (0: every broker is also a controller)")
 	f.StringVar(&dataDir, "data-dir", "./data", "root of the nodes' data dirs (node-N under it)")
 	f.StringVar(&host, "host", "127.0.0.1", "address the nodes listen on")
 	f.StringArrayVar(&sets, "set", nil, "broker config key=value for every node (repeatable)")
@@ -76,119 +81,133 @@ controller.quorum.voters listing all of them. Each node's log goes to
 
 // clusterNode is one child process of cluster up.
 type clusterNode struct {
-	id        int
-	client    string // host:port of the PLAINTEXT listener
+	clusterNodeSpec
 	cmd       *exec.Cmd
 	exited    chan struct{}
 	exitError error // set before exited closes
 }
 
-func clusterUp(ctx context.Context, out io.Writer, n int, root, host string, sets []string) error {
+func clusterUp(ctx context.Context, out io.Writer, layout clusterLayout, root, host string, sets []string) error {
 	self, err := os.Executable()
 	if err != nil {
 		return fmt.Errorf("find this binary to start the nodes: %w", err)
 	}
-	ports, err := freePorts(host, 2*n)
+	specs, err := layout.plan(host)
 	if err != nil {
 		return err
 	}
-	var voters []string
-	for i := range n {
-		voters = append(voters, fmt.Sprintf("%d@%s", i+1, net.JoinHostPort(host, strconv.Itoa(ports[n+i]))))
-	}
-	nodes := make([]*clusterNode, 0, n)
-	defer func() { stopClusterNodes(out, nodes) }()
-	for i := range n {
-		node := &clusterNode{id: i + 1, client: net.JoinHostPort(host, strconv.Itoa(ports[i])), exited: make(chan struct{})}
-		dir := filepath.Join(root, fmt.Sprintf("node-%d", node.id))
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return fmt.Errorf("node %d: %w", node.id, err)
-		}
-		logFile, err := os.OpenFile(filepath.Join(root, fmt.Sprintf("node-%d.log", node.id)), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	nodes := make([]*clusterNode, 0, len(specs))
+	defer func() { stopClusterNodes(out, stopOrder(nodes)) }()
+	for _, spec := range specs {
+		node, err := startClusterNode(self, root, spec, sets)
 		if err != nil {
-			return fmt.Errorf("node %d: %w", node.id, err)
+			return err
 		}
-		args := []string{"serve", "--data-dir", dir, "--http", "",
-			"--set", fmt.Sprintf("node.id=%d", node.id),
-			"--set", "process.roles=broker,controller",
-			"--set", fmt.Sprintf("listeners=PLAINTEXT://%s,CONTROLLER://%s", node.client, net.JoinHostPort(host, strconv.Itoa(ports[n+i]))),
-			"--set", "controller.listener.names=CONTROLLER",
-			"--set", "controller.quorum.voters=" + strings.Join(voters, ","),
-		}
-		for _, s := range sets {
-			args = append(args, "--set", s)
-		}
-		node.cmd = exec.Command(self, args...)
-		node.cmd.Stdout, node.cmd.Stderr = logFile, logFile
-		ownProcessGroup(node.cmd) // Ctrl-C reaches cluster up only, which stops the nodes in turn
-		if err := node.cmd.Start(); err != nil {
-			logFile.Close()
-			return fmt.Errorf("start node %d: %w", node.id, err)
-		}
-		go func() {
-			node.exitError = node.cmd.Wait()
-			logFile.Close()
-			close(node.exited)
-		}()
 		nodes = append(nodes, node)
-		fmt.Fprintf(out, "node %d: pid %d, data %s, log %s\n", node.id, node.cmd.Process.Pid, dir, logFile.Name())
-	}
-	var bootstrap []string
-	for _, node := range nodes {
-		bootstrap = append(bootstrap, node.client)
+		fmt.Fprintf(out, "node %d: %s, pid %d, data %s, log %s\n", node.id, node.roles, node.cmd.Process.Pid, node.dir(root), node.logPath(root))
 	}
 	if err := waitClusterUp(ctx, nodes); err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "bootstrap servers: %s\n", strings.Join(bootstrap, ","))
+	fmt.Fprintf(out, "bootstrap servers: %s\n", strings.Join(bootstrapServers(nodes), ","))
 	fmt.Fprintln(out, "press Ctrl-C to stop the cluster")
-	for _, node := range nodes {
-		select {
-		case <-ctx.Done():
-			return nil // the deferred stop does the rest
-		case <-node.exited:
-			return fmt.Errorf("node %d exited: %v (see its log)", node.id, node.exitError)
-		}
+	select {
+	case <-ctx.Done():
+		return nil // the deferred stop does the rest
+	case node := <-firstExit(ctx, nodes):
+		return fmt.Errorf("node %d exited: %v (see its log)", node.id, node.exitError)
 	}
-	return nil
 }
 
-// waitClusterUp waits until every node listens and lists every broker, or a node exits.
-// It dials first: a client started before anything listens backs off for longer than a
-// node takes to start.
+// startClusterNode starts one node as `nagare serve`, its output going to its log file.
+func startClusterNode(self, root string, spec clusterNodeSpec, sets []string) (*clusterNode, error) {
+	node := &clusterNode{clusterNodeSpec: spec, exited: make(chan struct{})}
+	if err := os.MkdirAll(node.dir(root), 0o755); err != nil {
+		return nil, fmt.Errorf("node %d: %w", node.id, err)
+	}
+	logFile, err := os.OpenFile(node.logPath(root), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("node %d: %w", node.id, err)
+	}
+	node.cmd = exec.Command(self, append([]string{"serve", "--data-dir", node.dir(root), "--http", ""}, node.serveSets(sets)...)...)
+	node.cmd.Stdout, node.cmd.Stderr = logFile, logFile
+	ownProcessGroup(node.cmd) // Ctrl-C reaches cluster up only, which stops the nodes in turn
+	if err := node.cmd.Start(); err != nil {
+		logFile.Close()
+		return nil, fmt.Errorf("start node %d: %w", node.id, err)
+	}
+	go func() {
+		node.exitError = node.cmd.Wait()
+		logFile.Close()
+		close(node.exited)
+	}()
+	return node, nil
+}
+
+// firstExit reports the first of nodes to exit, until ctx ends.
+func firstExit(ctx context.Context, nodes []*clusterNode) <-chan *clusterNode {
+	exits := make(chan *clusterNode, len(nodes))
+	for _, node := range nodes {
+		go func() {
+			select {
+			case <-node.exited:
+				exits <- node
+			case <-ctx.Done():
+			}
+		}()
+	}
+	return exits
+}
+
+// waitClusterUp waits until every broker listens and lists every broker, or any node
+// (a controller too: without the quorum no broker gets ready) exits. It dials first: a
+// client started before anything listens backs off for longer than a node takes to start.
 func waitClusterUp(ctx context.Context, nodes []*clusterNode) error {
 	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
-	for _, node := range nodes {
-		for {
-			c, err := net.DialTimeout("tcp", node.client, time.Second)
-			if err == nil {
-				c.Close()
-				break
-			}
-			select {
-			case <-node.exited:
-				return fmt.Errorf("node %d exited while starting: %v (see its log)", node.id, node.exitError)
-			case <-ctx.Done():
-				return fmt.Errorf("waiting for node %d to listen on %s: %w", node.id, node.client, ctx.Err())
-			case <-time.After(50 * time.Millisecond):
-			}
+	exits := firstExit(ctx, nodes)
+	brokers := slices.DeleteFunc(slices.Clone(nodes), func(n *clusterNode) bool { return n.client == "" })
+	for _, node := range brokers {
+		if err := waitListening(ctx, node, exits); err != nil {
+			return err
 		}
 	}
-	// Then each node must list every broker itself: a node that applied the others'
+	// Then each broker must list every broker itself: a broker that applied the others'
 	// registrations later would answer a client with part of the cluster.
-	for _, node := range nodes {
-		if err := waitNodeSees(ctx, node, len(nodes)); err != nil {
+	for _, node := range brokers {
+		if err := waitNodeSees(ctx, node, len(brokers), exits); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func waitNodeSees(ctx context.Context, node *clusterNode, brokers int) error {
+// startFailed is the error of waiting for a cluster a node of which exited.
+func startFailed(node *clusterNode) error {
+	return fmt.Errorf("node %d exited while starting: %v (see its log)", node.id, node.exitError)
+}
+
+func waitListening(ctx context.Context, node *clusterNode, exits <-chan *clusterNode) error {
+	for {
+		c, err := net.DialTimeout("tcp", node.client, time.Second)
+		if err == nil {
+			c.Close()
+			return nil
+		}
+		select {
+		case dead := <-exits:
+			return startFailed(dead)
+		case <-ctx.Done():
+			return fmt.Errorf("waiting for node %d to listen on %s: %w", node.id, node.client, ctx.Err())
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+func waitNodeSees(ctx context.Context, node *clusterNode, brokers int, exits <-chan *clusterNode) error {
 	cl, err := kgo.NewClient(kgo.SeedBrokers(node.client))
 	if err != nil {
-		return err
+		return fmt.Errorf("client for node %d: %w", node.id, err)
 	}
 	defer cl.Close()
 	seed := cl.SeedBrokers()[0]
@@ -200,12 +219,33 @@ func waitNodeSees(ctx context.Context, node *clusterNode, brokers int) error {
 			return nil
 		}
 		select {
-		case <-node.exited:
-			return fmt.Errorf("node %d exited while starting: %v (see its log)", node.id, node.exitError)
+		case dead := <-exits:
+			return startFailed(dead)
 		case <-ctx.Done():
 			return fmt.Errorf("waiting for node %d to see %d brokers: %w", node.id, brokers, ctx.Err())
 		case <-time.After(100 * time.Millisecond):
 		}
+	}
+}
+
+// stopOrder puts the brokers before the controller-only nodes: a broker's controlled
+// shutdown needs the quorum to move its leaderships, so the controllers go last.
+func stopOrder(nodes []*clusterNode) []*clusterNode {
+	ordered := slices.Clone(nodes)
+	slices.SortStableFunc(ordered, func(a, b *clusterNode) int {
+		return cmpBool(a.client == "", b.client == "")
+	})
+	return ordered
+}
+
+func cmpBool(a, b bool) int {
+	switch {
+	case a == b:
+		return 0
+	case a:
+		return 1
+	default:
+		return -1
 	}
 }
 
@@ -251,69 +291,4 @@ func freePorts(host string, n int) ([]int, error) {
 		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
 	}
 	return ports, nil
-}
-
-// newClusterStatusCommand returns `nagare cluster status`: brokers, the active
-// controller, and the partitions that are under-replicated (ISR smaller than the
-// replicas) or offline (no leader).
-func newClusterStatusCommand() *cobra.Command {
-	cf := new(clientFlags)
-	cmd := &cobra.Command{
-		Use:   "status",
-		Short: "Show brokers, the controller, and under-replicated and offline partitions",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := cf.validate(cmd); err != nil {
-				return err
-			}
-			return cf.explain(clusterStatus(cmd.Context(), cf, cmd.OutOrStdout()))
-		},
-	}
-	cf.register(cmd.Flags(), "nagare-cli")
-	return cmd
-}
-
-func clusterStatus(ctx context.Context, cf *clientFlags, out io.Writer) error {
-	adm, ctx, done, err := cf.openAdmin(ctx)
-	if err != nil {
-		return err
-	}
-	defer done()
-	md, err := adm.Metadata(ctx)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(out, "cluster %s, controller %d\n", md.Cluster, md.Controller)
-	fmt.Fprintln(out, "brokers:")
-	brokers := slices.Clone(md.Brokers)
-	slices.SortFunc(brokers, func(a, b kadm.BrokerDetail) int { return int(a.NodeID - b.NodeID) })
-	for _, b := range brokers {
-		role := ""
-		if b.NodeID == md.Controller {
-			role = " (controller)"
-		}
-		fmt.Fprintf(out, "  %d %s%s\n", b.NodeID, net.JoinHostPort(b.Host, strconv.Itoa(int(b.Port))), role)
-	}
-	var under, offline []string
-	for _, name := range md.Topics.Names() {
-		td := md.Topics[name]
-		for _, p := range td.Partitions.Sorted() {
-			desc := fmt.Sprintf("  %s-%d leader %d replicas %v isr %v", name, p.Partition, p.Leader, p.Replicas, p.ISR)
-			switch {
-			case p.Leader < 0 || errors.Is(p.Err, kerr.LeaderNotAvailable):
-				offline = append(offline, desc)
-			case len(p.ISR) < len(p.Replicas):
-				under = append(under, desc)
-			}
-		}
-	}
-	fmt.Fprintf(out, "under-replicated partitions: %d\n", len(under))
-	for _, s := range under {
-		fmt.Fprintln(out, s)
-	}
-	fmt.Fprintf(out, "offline partitions: %d\n", len(offline))
-	for _, s := range offline {
-		fmt.Fprintln(out, s)
-	}
-	return nil
 }

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
+
 	"github.com/nagare-dev/nagare/internal/brokertest"
 )
 
@@ -19,59 +21,105 @@ func TestClusterUp(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts three broker processes")
 	}
-	dir := t.TempDir()
-	ctx, cancel := context.WithTimeout(t.Context(), 90*time.Second)
-	defer cancel()
-	upCtx, stop := context.WithCancel(ctx)
-	defer stop()
-	var out, errOut syncBuffer
-	done := make(chan int, 1)
-	go func() {
-		done <- run(upCtx, []string{"cluster", "up", "--nodes", "3", "--data-dir", dir}, strings.NewReader(""), &out, &errOut)
-	}()
-	bootstrap := regexp.MustCompile(`bootstrap servers: (\S+)`)
-	var seeds string
-	for seeds == "" {
-		select {
-		case code := <-done:
-			log, _ := os.ReadFile(filepath.Join(dir, "node-1.log"))
-			t.Fatalf("cluster up exited %d before it was up\nstdout:\n%s\nstderr:\n%s\nnode 1's log:\n%s", code, out.String(), errOut.String(), log)
-		case <-ctx.Done():
-			t.Fatalf("cluster up not up in time\nstdout:\n%s", out.String())
-		case <-time.After(50 * time.Millisecond):
-		}
-		if m := bootstrap.FindStringSubmatch(out.String()); m != nil {
-			seeds = m[1]
-		}
+	up := startClusterUp(t, "--nodes", "3")
+	if n := len(strings.Split(up.seeds, ",")); n != 3 {
+		t.Fatalf("bootstrap servers %q: %d, want 3", up.seeds, n)
 	}
-	if n := len(strings.Split(seeds, ",")); n != 3 {
-		t.Fatalf("bootstrap servers %q: %d, want 3", seeds, n)
-	}
-	status := mustRun(t, "", "cluster", "status", "--bootstrap", seeds)
+	status := mustRun(t, "", "cluster", "status", "--bootstrap", up.seeds)
 	if !strings.Contains(status.stdout, "(controller)") || strings.Count(status.stdout, "\n  ") != 3 {
-		log, _ := os.ReadFile(filepath.Join(dir, "node-2.log"))
+		log, _ := os.ReadFile(filepath.Join(up.dir, "node-2.log"))
 		t.Errorf("status:\n%s\nnode 2's log:\n%s", status.stdout, log)
 	}
+	up.stopAndCheck(t, "1", "2", "3")
+}
 
-	stop()
+// TestClusterUpControllers starts one controller-only node and two broker-only nodes:
+// the bootstrap servers and cluster status list the two brokers alone, and the brokers
+// stop before the controller whose quorum their controlled shutdowns need.
+func TestClusterUpControllers(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts three node processes")
+	}
+	up := startClusterUp(t, "--controllers", "1", "--nodes", "2")
+	if !strings.Contains(up.out.String(), "node 1: controller,") || !strings.Contains(up.out.String(), "node 3: broker,") {
+		t.Errorf("roles:\n%s", up.out.String())
+	}
+	if n := len(strings.Split(up.seeds, ",")); n != 2 {
+		t.Fatalf("bootstrap servers %q: %d, want the 2 brokers", up.seeds, n)
+	}
+	status := mustRun(t, "", "cluster", "status", "--bootstrap", up.seeds)
+	if !strings.Contains(status.stdout, "(controller)") || strings.Count(status.stdout, "\n  ") != 2 ||
+		!strings.Contains(status.stdout, "\n  2 ") || !strings.Contains(status.stdout, "\n  3 ") {
+		t.Errorf("status:\n%s", status.stdout)
+	}
+	up.stopAndCheck(t, "1", "2", "3")
+	if out := up.out.String(); strings.Index(out, "node 1 stopped") < strings.Index(out, "node 3 stopped") {
+		t.Errorf("the controller stopped before a broker:\n%s", out)
+	}
+}
+
+// clusterUpRun is a cluster up running in the background.
+type clusterUpRun struct {
+	dir, seeds  string
+	out, errOut *syncBuffer
+	stop        context.CancelFunc
+	done        chan int
+}
+
+// startClusterUp runs cluster up with args in a temporary data dir until it prints the
+// bootstrap servers.
+func startClusterUp(t *testing.T, args ...string) *clusterUpRun {
+	t.Helper()
+	up := &clusterUpRun{dir: t.TempDir(), out: new(syncBuffer), errOut: new(syncBuffer), done: make(chan int, 1)}
+	ctx, cancel := context.WithTimeout(t.Context(), 90*time.Second)
+	t.Cleanup(cancel)
+	upCtx, stop := context.WithCancel(ctx)
+	t.Cleanup(stop)
+	up.stop = stop
+	go func() {
+		up.done <- run(upCtx, append([]string{"cluster", "up", "--data-dir", up.dir}, args...), strings.NewReader(""), up.out, up.errOut)
+	}()
+	bootstrap := regexp.MustCompile(`bootstrap servers: (\S+)`)
+	for up.seeds == "" {
+		select {
+		case code := <-up.done:
+			log, _ := os.ReadFile(filepath.Join(up.dir, "node-1.log"))
+			t.Fatalf("cluster up exited %d before it was up\nstdout:\n%s\nstderr:\n%s\nnode 1's log:\n%s", code, up.out.String(), up.errOut.String(), log)
+		case <-ctx.Done():
+			t.Fatalf("cluster up not up in time\nstdout:\n%s", up.out.String())
+		case <-time.After(50 * time.Millisecond):
+		}
+		if m := bootstrap.FindStringSubmatch(up.out.String()); m != nil {
+			up.seeds = m[1]
+		}
+	}
+	return up
+}
+
+// stopAndCheck cancels cluster up (as Ctrl-C does) and checks that it exits cleanly
+// and that each of the nodes ids stopped.
+func (up *clusterUpRun) stopAndCheck(t *testing.T, ids ...string) {
+	t.Helper()
+	up.stop()
 	select {
-	case code := <-done:
+	case code := <-up.done:
 		if code != exitOK {
-			t.Errorf("cluster up exited %d\nstderr:\n%s", code, errOut.String())
+			t.Errorf("cluster up exited %d\nstderr:\n%s", code, up.errOut.String())
 		}
 	case <-time.After(60 * time.Second):
 		t.Fatal("cluster up did not stop its nodes in time")
 	}
-	for _, id := range []string{"1", "2", "3"} {
-		if !strings.Contains(out.String(), "node "+id+" stopped") {
-			t.Errorf("node %s did not stop cleanly:\n%s", id, out.String())
+	for _, id := range ids {
+		if !strings.Contains(up.out.String(), "node "+id+" stopped") {
+			t.Errorf("node %s did not stop cleanly:\n%s", id, up.out.String())
 		}
 	}
 }
 
 // TestClusterStatus: with one broker of three stopped (and fenced), cluster status lists
 // the two others, the partitions of a replication factor 3 topic that lost it as
-// under-replicated and the replication factor 1 partition it held as offline.
+// under-replicated, the replication factor 1 partition it held as offline, and the
+// partition it was the preferred leader of, now led by another, as imbalanced.
 func TestClusterStatus(t *testing.T) {
 	brokers := brokertest.StartCluster(t, 3, brokertest.WithProperties(map[string]string{
 		"broker.heartbeat.interval.ms": "100",
@@ -89,24 +137,55 @@ func TestClusterStatus(t *testing.T) {
 		}
 	}
 	seeds := brokers[0].Addr()
-	healthy := mustRun(t, "", "cluster", "status", "--bootstrap", seeds)
-	if !strings.Contains(healthy.stdout, "under-replicated partitions: 0") || !strings.Contains(healthy.stdout, "offline partitions: 0") {
-		t.Fatalf("healthy cluster:\n%s", healthy.stdout)
-	}
+	// Each broker is the preferred leader of one partition of each topic (round-robin
+	// placement). Status may come from a broker that has not applied both topics yet.
+	waitStatus(t, seeds, "healthy cluster", func(out string) bool {
+		return strings.Contains(out, "under-replicated partitions: 0") && strings.Contains(out, "offline partitions: 0") &&
+			strings.Contains(out, "not led by their preferred replica: 0") &&
+			strings.Count(out, "leads 2 of its 2 preferred partitions") == 3
+	})
 
-	brokers[2].Kill() // node 3: leads one partition of each topic (round-robin placement)
+	brokers[2].Kill() // node 3: leads one partition of each topic
+	r := waitStatus(t, seeds, "status after broker 3 stopped", func(out string) bool {
+		return strings.Contains(out, "under-replicated partitions: 3") && strings.Contains(out, "offline partitions: 1") &&
+			!strings.Contains(out, " 3 127.0.0.1") &&
+			// Broker 3's wide partition moved to another replica; its narrow one is offline.
+			strings.Contains(out, "not led by their preferred replica: 1")
+	})
+	t.Logf("status:\n%s", r.stdout)
+}
+
+// waitStatus runs cluster status until ok accepts its output, for up to 10 s.
+func waitStatus(t *testing.T, seeds, what string, ok func(string) bool) cliResult {
+	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
-	var r cliResult
-	for time.Now().Before(deadline) {
-		r = mustRun(t, "", "cluster", "status", "--bootstrap", seeds)
-		if strings.Contains(r.stdout, "under-replicated partitions: 3") && strings.Contains(r.stdout, "offline partitions: 1") {
-			break
+	for {
+		r := mustRun(t, "", "cluster", "status", "--bootstrap", seeds)
+		if ok(r.stdout) {
+			return r
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s:\n%s", what, r.stdout)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	if !strings.Contains(r.stdout, "under-replicated partitions: 3") || !strings.Contains(r.stdout, "offline partitions: 1") ||
-		strings.Contains(r.stdout, " 3 127.0.0.1") {
-		t.Fatalf("status after broker 3 stopped:\n%s", r.stdout)
+}
+
+// TestLeaderImbalance: a partition led by another replica than its first counts against
+// the first and is listed; an offline one counts against it too but is left to the
+// offline list.
+func TestLeaderImbalance(t *testing.T) {
+	topics := kadm.TopicDetails{"t": {Topic: "t", Partitions: kadm.PartitionDetails{
+		0: {Partition: 0, Leader: 1, Replicas: []int32{1, 2}},
+		1: {Partition: 1, Leader: 1, Replicas: []int32{2, 1}},
+		2: {Partition: 2, Leader: -1, Replicas: []int32{2}},
+		3: {Partition: 3, Leader: 2, Replicas: []int32{2, 1}},
+	}}}
+	counts, imbalanced := leaderImbalance(topics)
+	if counts[1] != (preferredLeads{preferred: 1, leading: 1}) || counts[2] != (preferredLeads{preferred: 3, leading: 1}) {
+		t.Errorf("counts %+v", counts)
 	}
-	t.Logf("status:\n%s", r.stdout)
+	if len(imbalanced) != 1 || !strings.HasPrefix(imbalanced[0], "  t-1 leader 1 ") {
+		t.Errorf("imbalanced %q, want t-1 only", imbalanced)
+	}
 }

@@ -13,8 +13,10 @@ package api
 // INVALID_RECORD_STATE for an offset the member does not hold). Then each partition
 // led here acquires up to max_records (v1; 500 for v0) available records: the read
 // starts at the first available offset and returns whole batches as file ranges sent
-// with sendfile, cut after the last batch holding an acquired offset; acquired_records
-// tell the client which offsets it holds and their delivery counts (records outside
+// with sendfile, cut after the last batch holding an acquired offset, and warmed like
+// a Fetch's (share_fetch_warm.go: a range not in the page cache is loaded by the
+// warm-up pool; one cut at the deadline gives back what it acquired past the cut);
+// acquired_records tell the client which offsets it holds and their delivery counts (records outside
 // them are in the batches but not the client's). With nothing acquired the request
 // waits up to max_wait_ms for an append or a release (an acknowledgement's, a session
 // close's, an expired lock's). Needs READ on the group (GROUP_AUTHORIZATION_FAILED) and
@@ -24,8 +26,7 @@ package api
 //
 // Differs from Kafka: batch_size and max_records strictness (KIP-1206, v1), renewals
 // (v2, KIP-1222) and share.isolation.level=read_committed are not done (records are
-// read up to the high watermark). Cold ranges are not sent through the warm-up pool:
-// an acquired range is sent as read. Sessions are per member, not per connection, and
+// read up to the high watermark). Sessions are per member, not per connection, and
 // their count is not bounded (Kafka's group.share.max.share.sessions).
 
 import (
@@ -68,7 +69,7 @@ func (d *Dispatcher) handleShareFetch(ctx context.Context, r *request) {
 	sf.acknowledge(ctx)
 	if req.ShareSessionEpoch == share.FinalEpoch {
 		d.releaseSession(ctx, groupID, member, parts)
-		sf.send()
+		sf.send(ctx)
 		return
 	}
 	sf.parts = parts
@@ -77,7 +78,7 @@ func (d *Dispatcher) handleShareFetch(ctx context.Context, r *request) {
 		waits = sf.waits(ctx) // before the read: an append between them still wakes us
 	}
 	if sf.acquire(ctx) > 0 || req.MaxWaitMillis <= 0 || sf.failed {
-		sf.send()
+		sf.send(ctx)
 		return
 	}
 	deadline := r.received.Add(time.Duration(req.MaxWaitMillis) * time.Millisecond)
@@ -365,19 +366,19 @@ func (sf *shareFetch) longPoll(ctx context.Context, deadline time.Time, waits []
 			reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(ctx.Done())})
 		chosen, _, _ := reflect.Select(cases)
 		if chosen >= len(cases)-2 {
-			sf.send()
+			sf.send(ctx)
 			return
 		}
 		waits = sf.waits(ctx)
 		if sf.acquire(ctx) > 0 || sf.failed {
-			sf.send()
+			sf.send(ctx)
 			return
 		}
 	}
 }
 
-// send encodes the response with its file ranges and completes the reply.
-func (sf *shareFetch) send() {
+// reply encodes the response with its file ranges and completes the reply.
+func (sf *shareFetch) reply() {
 	throttle, decided := sf.r.throttleNow(0)
 	sf.resp.resp.ThrottleMillis = throttleMillis(throttle)
 	start := sf.r.encodeStart(decided)

@@ -1,17 +1,20 @@
 package api
 
-// The read path's half of Fetch. Before a response's file ranges reach the connection
-// writer (whose sendfile would block on the disk for a cold range, stalling every reply
-// behind it: the seed's incident), each is checked for page cache residency; cold ones
-// go to the warm-up pool (internal/readpath), and the reply completes when they are
-// loaded. The wait is the fetch's own, like a long poll's: the connection keeps reading,
-// other connections never notice, and no lock is held, so appends go on.
+// The read path's half of Fetch and ShareFetch. Before a response's file ranges reach
+// the connection writer (whose sendfile would block on the disk for a cold range,
+// stalling every reply behind it: the seed's incident), each is checked for page cache
+// residency; cold ones go to the warm-up pool (internal/readpath), and the reply
+// completes when they are loaded. The wait is the fetch's own, like a long poll's: the
+// connection keeps reading, other connections never notice, and no lock is held, so
+// appends go on.
 //
 // Deadline: a fetch waits for warm-up no longer than its max_wait_ms (from when it
 // arrived). Then it answers with what is ready: warm partitions whole, cold ones cut to
 // the whole batches already loaded, the rest empty (the client asks again from there).
 // If nothing at all is ready, it waits for its first cold range only, so a consumer with
 // a max_wait_ms shorter than a disk read still makes progress instead of spinning.
+// Fetch and ShareFetch differ only in how a range is cut (coldRanges): a fetch re-reads
+// the log, a share fetch also gives back the records it acquired past the cut.
 
 import (
 	"context"
@@ -24,54 +27,124 @@ import (
 	"github.com/nagare-dev/nagare/internal/readpath"
 )
 
+// coldRanges are the cold ranges of one response, in warm-up job order.
+type coldRanges interface {
+	// length is cold range k's length as it stands.
+	length(k int) int64
+	// loaded is the length of cold range k's whole batches within its first ready bytes.
+	loaded(k int, ready int64) int64
+	// cut shortens cold range k to its whole batches within its first ready bytes.
+	cut(k int, ready int64)
+}
+
+// warmFetch is a response waiting for its cold ranges to load.
+type warmFetch struct {
+	cold     coldRanges
+	n        int  // how many cold ranges
+	resident bool // a resident range carries records: enough to answer at the deadline
+	job      *readpath.Job
+	deadline time.Time
+}
+
+// warmUp checks ranges for residency and queues the cold ones on the warm-up pool. It
+// returns a nil job when nothing is cold or warm-up is off; else cold indexes ranges,
+// in job order, and resident says whether a resident range carries records.
+func (d *Dispatcher) warmUp(r *request, ranges []log.FileRange) (job *readpath.Job, cold []int, resident bool) {
+	pool := d.cfg.ReadPath
+	if pool == nil || !pool.Enabled() {
+		return nil, nil, false
+	}
+	var load []readpath.Range
+	for i, rec := range ranges {
+		if rec.Length == 0 {
+			continue
+		}
+		rng := readpath.Range{File: rec.File, Offset: rec.Position, Length: rec.Length}
+		if pool.Resident(rng) {
+			resident = true
+			continue
+		}
+		cold, load = append(cold, i), append(load, rng)
+	}
+	if len(cold) == 0 {
+		return nil, nil, resident
+	}
+	tenant := readpath.Tenant{Principal: "User:" + r.session.Principal(), ClientID: r.header.ClientID}
+	return pool.Warm(tenant, load), cold, resident
+}
+
 // coldPartition is a partition of a fetch response whose range is not in the page cache.
 type coldPartition struct {
 	topic, partition int   // indexes into fetchResponse.topics and its partitions
 	fetchOffset      int64 // where the range starts, to re-read a prefix of it
 }
 
-// warmFetch is a fetch response waiting for its cold ranges to load.
-type warmFetch struct {
-	resp     *fetchResponse
-	cold     []coldPartition // in job range order
-	job      *readpath.Job
-	deadline time.Time
-	// prefix re-reads cold partition c from its fetch offset within maxBytes: whole
+// fetchCold is a Fetch response's cold ranges.
+type fetchCold struct {
+	resp  *fetchResponse
+	parts []coldPartition // in job order
+	// read re-reads cold partition c from its fetch offset within maxBytes: whole
 	// batches, a prefix of the range first read; an empty range if that cannot be done.
-	prefix func(c coldPartition, maxBytes int64) log.FileRange
+	read func(c coldPartition, maxBytes int64) log.FileRange
+}
+
+func (f *fetchCold) rec(k int) *log.FileRange {
+	c := f.parts[k]
+	return &f.resp.topics[c.topic].partitions[c.partition].records
+}
+
+func (f *fetchCold) length(k int) int64 { return f.rec(k).Length }
+
+// prefix is the whole batches of cold range k within ready bytes; the caller releases
+// it. It is empty when nothing is loaded, or when the re-read is not a prefix of the range.
+func (f *fetchCold) prefix(k int, ready int64) log.FileRange {
+	if ready <= 0 {
+		return log.FileRange{}
+	}
+	rec := f.rec(k)
+	cut := f.read(f.parts[k], ready)
+	if cut.File != rec.File || cut.Position != rec.Position || cut.Length > ready {
+		cut.Release()
+		return log.FileRange{}
+	}
+	return cut
+}
+
+func (f *fetchCold) loaded(k int, ready int64) int64 {
+	cut := f.prefix(k, ready)
+	defer cut.Release()
+	return cut.Length
+}
+
+func (f *fetchCold) cut(k int, ready int64) {
+	cut := f.prefix(k, ready)
+	rec := f.rec(k)
+	rec.Release()
+	*rec = cut
 }
 
 // sendWhenWarm completes a fetch once its ranges are resident: at once when they are (or
 // warm-up is off), else after warm-up or at the deadline. With inline false the wait
 // runs on its own goroutine, so the caller (the connection's reader) never waits.
 func (d *Dispatcher) sendWhenWarm(ctx context.Context, r *request, req *kmsg.FetchRequest, resp *fetchResponse, deadline time.Time, inline bool) {
-	pool := d.cfg.ReadPath
-	if pool == nil || !pool.Enabled() {
-		d.sendFetch(r, resp)
-		return
-	}
-	var cold []coldPartition
-	var ranges []readpath.Range
+	var ranges []log.FileRange
+	var where []coldPartition
 	for i := range resp.topics {
 		for j := range resp.topics[i].partitions {
-			rec := resp.topics[i].partitions[j].records
-			rng := readpath.Range{File: rec.File, Offset: rec.Position, Length: rec.Length}
-			if rec.Length == 0 || pool.Resident(rng) {
-				continue
-			}
-			cold = append(cold, coldPartition{topic: i, partition: j, fetchOffset: req.Topics[i].Partitions[j].FetchOffset})
-			ranges = append(ranges, rng)
+			ranges = append(ranges, resp.topics[i].partitions[j].records)
+			where = append(where, coldPartition{topic: i, partition: j, fetchOffset: req.Topics[i].Partitions[j].FetchOffset})
 		}
 	}
-	if len(cold) == 0 {
+	job, cold, resident := d.warmUp(r, ranges)
+	if job == nil {
 		d.sendFetch(r, resp)
 		return
 	}
-	w := &warmFetch{
-		resp: resp, cold: cold, deadline: deadline,
-		job:    pool.Warm(readpath.Tenant{Principal: "User:" + r.session.Principal(), ClientID: r.header.ClientID}, ranges),
-		prefix: func(c coldPartition, maxBytes int64) log.FileRange { return d.readPrefix(resp, c, maxBytes) },
+	fc := &fetchCold{resp: resp, read: func(c coldPartition, maxBytes int64) log.FileRange { return d.readPrefix(resp, c, maxBytes) }}
+	for _, i := range cold {
+		fc.parts = append(fc.parts, where[i])
 	}
+	w := &warmFetch{cold: fc, n: len(cold), resident: resident, job: job, deadline: deadline}
 	if inline {
 		w.wait(ctx)
 		d.sendFetch(r, resp)
@@ -100,9 +173,9 @@ func (d *Dispatcher) readPrefix(resp *fetchResponse, c coldPartition, maxBytes i
 	return res.Range
 }
 
-// wait returns when resp may be sent: its cold ranges loaded, or the deadline passed and
-// resp cut to what is loaded, or ctx ended (the connection is closing; nothing will be
-// sent).
+// wait returns when the response may be sent: its cold ranges loaded, or the deadline
+// passed and the ranges cut to what is loaded, or ctx ended (the connection is
+// closing; nothing will be sent).
 func (w *warmFetch) wait(ctx context.Context) {
 	timer := time.NewTimer(time.Until(w.deadline))
 	defer timer.Stop()
@@ -130,54 +203,29 @@ func (w *warmFetch) wait(ctx context.Context) {
 
 // anyReady says whether, cut to what is loaded, the response would carry any records.
 func (w *warmFetch) anyReady() bool {
-	var coldBytes int64
-	for k, c := range w.cold {
-		rec := &w.resp.topics[c.topic].partitions[c.partition].records
-		coldBytes += rec.Length
-		if w.job.Ready(k) >= rec.Length {
+	if w.resident {
+		return true
+	}
+	for k := range w.n {
+		if w.job.Ready(k) >= w.cold.length(k) {
 			return true
 		}
 	}
-	if w.resp.bytes() > coldBytes {
-		return true // a resident partition has records
-	}
-	for k := range w.cold {
-		cut := w.loadedPrefix(k)
-		n := cut.Length
-		cut.Release()
-		if n > 0 {
+	for k := range w.n {
+		if ready := w.job.Ready(k); ready > 0 && w.cold.loaded(k, ready) > 0 {
 			return true
 		}
 	}
 	return false
 }
 
-// loadedPrefix is the whole batches of cold range k that are loaded; the caller releases
-// it. It is empty when nothing is, or when the re-read is not a prefix of the range.
-func (w *warmFetch) loadedPrefix(k int) log.FileRange {
-	c := w.cold[k]
-	rec := &w.resp.topics[c.topic].partitions[c.partition].records
-	ready := w.job.Ready(k)
-	if ready <= 0 {
-		return log.FileRange{}
-	}
-	cut := w.prefix(c, ready)
-	if cut.File != rec.File || cut.Position != rec.Position || cut.Length > ready {
-		cut.Release()
-		return log.FileRange{}
-	}
-	return cut
-}
-
 // cutToReady replaces each cold range not wholly loaded by its loaded whole batches.
 func (w *warmFetch) cutToReady() {
-	for k, c := range w.cold {
-		rec := &w.resp.topics[c.topic].partitions[c.partition].records
-		if w.job.Ready(k) >= rec.Length {
+	for k := range w.n {
+		ready := w.job.Ready(k)
+		if ready >= w.cold.length(k) {
 			continue
 		}
-		cut := w.loadedPrefix(k)
-		rec.Release()
-		*rec = cut
+		w.cold.cut(k, max(ready, 0))
 	}
 }

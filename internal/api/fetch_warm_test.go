@@ -67,21 +67,26 @@ func newWarmTest(t *testing.T, allow int32, lengths ...int64) *warmTest {
 	return wt
 }
 
-// start queues the first `cold` partitions for warm-up with the given deadline.
+// start queues the first `cold` partitions for warm-up with the given deadline; the
+// others are resident.
 func (wt *warmTest) start(cold int, deadline time.Time) *warmFetch {
-	w := &warmFetch{resp: wt.resp, deadline: deadline}
+	fc := &fetchCold{resp: wt.resp}
+	w := &warmFetch{cold: fc, n: cold, deadline: deadline}
 	var ranges []readpath.Range
-	for j := range cold {
-		rec := wt.resp.topics[0].partitions[j].records
-		w.cold = append(w.cold, coldPartition{topic: 0, partition: j, fetchOffset: int64(j * 1000)})
-		ranges = append(ranges, readpath.Range{File: rec.File, Offset: rec.Position, Length: rec.Length})
+	for j, p := range wt.resp.topics[0].partitions {
+		if j >= cold {
+			w.resident = w.resident || p.records.Length > 0
+			continue
+		}
+		fc.parts = append(fc.parts, coldPartition{topic: 0, partition: j, fetchOffset: int64(j * 1000)})
+		ranges = append(ranges, readpath.Range{File: p.records.File, Offset: p.records.Position, Length: p.records.Length})
 	}
 	// The fake log: whole 1000-byte batches from the range's start.
 	orig := make([]log.FileRange, len(wt.resp.topics[0].partitions))
 	for j, p := range wt.resp.topics[0].partitions {
 		orig[j] = p.records
 	}
-	w.prefix = func(c coldPartition, maxBytes int64) log.FileRange {
+	fc.read = func(c coldPartition, maxBytes int64) log.FileRange {
 		r := orig[c.partition]
 		return log.FileRange{File: r.File, Position: r.Position, Length: min(maxBytes/warmTestBatch*warmTestBatch, r.Length)}
 	}

@@ -17,7 +17,8 @@ import (
 // startHTTP serves /metrics (Prometheus text, or OpenMetrics when the scraper asks),
 // /healthz (the process is up), /readyz (the broker has loaded its logs and metadata and
 // its listeners are open), /v1/clients (the per-client view, JSON), /v1/io (the read
-// path's log2 histograms, JSON) and, with Config.PProf, /debug/pprof.
+// path's log2 histograms, JSON), /v1/share-groups (share-partitions' in-flight counts,
+// JSON) and, with Config.PProf, /debug/pprof.
 func (b *Broker) startHTTP(addr string, withPProf bool) error {
 	if err := b.openStats(); err != nil {
 		return err
@@ -42,6 +43,7 @@ func (b *Broker) startHTTP(addr string, withPProf bool) error {
 	})
 	mux.HandleFunc("/v1/clients", b.serveClients)
 	mux.HandleFunc("/v1/io", b.serveIO)
+	mux.HandleFunc("/v1/share-groups", b.serveShareGroups)
 	if withPProf {
 		mux.HandleFunc("/debug/pprof/", pprof.Index)
 		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)

@@ -67,13 +67,21 @@ func StartCluster(t testing.TB, n int, opts ...Option) []*Broker {
 	}
 	ports := make([]int, n)
 	var voters []string
+	// Every port stays held until all are picked: a port closed at once could be handed
+	// out again to the next pick (seen as raft's "duplicate address in configuration").
+	held := make([]net.Listener, n)
 	for i := range n {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			t.Fatal(err)
 		}
+		held[i] = ln
 		ports[i] = ln.Addr().(*net.TCPAddr).Port
+	}
+	for _, ln := range held {
 		ln.Close()
+	}
+	for i := range n {
 		if i < voterCount {
 			voters = append(voters, fmt.Sprintf("%d@127.0.0.1:%d", i+1, ports[i]))
 		}

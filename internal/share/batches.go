@@ -52,3 +52,26 @@ func CutRange(r log.FileRange, batches []Batch, last int64) log.FileRange {
 	}
 	return r
 }
+
+// WholeBatches is the prefix of r made of whole batches within maxBytes: its length
+// and the last offset of its last batch (-1 when no whole batch fits). A share fetch
+// cut at its warm-up deadline sends that prefix and gives back the records after it.
+func WholeBatches(r log.FileRange, maxBytes int64) (length, last int64, err error) {
+	var hdr [batchHeaderPrefix]byte
+	last = -1
+	limit := r.Position + min(maxBytes, r.Length)
+	for pos := r.Position; pos < limit; {
+		if _, err := r.File.ReadAt(hdr[:], pos); err != nil && err != io.EOF {
+			return 0, -1, fmt.Errorf("share: reading batch header at %d: %w", pos, err)
+		}
+		size := 12 + int64(int32(binary.BigEndian.Uint32(hdr[8:])))
+		if size < batchHeaderPrefix || pos+size > limit {
+			break
+		}
+		base := int64(binary.BigEndian.Uint64(hdr[0:]))
+		last = base + int64(int32(binary.BigEndian.Uint32(hdr[23:])))
+		pos += size
+		length = pos - r.Position
+	}
+	return length, last, nil
+}

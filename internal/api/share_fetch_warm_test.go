@@ -1,0 +1,91 @@
+package api
+
+import (
+	"context"
+	"encoding/binary"
+	"os"
+	"path/filepath"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/nagare-dev/nagare/internal/log"
+	"github.com/nagare-dev/nagare/internal/readpath"
+	"github.com/nagare-dev/nagare/internal/share"
+)
+
+// A cold share range cut at the deadline keeps its loaded whole batches and only the
+// acquired records they hold.
+func TestShareWarmDeadlineCutsAcquired(t *testing.T) {
+	f, err := os.Create(filepath.Join(t.TempDir(), "seg"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	hdr := make([]byte, 1000) // ten batches of 1000 bytes, ten offsets each
+	for i := range 10 {
+		binary.BigEndian.PutUint64(hdr[0:], uint64(i*10))
+		binary.BigEndian.PutUint32(hdr[8:], 1000-12)
+		binary.BigEndian.PutUint32(hdr[23:], 9)
+		if _, err := f.Write(hdr); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var loads atomic.Int32
+	gate := make(chan struct{})
+	pool, err := readpath.NewPool(readpath.Config{
+		Enabled: true, Workers: 1, ChunkBytes: warmTestChunk, Dir: t.TempDir(),
+		Load: func(*os.File, int64, int64) error {
+			if loads.Add(1) > 1 {
+				<-gate // one chunk (4096 bytes: four whole batches) loads
+			}
+			return nil
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	defer close(gate)
+	sf := shareWarmFetch(f)
+	sf.d = &Dispatcher{cfg: Config{ReadPath: pool, Shares: share.New(share.Config{Store: &share.MemoryStore{}})}}
+	sc := &shareCold{sf: sf, parts: []sharePos{{0, 0}}}
+	rng := sf.resp.records[0][0]
+	w := &warmFetch{cold: sc, n: 1, deadline: time.Now().Add(100 * time.Millisecond),
+		job: pool.Warm(readpath.Tenant{ClientID: "test"}, []readpath.Range{{File: rng.File, Offset: rng.Position, Length: rng.Length}})}
+	w.wait(context.Background())
+	if got := sf.resp.records[0][0].Length; got != 4000 {
+		t.Fatalf("range cut to %d bytes, want 4000", got)
+	}
+	acq := sf.resp.resp.Topics[0].Partitions[0].AcquiredRecords
+	if len(acq) != 1 || acq[0].FirstOffset != 5 || acq[0].LastOffset != 39 {
+		t.Fatalf("acquired records %+v, want [5, 39]", acq)
+	}
+}
+
+// shareWarmFetch is a ShareFetch response holding all of f, offsets 5-99 acquired.
+func shareWarmFetch(f *os.File) *shareFetch {
+	resp := kmsg.NewPtrShareFetchResponse()
+	tp := kmsg.NewShareFetchResponseTopicPartition()
+	a := kmsg.NewShareFetchResponseTopicPartitionAcquiredRecord()
+	a.FirstOffset, a.LastOffset, a.DeliveryCount = 5, 99, 1
+	tp.AcquiredRecords = append(tp.AcquiredRecords, a)
+	topic := kmsg.NewShareFetchResponseTopic()
+	topic.Partitions = append(topic.Partitions, tp)
+	resp.Topics = append(resp.Topics, topic)
+	records := [][]log.FileRange{{{File: f, Position: 0, Length: 10000}}}
+	return &shareFetch{req: kmsg.NewPtrShareFetchRequest(), resp: &shareFetchResponse{resp: resp, records: records}, group: "g", member: "m"}
+}
+
+func TestSplitAcquired(t *testing.T) {
+	in := []kmsg.ShareFetchResponseTopicPartitionAcquiredRecord{{FirstOffset: 0, LastOffset: 3}, {FirstOffset: 4, LastOffset: 9, DeliveryCount: 2}, {FirstOffset: 12, LastOffset: 15}}
+	kept, back := splitAcquired(in, 6)
+	if len(kept) != 2 || kept[1].LastOffset != 6 || len(back) != 2 || back[0].FirstOffset != 7 || back[0].DeliveryCount != 2 || back[1].FirstOffset != 12 {
+		t.Fatalf("kept %+v back %+v", kept, back)
+	}
+	if kept, back = splitAcquired(in, -1); len(kept) != 0 || len(back) != 3 {
+		t.Fatalf("cut to nothing: kept %+v back %+v", kept, back)
+	}
+}
