@@ -17,9 +17,26 @@ type brokerState interface {
 	electable(id int32) bool
 }
 
+// liveness is what an election pass decides from: one Image and the brokers in
+// controlled shutdown (which only the active controller knows).
 type liveness struct {
 	img          *metadata.Image
 	shuttingDown map[int32]bool
+}
+
+// liveness snapshots the Image and the brokers in controlled shutdown; false when this
+// node is not the active controller.
+func (c *Controller) liveness() (liveness, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.active {
+		return liveness{}, false
+	}
+	state := liveness{img: c.store.Image(), shuttingDown: make(map[int32]bool, len(c.shuttingDown))}
+	for id := range c.shuttingDown {
+		state.shuttingDown[id] = true
+	}
+	return state, true
 }
 
 func (l liveness) alive(id int32) bool {
@@ -36,16 +53,10 @@ func (l liveness) electable(id int32) bool { return l.alive(id) && !l.shuttingDo
 func (c *Controller) elect(ctx context.Context) bool {
 	c.electMu.Lock()
 	defer c.electMu.Unlock()
-	c.mu.Lock()
-	if !c.active {
-		c.mu.Unlock()
+	state, active := c.liveness()
+	if !active {
 		return true
 	}
-	state := liveness{img: c.store.Image(), shuttingDown: make(map[int32]bool, len(c.shuttingDown))}
-	for id := range c.shuttingDown {
-		state.shuttingDown[id] = true
-	}
-	c.mu.Unlock()
 	ok := true
 	for _, t := range state.img.Topics() {
 		unclean, resolved := false, false

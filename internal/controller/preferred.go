@@ -64,21 +64,6 @@ func (c *Controller) ElectLeader(ctx context.Context, topic string, partition in
 	return index, nil
 }
 
-// liveness snapshots the Image and the brokers in controlled shutdown; false when this
-// node is not the active controller.
-func (c *Controller) liveness() (liveness, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if !c.active {
-		return liveness{}, false
-	}
-	state := liveness{img: c.store.Image(), shuttingDown: make(map[int32]bool, len(c.shuttingDown))}
-	for id := range c.shuttingDown {
-		state.shuttingDown[id] = true
-	}
-	return state, true
-}
-
 // preferredChange is a preferred election's change of one partition (Kafka's
 // PartitionChangeBuilder with Election.PREFERRED).
 func preferredChange(p metadata.PartitionAssignment, s brokerState) (metadata.ChangePartition, error) {

@@ -16,16 +16,10 @@ import (
 func (c *Controller) reassign(ctx context.Context) bool {
 	c.electMu.Lock() // elections and completions compute from the same image, one at a time
 	defer c.electMu.Unlock()
-	c.mu.Lock()
-	if !c.active {
-		c.mu.Unlock()
+	state, active := c.liveness() // election.go
+	if !active {
 		return true
 	}
-	state := liveness{img: c.store.Image(), shuttingDown: make(map[int32]bool, len(c.shuttingDown))}
-	for id := range c.shuttingDown {
-		state.shuttingDown[id] = true
-	}
-	c.mu.Unlock()
 	ok := true
 	for _, t := range state.img.Topics() {
 		for _, p := range t.Partitions {
