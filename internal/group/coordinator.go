@@ -1,7 +1,6 @@
 package group
 
 import (
-	"context"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -271,15 +270,5 @@ func (c *Coordinator) dropTopicOffsets(topics map[string]bool) {
 			}
 			g.unlock()
 		}
-	}
-}
-
-// contextDone reports whether ctx is done, without blocking.
-func contextDone(ctx context.Context) bool {
-	select {
-	case <-ctx.Done():
-		return true
-	default:
-		return false
 	}
 }

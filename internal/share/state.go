@@ -30,20 +30,6 @@ func encodeKey(k Key) []byte {
 	return binary.BigEndian.AppendUint32(b, uint32(k.Partition))
 }
 
-func decodeKey(b []byte) (Key, error) {
-	if len(b) < 4 || binary.BigEndian.Uint16(b) != stateFormatVersion {
-		return Key{}, fmt.Errorf("%w: key of %d bytes", ErrCorruptState, len(b))
-	}
-	n := int(binary.BigEndian.Uint16(b[2:]))
-	if len(b) != 4+n+16+4 {
-		return Key{}, fmt.Errorf("%w: key of %d bytes for a %d-byte group", ErrCorruptState, len(b), n)
-	}
-	k := Key{Group: string(b[4 : 4+n])}
-	copy(k.TopicID[:], b[4+n:])
-	k.Partition = int32(binary.BigEndian.Uint32(b[4+n+16:]))
-	return k, nil
-}
-
 // The snapshot of a share-partition (Kafka's ShareSnapshotValue) is the start offset
 // and, for [start, end), runs of offsets with one state and delivery count; its bytes
 // are SnapshotState's (wire.go). Acquired offsets are written as Available: after a
