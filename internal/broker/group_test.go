@@ -289,6 +289,10 @@ func TestGroupStaticMembership(t *testing.T) {
 			oldB = m.MemberID
 		}
 	}
+	// a was assigned when it joined alone and again when b joined; franz-go runs the
+	// callback after it has the new generation, so wait for it before counting.
+	waitFor(t, 10*time.Second, func() bool { return aAssigned.Load() >= 2 },
+		func() string { return fmt.Sprintf("a assigned %d times before the restart, want 2", aAssigned.Load()) })
 	aBefore := aAssigned.Load()
 
 	// Restart b: a static member does not leave on close, and its return with the same

@@ -222,6 +222,9 @@ func (c *cluster) readAll(h *history, ends map[int32]int64) map[int32]map[int64]
 	}
 	cl, err := kgo.NewClient(kgo.SeedBrokers(c.bootstrap()...), kgo.Dialer(c.dial),
 		kgo.ClientID("chaos-verify"), kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: offsets}),
+		// A partition may end in a transaction marker: without its control record the
+		// reader could not tell it has reached the end.
+		kgo.KeepControlRecords(),
 		kgo.FetchMaxWait(100*time.Millisecond))
 	if err != nil {
 		c.t.Fatal(err)
@@ -257,6 +260,10 @@ func (c *cluster) readAll(h *history, ends map[int32]int64) map[int32]map[int64]
 		fetches.EachRecord(func(r *kgo.Record) {
 			if r.Offset >= ends[r.Partition] {
 				return // written after the ends were taken; none should be
+			}
+			if r.Attrs.IsControl() {
+				next[r.Partition] = r.Offset + 1
+				return
 			}
 			h.addRead(finalClientID, call, ret, r)
 			final[r.Partition][r.Offset] = string(r.Value)
