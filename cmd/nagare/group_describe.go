@@ -82,6 +82,7 @@ type partitionOffset struct {
 // newGroupDescribeCommand returns `nagare group describe`.
 func newGroupDescribeCommand(cf *clientFlags) *cobra.Command {
 	output := newChoice(outputTable, outputTable, outputJSON)
+	var httpAddrs []string
 	cmd := &cobra.Command{
 		Use:   "describe [GROUP...]",
 		Short: "Show the state, members, committed offsets and lag of groups",
@@ -91,22 +92,28 @@ assigned to it); and per partition the committed offset, the log end offset
 (high watermark) and the lag between them. Without GROUP arguments, every
 group is described.`,
 		Example: `  nagare group describe orders-app
-  nagare group describe orders-app billing --output json`,
+  nagare group describe orders-app billing --output json
+  nagare group describe jobs --http 10.0.0.1:9644 --http 10.0.0.2:9644   # share group in-flight counts`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := cf.validate(cmd); err != nil {
 				return err
 			}
-			return cf.explain(describeGroups(cmd.Context(), cf, cmd.OutOrStdout(), uniqueStrings(args), output.value))
+			return cf.explain(describeGroups(cmd.Context(), cf, cmd.OutOrStdout(), uniqueStrings(args), output.value, httpAddrs))
 		},
 	}
 	cmd.Flags().VarP(output, "output", "o", "output format")
+	cmd.Flags().StringArrayVar(&httpAddrs, "http", nil,
+		"a broker's HTTP address (nagare serve --http), repeatable: share groups' in-flight and acquired counts per partition come from the partitions' leaders")
 	return cmd
 }
 
-func describeGroups(ctx context.Context, cf *clientFlags, out io.Writer, names []string, output string) error {
+func describeGroups(ctx context.Context, cf *clientFlags, out io.Writer, names []string, output string, httpAddrs []string) error {
 	groups, problems, err := loadGroups(ctx, cf, names)
 	if err != nil {
 		return err
+	}
+	if len(httpAddrs) > 0 {
+		problems = append(problems, addShareInFlight(ctx, httpAddrs, groups)...)
 	}
 	if output == outputJSON {
 		err = writeJSON(out, groups)

@@ -31,7 +31,11 @@ type shareOffset struct {
 	LogEndOffset int64    `json:"log_end_offset"` // the high watermark; -1 if not listed
 	Lag          *int64   `json:"lag"`
 	Members      []string `json:"members"` // a share-partition may have several consumers
-	Error        string   `json:"error,omitempty"`
+	// InFlight and Acquired are the data leader's counts (records between the start and
+	// end offsets; records held by consumers), read only with describe --http.
+	InFlight *int   `json:"in_flight,omitempty"`
+	Acquired *int   `json:"acquired,omitempty"`
+	Error    string `json:"error,omitempty"`
 }
 
 // describeShareGroupViews fills the views of share groups. A group the cluster does
@@ -167,17 +171,34 @@ func addShareEnds(rows []shareOffset, ends kadm.ListedOffsets) int64 {
 	return total
 }
 
+// countString prints a count, or "-" when no broker reported it.
+func countString(n *int) string {
+	if n == nil {
+		return "-"
+	}
+	return fmt.Sprint(*n)
+}
+
 // printShareOffsetTable prints a share group's partitions, one a line.
 func printShareOffsetTable(out io.Writer, g groupDescription) error {
 	tw := newTable(out)
-	fmt.Fprintln(tw, "TOPIC\tPARTITION\tSTART-OFFSET\tLOG-END-OFFSET\tLAG\tMEMBERS\tERROR")
+	inFlight := slices.ContainsFunc(g.ShareOffsets, func(o shareOffset) bool { return o.InFlight != nil })
+	header := "TOPIC\tPARTITION\tSTART-OFFSET\tLOG-END-OFFSET\tLAG"
+	if inFlight {
+		header += "\tIN-FLIGHT\tACQUIRED"
+	}
+	fmt.Fprintln(tw, header+"\tMEMBERS\tERROR")
 	for _, o := range g.ShareOffsets {
 		members := "-"
 		if len(o.Members) > 0 {
 			members = strings.Join(o.Members, ",")
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\t%s\n", o.Topic, o.Partition, offsetString(o.StartOffset),
-			offsetString(nonNegative(o.LogEndOffset)), offsetString(o.Lag), members, orDash(o.Error))
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s", o.Topic, o.Partition, offsetString(o.StartOffset),
+			offsetString(nonNegative(o.LogEndOffset)), offsetString(o.Lag))
+		if inFlight {
+			fmt.Fprintf(tw, "\t%s\t%s", countString(o.InFlight), countString(o.Acquired))
+		}
+		fmt.Fprintf(tw, "\t%s\t%s\n", members, orDash(o.Error))
 	}
 	return tw.Flush()
 }

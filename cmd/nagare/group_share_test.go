@@ -15,7 +15,7 @@ import (
 // `group describe` its member with the assignment and, per partition, the share start
 // offset, the log end offset and the lag.
 func TestGroupShareCommands(t *testing.T) {
-	b := brokertest.Start(t, brokertest.WithProperties(map[string]string{
+	b := brokertest.Start(t, brokertest.WithHTTP(), brokertest.WithProperties(map[string]string{
 		"share.auto.offset.reset":                          "earliest",
 		"group.share.heartbeat.interval.ms":                "200",
 		"share.coordinator.state.topic.replication.factor": "1",
@@ -56,6 +56,23 @@ func TestGroupShareCommands(t *testing.T) {
 		if !strings.Contains(table, want) {
 			t.Errorf("describe table lacks %q:\n%s", want, table)
 		}
+	}
+
+	// Acquire the 5 new records without acknowledging them: with --http the leader's
+	// in-flight and acquired counts show.
+	for got := 0; got < 5 && ctx.Err() == nil; {
+		got += cl.PollFetches(ctx).NumRecords()
+	}
+	table = squeeze(mustRun(t, "", with("group", "describe", "workers", "--http", b.HTTPAddr())...).stdout)
+	for _, want := range []string{"TOPIC  PARTITION  START-OFFSET  LOG-END-OFFSET  LAG  IN-FLIGHT  ACQUIRED  MEMBERS  ERROR",
+		"jobs  0  20  25  5  5  5  " + d[0].Members[0].MemberID + "  -"} {
+		if !strings.Contains(table, want) {
+			t.Errorf("describe --http table lacks %q:\n%s", want, table)
+		}
+	}
+	r := nagare(t, "", with("group", "describe", "workers", "--http", "127.0.0.1:1")...)
+	if r.code == 0 || !strings.Contains(r.stderr, "in-flight counts") {
+		t.Errorf("describe --http with an unreachable broker: exit %d, stderr %q", r.code, r.stderr)
 	}
 	cl.Close()
 }
