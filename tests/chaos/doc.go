@@ -17,7 +17,8 @@
 // Duplicates (one value at two offsets) fail the run: the producers are idempotent, and
 // the broker de-duplicates their retries across failovers. With transactions, a
 // read_committed consumer must see every committed transaction's records exactly once, no
-// aborted one's, and an unknown commit's all or none.
+// aborted one's, and an unknown commit's all or none. With share consumers, every acknowledged
+// record must be delivered, and none delivered again once its accept was confirmed.
 //
 // The package has no code of its own; README.md says how to run it and its soak variant.
 package chaos
