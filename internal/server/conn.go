@@ -61,7 +61,10 @@ type conn struct {
 	drainOnce  sync.Once     // guards drainWake
 	mutedUntil atomic.Int64  // sinceBorn until which the reader handles no frame (KIP-219)
 	pending    atomic.Int32  // replies queued and not yet released; > 0 means not idle
-	lastActive atomic.Int64  // time since born of the last frame read or reply written
+	// waitingOn is the API key + 1 of the reply the writer waits for (0: none), so that a
+	// shutdown that times out can say which requests held it (shutdown_report.go).
+	waitingOn  atomic.Int32
+	lastActive atomic.Int64 // time since born of the last frame read or reply written
 
 	// Reader-only state.
 	in         *bufio.Reader

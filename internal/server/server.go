@@ -325,6 +325,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		s.metrics.unregister(s.cfg.Registry)
 		return nil
 	case <-ctx.Done():
+		s.reportStuck()
 		s.closeConns()
 		s.metrics.unregister(s.cfg.Registry)
 		return fmt.Errorf("server: shutdown: %w", ctx.Err())

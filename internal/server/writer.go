@@ -57,6 +57,7 @@ func (c *conn) writeNext() bool {
 	if !ok {
 		return false
 	}
+	c.noteWaiting(first)
 	select {
 	case <-first.reply.Done():
 		c.out.dequeued = c.statsNow()
@@ -64,6 +65,7 @@ func (c *conn) writeNext() bool {
 		c.drop(first)
 		return false
 	}
+	c.waitingOn.Store(0)
 	batch := c.collectCompleted(append(c.out.batch[:0], first))
 	open, err := c.writeBatch(batch)
 	sent := c.statsNow()
