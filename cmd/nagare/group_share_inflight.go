@@ -2,11 +2,8 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"net/http"
 	"net/url"
-	"time"
 )
 
 // shareInFlight is one share-partition's in-flight records as its data leader reports
@@ -25,15 +22,14 @@ type shareInFlight struct {
 // read is reported and the others still count.
 func addShareInFlight(ctx context.Context, addrs []string, groups []groupDescription) []error {
 	var problems []error
-	client := &http.Client{Timeout: 5 * time.Second}
 	for i := range groups {
 		g := &groups[i]
 		if len(g.ShareOffsets) == 0 {
 			continue
 		}
 		for _, addr := range addrs {
-			views, err := readShareInFlight(ctx, client, addr, g.Group)
-			if err != nil {
+			var views []shareInFlight
+			if err := newBrokerHTTP(addr).get(ctx, "/v1/share-groups?group="+url.QueryEscape(g.Group), &views); err != nil {
 				// %v, not %w: a dial error here is about --http, and the CLI would
 				// otherwise explain it as the Kafka bootstrap being unreachable.
 				problems = append(problems, fmt.Errorf("in-flight counts of %q from %s: %v", g.Group, addr, err))
@@ -43,28 +39,6 @@ func addShareInFlight(ctx context.Context, addrs []string, groups []groupDescrip
 		}
 	}
 	return problems
-}
-
-// readShareInFlight asks one broker for a group's led share-partitions.
-func readShareInFlight(ctx context.Context, client *http.Client, addr, group string) ([]shareInFlight, error) {
-	u := "http://" + addr + "/v1/share-groups?group=" + url.QueryEscape(group)
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-	if err != nil {
-		return nil, err
-	}
-	resp, err := client.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("%s", resp.Status)
-	}
-	var views []shareInFlight
-	if err := json.NewDecoder(resp.Body).Decode(&views); err != nil {
-		return nil, fmt.Errorf("decode: %w", err)
-	}
-	return views, nil
 }
 
 // applyShareInFlight sets the counts on the rows the views describe.

@@ -2,10 +2,7 @@ package main
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"slices"
 	"time"
@@ -65,35 +62,9 @@ Without a terminal it prints one screen per refresh (--iterations bounds how man
 	return cmd
 }
 
-// topClient fetches the broker's views.
-type topClient struct {
-	base string
-	http http.Client
-}
-
-func (c *topClient) get(ctx context.Context, path string, v any) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+path, nil)
-	if err != nil {
-		return err
-	}
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return fmt.Errorf("top: %w", err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
-		return fmt.Errorf("top: GET %s: %s: %s", path, resp.Status, body)
-	}
-	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
-		return fmt.Errorf("top: GET %s: %w", path, err)
-	}
-	return nil
-}
-
 // runTop refreshes the screen every interval until q, ctx's end or the iterations.
 func runTop(ctx context.Context, o topOptions, in io.Reader, out io.Writer) error {
-	client := &topClient{base: "http://" + o.http, http: http.Client{Timeout: 5 * time.Second}}
+	client := newBrokerHTTP(o.http)
 	screen := topScreen{Addr: o.http, Sort: topSort(o.sort[0])}
 	term := openTerminal(in, out)
 	if term != nil {

@@ -37,20 +37,52 @@ type CommittedOffset struct {
 	Metadata    string
 }
 
+// fillErrs sets err on every offset that has no error yet.
+func fillErrs(errs []error, err error) []error {
+	for i := range errs {
+		if errs[i] == nil {
+			errs[i] = err
+		}
+	}
+	return errs
+}
+
+// offsetRecords checks each offset's metadata against offset.metadata.max.bytes and
+// builds the __consumer_offsets records of those that pass, returning them with their
+// indexes in offsets; the refused ones get their error in errs. OffsetCommit and
+// TxnOffsetCommit share it.
+func (c *Coordinator) offsetRecords(groupID string, offsets []OffsetCommit, errs []error, now, expire time.Time) (records []record, writes []int) {
+	for i, o := range offsets {
+		if len(o.Metadata) > c.cfg.Settings.MaxMetadataBytes {
+			errs[i] = fmt.Errorf("%w: %d bytes > offset.metadata.max.bytes %d", ErrOffsetMetadataTooLarge, len(o.Metadata), c.cfg.Settings.MaxMetadataBytes)
+			continue
+		}
+		co := committed{offset: o.Offset, leaderEpoch: o.LeaderEpoch, metadata: o.Metadata, commitTime: now, expireTime: expire}
+		records = append(records, record{key: offsetKey(groupID, o.TopicPartition), value: offsetValue(co)})
+		writes = append(writes, i)
+	}
+	return records, writes
+}
+
+// failWritesLocked gives every offset of a failed append its error, and drops the
+// group if it holds nothing (it was created for this commit).
+func (g *group) failWritesLocked(errs []error, writes []int, err error) []error {
+	for _, i := range writes {
+		errs[i] = err
+	}
+	if g.isEmptyOfStateLocked() {
+		g.killLocked(ErrCoordinatorNotAvailable)
+	}
+	return errs
+}
+
 // CommitOffsets stores offsets, one error per offset (nil when stored). Members of a
 // generation commit with their member id and generation; anyone may commit to an empty
 // group with generation -1 (a "simple" commit: kcat, admin tools, manual assignment),
 // which creates the group if needed.
 func (c *Coordinator) CommitOffsets(req CommitRequest) []error {
 	errs := make([]error, len(req.Offsets))
-	all := func(err error) []error {
-		for i := range errs {
-			if errs[i] == nil {
-				errs[i] = err
-			}
-		}
-		return errs
-	}
+	all := func(err error) []error { return fillErrs(errs, err) }
 	if req.GroupID == "" {
 		return all(ErrInvalidGroupID)
 	}
@@ -87,17 +119,7 @@ func (c *Coordinator) CommitOffsets(req CommitRequest) []error {
 	if req.Retention > 0 {
 		expire = now.Add(req.Retention)
 	}
-	var records []record
-	var writes []int
-	for i, o := range req.Offsets {
-		if len(o.Metadata) > c.cfg.Settings.MaxMetadataBytes {
-			errs[i] = fmt.Errorf("%w: %d bytes > offset.metadata.max.bytes %d", ErrOffsetMetadataTooLarge, len(o.Metadata), c.cfg.Settings.MaxMetadataBytes)
-			continue
-		}
-		co := committed{offset: o.Offset, leaderEpoch: o.LeaderEpoch, metadata: o.Metadata, commitTime: now, expireTime: expire}
-		records = append(records, record{key: offsetKey(g.id, o.TopicPartition), value: offsetValue(co)})
-		writes = append(writes, i)
-	}
+	records, writes := c.offsetRecords(g.id, req.Offsets, errs, now, expire)
 	if len(records) == 0 {
 		if g.isEmptyOfStateLocked() {
 			g.killLocked(ErrCoordinatorNotAvailable)
@@ -106,13 +128,7 @@ func (c *Coordinator) CommitOffsets(req CommitRequest) []error {
 	}
 	base, err := g.shard.appendAt(records, now, coordinator.Producer{})
 	if err != nil {
-		for _, i := range writes {
-			errs[i] = err
-		}
-		if g.isEmptyOfStateLocked() {
-			g.killLocked(ErrCoordinatorNotAvailable)
-		}
-		return errs
+		return g.failWritesLocked(errs, writes, err)
 	}
 	for k, i := range writes {
 		o := req.Offsets[i]

@@ -40,14 +40,7 @@ type txnOutcome struct {
 // unlike OffsetCommit a rebalance does not refuse it.
 func (c *Coordinator) CommitTxnOffsets(req TxnCommitRequest) []error {
 	errs := make([]error, len(req.Offsets))
-	all := func(err error) []error {
-		for i := range errs {
-			if errs[i] == nil {
-				errs[i] = err
-			}
-		}
-		return errs
-	}
+	all := func(err error) []error { return fillErrs(errs, err) }
 	if req.GroupID == "" {
 		return all(ErrInvalidGroupID)
 	}
@@ -63,29 +56,13 @@ func (c *Coordinator) CommitTxnOffsets(req TxnCommitRequest) []error {
 		return all(err)
 	}
 	now := c.now()
-	var records []record
-	var writes []int
-	for i, o := range req.Offsets {
-		if len(o.Metadata) > c.cfg.Settings.MaxMetadataBytes {
-			errs[i] = fmt.Errorf("%w: %d bytes > offset.metadata.max.bytes %d", ErrOffsetMetadataTooLarge, len(o.Metadata), c.cfg.Settings.MaxMetadataBytes)
-			continue
-		}
-		co := committed{offset: o.Offset, leaderEpoch: o.LeaderEpoch, metadata: o.Metadata, commitTime: now}
-		records = append(records, record{key: offsetKey(g.id, o.TopicPartition), value: offsetValue(co)})
-		writes = append(writes, i)
-	}
+	records, writes := c.offsetRecords(g.id, req.Offsets, errs, now, time.Time{})
 	if len(records) == 0 {
 		return errs
 	}
 	base, err := g.shard.appendAt(records, now, coordinator.Producer{Transactional: true, ID: req.ProducerID, Epoch: req.ProducerEpoch})
 	if err != nil {
-		for _, i := range writes {
-			errs[i] = err
-		}
-		if g.isEmptyOfStateLocked() {
-			g.killLocked(ErrCoordinatorNotAvailable)
-		}
-		return errs
+		return g.failWritesLocked(errs, writes, err)
 	}
 	if g.pendingTxn == nil {
 		g.pendingTxn = map[int64]map[TopicPartition]committed{}

@@ -204,12 +204,15 @@ func testShareKill(t *testing.T, killDataLeader bool) {
 	const n = 60
 	produceReplicated(t, ctx, brokers[0], "k", n)
 	group, p := groupStatedElsewhere(t, ctx, brokers[0], "k")
-	leader, _ := brokerByID(brokers, p.dataLeader)
+	leader, _ := brokerByID(brokers, p.dataLeader) // the second result is another broker
 	victimID := p.stateLeader
 	if killDataLeader {
 		victimID = p.dataLeader
 	}
 	victim, _ := brokerByID(brokers, victimID)
+	if leader == nil || victim == nil {
+		t.Fatalf("no broker %d (data leader) or %d (victim) in the cluster", p.dataLeader, victimID)
+	}
 	var bystander *brokertest.Broker // leads neither
 	for i, b := range brokers {
 		if id := int32(i + 1); id != p.dataLeader && id != p.stateLeader {

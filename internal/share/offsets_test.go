@@ -88,7 +88,10 @@ func TestShareGroupOffsetsAPIs(t *testing.T) {
 		p     int32
 		want  error
 	}{{"o", 0, nil}, {"o", 7, kerr.UnknownTopicOrPartition}, {"nosuch", 0, kerr.UnknownTopicOrPartition}} {
-		if got, _ := res.Lookup(c.topic, c.p); !errors.Is(got, c.want) && got != c.want {
+		got, ok := res.Lookup(c.topic, c.p)
+		if !ok {
+			t.Errorf("alter %s-%d: not in the answer", c.topic, c.p)
+		} else if !errors.Is(got, c.want) && got != c.want {
 			t.Errorf("alter %s-%d: %v, want %v", c.topic, c.p, got, c.want)
 		}
 	}
@@ -105,10 +108,10 @@ func TestShareGroupOffsetsAPIs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if e, _ := del.Lookup("o"); e != nil {
-		t.Fatalf("delete o: %v", e)
+	if e, ok := del.Lookup("o"); !ok || e != nil {
+		t.Fatalf("delete o: %v (in the answer: %v)", e, ok)
 	}
-	if e, _ := del.Lookup("nosuch"); !errors.Is(e, kerr.UnknownTopicOrPartition) {
+	if e, ok := del.Lookup("nosuch"); !ok || !errors.Is(e, kerr.UnknownTopicOrPartition) {
 		t.Fatalf("delete nosuch: %v, want UNKNOWN_TOPIC_OR_PARTITION", e)
 	}
 	if d := describeShare(t, ctx, adm, "g"); d.Err != nil || len(d.Offsets) != 0 {

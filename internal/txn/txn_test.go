@@ -170,7 +170,10 @@ func TestCommitAbortAndRetries(t *testing.T) {
 func TestInitAbortsOngoingTransaction(t *testing.T) {
 	c := newTestCoordinatorWith(t, &memStore{}, time.Now, Settings{ConcurrentWait: -1}) // no parking
 	req := InitRequest{TransactionalID: "c", Timeout: time.Minute, ProducerID: -1, ProducerEpoch: -1}
-	pe, _ := c.InitProducerID(ctx, req)
+	pe, err := c.InitProducerID(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := c.AddPartitions(ctx, "c", pe.ID, pe.Epoch, []TopicPartition{{"t", 0}}); err != nil {
 		t.Fatal(err)
 	}
@@ -195,7 +198,10 @@ func TestReloadAndTimeout(t *testing.T) {
 	clock.Store(time.Now().UnixMilli())
 	now := func() time.Time { return time.UnixMilli(clock.Load()) }
 	c := newTestCoordinator(t, store, now)
-	pe, _ := c.InitProducerID(ctx, InitRequest{TransactionalID: "d", Timeout: time.Minute, ProducerID: -1, ProducerEpoch: -1})
+	pe, err := c.InitProducerID(ctx, InitRequest{TransactionalID: "d", Timeout: time.Minute, ProducerID: -1, ProducerEpoch: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := c.AddPartitions(ctx, "d", pe.ID, pe.Epoch, []TopicPartition{{"t", 0}}); err != nil {
 		t.Fatal(err)
 	}
