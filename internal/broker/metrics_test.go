@@ -113,10 +113,13 @@ func TestMetricsAttributeTwoClients(t *testing.T) {
 
 	var m map[string]float64
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		// The writer records a request after its response left: wait for the last ones.
+		// The writer records a request after its response left, so a client can see a
+		// response before it is counted (CI once scraped before the consumer's first
+		// Fetch was recorded): wait for the last ones.
 		m = scrape(t, b)
 		if m[`nagare_request_errors_total{api="CreateTopics",error="TOPIC_ALREADY_EXISTS"}`] == 1 &&
-			m[`nagare_request_size_bytes_count{api="Produce"}`] >= 15 || time.Now().After(deadline) {
+			m[`nagare_request_size_bytes_count{api="Produce"}`] >= 15 &&
+			m[`nagare_request_stage_seconds_count{api="Fetch",stage="remote"}`] >= 1 || time.Now().After(deadline) {
 			break
 		}
 	}
