@@ -72,25 +72,19 @@ func (cp *completer) run() {
 }
 
 // write persists the completion records of one shard's transactions in one batch and
-// only then makes them current. Each transaction's lock is held across the write, as
-// for every transition; nothing that holds one waits for the completer.
+// only then makes them current. Unlike every other transition, no transaction's lock
+// is held across the write: the write waits for the ISR (up to the write timeout), and
+// a request for the id that came meanwhile would wait that long for the lock instead
+// of parking for ConcurrentWait and answering CONCURRENT_TRANSACTIONS, as Kafka does
+// while a transaction is prepared. That is safe because completing is set from the
+// prepared write until here (Kafka's pendingState): every request and loop that would
+// change the state refuses while it is set, so the state cannot move under the write,
+// and the id still has one record in flight. The result is applied only if the
+// transaction is still the one written (not removed by an unload: the next coordinator
+// completes it from the log).
 func (cp *completer) write(s *shard, comps []*completion) {
-	var live []*completion
-	var records []record
 	now := cp.c.now()
-	for _, comp := range comps {
-		t := comp.t
-		t.mu.Lock()
-		cur := t.cur
-		if t.removed || cur.producerID != comp.prepared.producerID || cur.producerEpoch != comp.prepared.producerEpoch || cur.state != comp.prepared.state {
-			t.stopCompleting()
-			t.mu.Unlock()
-			continue
-		}
-		next := completed(cur, now)
-		live = append(live, comp)
-		records = append(records, record{key: stateKey(t.id), value: stateValue(next)})
-	}
+	live, records := cp.collect(comps, now)
 	if len(live) == 0 {
 		return
 	}
@@ -99,18 +93,63 @@ func (cp *completer) write(s *shard, comps []*completion) {
 		err = storageError(err)
 	}
 	for _, comp := range live {
+		cp.apply(comp, err, now)
+	}
+}
+
+// collect returns the completions still to write and their records; those whose
+// transaction moved on (removed, or no longer the prepared state) only stop completing.
+func (cp *completer) collect(comps []*completion, now time.Time) ([]*completion, []record) {
+	var live []*completion
+	var records []record
+	for _, comp := range comps {
 		t := comp.t
-		switch {
-		case err == nil:
-			t.cur = completed(t.cur, now)
+		t.mu.Lock()
+		if !comp.currentLocked() {
 			t.stopCompleting()
-		case errors.Is(err, ErrNotCoordinator):
-			// The next coordinator completes it; unload already woke parked requests.
-		default:
-			cp.c.logger.Warn("writing transaction completion", "transactional_id", t.id, "err", err)
-			time.AfterFunc(cp.c.cfg.Settings.MarkerBackoff, func() { cp.push(comp) })
+			t.mu.Unlock()
+			continue
 		}
+		live = append(live, comp)
+		records = append(records, record{key: stateKey(t.id), value: stateValue(completed(t.cur, now))})
 		t.mu.Unlock()
+	}
+	return live, records
+}
+
+// currentLocked says whether the transaction is still in the state the completion
+// was prepared from and served here; t.mu is held.
+func (comp *completion) currentLocked() bool {
+	t, p := comp.t, comp.prepared
+	return !t.removed && t.completing && t.cur.producerID == p.producerID &&
+		t.cur.producerEpoch == p.producerEpoch && t.cur.state == p.state
+}
+
+// apply makes a written completion current, or arranges what follows a failed write.
+func (cp *completer) apply(comp *completion, err error, now time.Time) {
+	t := comp.t
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.removed {
+		return // unloaded meanwhile (which woke parked requests): the next coordinator completes it
+	}
+	if !comp.currentLocked() {
+		// Nothing changes a completing transaction, so this is a bug; memory keeps what
+		// it has (a reload reads the log), and the id is not left completing forever.
+		cp.c.logger.Error("transaction changed while its completion was written", "transactional_id", t.id,
+			"state", t.cur.state, "epoch", t.cur.producerEpoch, "prepared_epoch", comp.prepared.producerEpoch)
+		t.stopCompleting()
+		return
+	}
+	switch {
+	case err == nil:
+		t.cur = completed(t.cur, now)
+		t.stopCompleting()
+	case errors.Is(err, ErrNotCoordinator):
+		// The next coordinator completes it; unload wakes parked requests.
+	default:
+		cp.c.logger.Warn("writing transaction completion", "transactional_id", t.id, "err", err)
+		time.AfterFunc(cp.c.cfg.Settings.MarkerBackoff, func() { cp.push(comp) })
 	}
 }
 

@@ -49,16 +49,21 @@
 //
 // # Concurrency
 //
-// Each transactional id has its own mutex, held across the write of each transition,
-// so its records are in the order its states changed; ids of one partition write
-// concurrently. Lock order: the Shards' lock (internal/coordinator: it loads and
+// Each transactional id has its own mutex, held across the write of each transition
+// but the completion, so its records are in the order its states changed; ids of one
+// partition write concurrently. The completion record (CompleteCommit/CompleteAbort)
+// is written without the lock: the completing flag, set from the prepared write until
+// the completion is applied, is the id's pending transition (Kafka's pendingState),
+// which every other transition refuses, so the state cannot move under that write. Lock order: the Shards' lock (internal/coordinator: it loads and
 // unloads shards with it held), then transaction.mu, then shard.mu (held for map
 // operations only). Markers are sent by one goroutine per destination broker
 // (markers_queue.go) and completion records written by one completer goroutine
-// (complete.go), which holds the locks of the transactions it writes; nothing that
-// holds a transaction's lock waits for either (queuing never blocks). The transaction's
+// (complete.go), which takes the locks of the transactions it writes only before and
+// after the write, never across its replication wait; nothing that holds a
+// transaction's lock waits for either (queuing never blocks). The transaction's
 // completing flag makes its other requests wait for the completion, up to
-// Settings.ConcurrentWait, and then answer CONCURRENT_TRANSACTIONS. Goroutines are
+// Settings.ConcurrentWait, and then answer CONCURRENT_TRANSACTIONS; with the lock free
+// during the completion write, that bound holds however long the write takes. Goroutines are
 // owned by the Coordinator (its WaitGroup) and stop at Close; work of an unloaded
 // shard is dropped.
 package txn

@@ -113,15 +113,17 @@ func (s *txnState) withPartitions(add []TopicPartition) []TopicPartition {
 }
 
 // transaction is one transactional id's coordinator state. Its mutex is held across
-// the write of each transition, so the log holds the id's states in the order they
-// happened and no request sees a state that is not yet durable.
+// the write of each transition but the completion (whose write completing guards
+// instead, complete.go), so the log holds the id's states in the order they happened
+// and no request sees a state that is not yet durable.
 type transaction struct {
 	id string
 
 	mu  sync.Mutex
 	cur txnState // guarded by mu
-	// completing is set while the markers of cur (PrepareCommit or PrepareAbort) are
-	// being written; guarded by mu. idle is closed when it is cleared, so requests that
+	// completing is set while the markers of cur (PrepareCommit or PrepareAbort) and
+	// then its completion record are being written: no other transition may start
+	// (the completion record is written without mu held); guarded by mu. idle is closed when it is cleared, so requests that
 	// would answer CONCURRENT_TRANSACTIONS can wait for it (park.go); guarded by mu.
 	completing bool
 	idle       chan struct{}

@@ -11,7 +11,8 @@ import (
 // one append and one high-watermark wait for all of them. There is no goroutine: the
 // caller that finds nobody writing writes everything queued, then hands the turn to
 // the first caller queued meanwhile. Each id holds its transaction's lock across its
-// write, so an id has at most one record in flight and its records stay in order; a
+// write (a completion record: its completing flag, complete.go), so an id has at most
+// one record in flight and its records stay in order; a
 // record counts only once its batch is replicated, and a failed batch fails every
 // record in it.
 type stateWriter struct {
