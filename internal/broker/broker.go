@@ -222,7 +222,11 @@ func (b *Broker) openLogs() error {
 }
 
 func (b *Broker) openMetadata(ctx context.Context) error {
-	meta, err := metadata.Open(b.metadataConfig()) // cluster.go
+	cfg, err := b.metadataConfig() // cluster.go
+	if err != nil {
+		return err
+	}
+	meta, err := metadata.Open(cfg)
 	if err != nil {
 		return err
 	}

@@ -37,6 +37,9 @@ type Broker struct {
 	// protocol is the security protocol of a cluster broker's listener
 	// (WithSecurityProtocol); empty is PLAINTEXT.
 	protocol string
+	// controllerProtocol is the security protocol of a cluster node's CONTROLLER listener
+	// (WithControllerProtocol); empty is PLAINTEXT.
+	controllerProtocol string
 	// log, when set, receives the broker's logs (WithLogger).
 	log func(nodeID string) *slog.Logger
 }

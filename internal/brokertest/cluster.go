@@ -34,6 +34,13 @@ func WithSecurityProtocol(protocol string) Option {
 	return func(b *Broker) { b.protocol = strings.ToUpper(protocol) }
 }
 
+// WithControllerProtocol makes the CONTROLLER listener of every node of a StartCluster
+// speak protocol (SSL) instead of PLAINTEXT. The test supplies the TLS files as
+// properties (listener.name.controller.ssl.*, per node with WithNodeProperties).
+func WithControllerProtocol(protocol string) Option {
+	return func(b *Broker) { b.controllerProtocol = strings.ToUpper(protocol) }
+}
+
 // clusterListeners is a cluster node's listeners config and its protocol map.
 func clusterListeners(b *Broker, controllerPort int) (listeners, protocols string) {
 	main := "PLAINTEXT"
@@ -41,7 +48,11 @@ func clusterListeners(b *Broker, controllerPort int) (listeners, protocols strin
 		main = b.protocol
 	}
 	listeners = fmt.Sprintf("%s://127.0.0.1:0,CONTROLLER://127.0.0.1:%d", main, controllerPort)
-	protocols = fmt.Sprintf("%s:%s,CONTROLLER:PLAINTEXT", main, main)
+	controller := "PLAINTEXT"
+	if b.controllerProtocol != "" {
+		controller = b.controllerProtocol
+	}
+	protocols = fmt.Sprintf("%s:%s,CONTROLLER:%s", main, main, controller)
 	for _, name := range b.clientListeners {
 		listeners += fmt.Sprintf(",%s://127.0.0.1:0", name)
 		protocols += fmt.Sprintf(",%s:PLAINTEXT", name)

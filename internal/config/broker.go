@@ -347,8 +347,11 @@ func (s *snapshot) checkCluster() []error {
 	}
 	protos, _ := ParseProtocolMap(s.resolved["listener.security.protocol.map"].text)
 	for _, name := range controllerListener {
-		if p, ok := protos[name]; ok && p != ProtocolPlaintext {
-			fail("listener.security.protocol.map", fmt.Sprintf("controller listener %s must be PLAINTEXT for now, not %s", name, p))
+		// SSL secures the quorum's transport (metadata.TransportTLS); its peers are raft
+		// nodes, not Kafka clients, so there is no SASL exchange to run on it.
+		if p, ok := protos[name]; ok && p != ProtocolPlaintext && p != ProtocolSSL {
+			fail("listener.security.protocol.map", fmt.Sprintf(
+				"controller listener %s must be PLAINTEXT or SSL, not %s: SASL is not supported on the controller listener (use SSL with ssl.client.auth=required for mutual authentication)", name, p))
 		}
 	}
 	if name := strings.ToUpper(s.resolved["inter.broker.listener.name"].text); name != "" && !slices.Contains(clientListeners, name) {

@@ -87,6 +87,9 @@ type Config struct {
 	// controller), and a broker-only non-voter when it is not: a voter with no raft state
 	// bootstraps the quorum with exactly these voters, a non-voter asks the leader to add it.
 	Voters map[int32]string
+	// TLS, when set, makes the transport TLS (the CONTROLLER listener is SSL): raft's
+	// connections and the forwarding protocol's, accepted and dialed. nil is PLAINTEXT.
+	TLS *TransportTLS
 	// Logger receives this package's logs and raft's; nil means slog.Default().
 	Logger *slog.Logger
 	// RaftLogLevel is the lowest level of raft's own lines that reach Logger; nil means Warn,
@@ -251,7 +254,7 @@ func (s *Store) openStorage(dir string, cfg Config, hcl *hclogAdapter) error {
 		}
 		advertise = stringAddr(cfg.AdvertiseAddr)
 	}
-	s.stream, err = newMuxStream(cfg.BindAddr, advertise, s.forwardConn)
+	s.stream, err = newMuxStream(cfg.BindAddr, advertise, cfg.TLS, s.logger, s.forwardConn)
 	if err != nil {
 		return fmt.Errorf("metadata: raft transport: %w", err)
 	}

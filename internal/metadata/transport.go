@@ -1,8 +1,10 @@
 package metadata
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"sync"
 	"time"
@@ -27,6 +29,8 @@ var errStreamClosed = errors.New("metadata: transport closed")
 // listener of a cluster node) shared by raft's RPCs and by the forwarding protocol. Each
 // accepted connection is routed by its first byte: forwardMagic goes to the forwarding
 // server, anything else (raft's RPC type) is handed to raft with that byte put back.
+// With TLS (transport_tls.go) every connection, accepted or dialed, is TLS before its
+// first byte, so raft and the forwarding protocol are secured alike.
 //
 // It owns every connection it accepts or dials, and Close closes them all: raft's
 // NetworkTransport leaves its per-connection goroutines blocked in a read when it shuts
@@ -34,6 +38,8 @@ var errStreamClosed = errors.New("metadata: transport closed")
 type muxStream struct {
 	ln        net.Listener
 	advertise net.Addr
+	tls       *TransportTLS // nil: PLAINTEXT
+	logger    *slog.Logger
 	raftConns chan net.Conn  // accepted raft connections, handed to raft's Accept
 	forward   func(net.Conn) // serves one forwarding connection until it ends
 	done      chan struct{}  // closed by Close
@@ -48,8 +54,12 @@ type muxStream struct {
 var _ raft.StreamLayer = (*muxStream)(nil)
 
 // newMuxStream listens on bind and starts routing. advertise is the address other nodes
-// dial (nil: the bound address); forward serves forwarding connections.
-func newMuxStream(bind string, advertise net.Addr, forward func(net.Conn)) (*muxStream, error) {
+// dial (nil: the bound address); security, when not nil, makes every connection TLS;
+// forward serves forwarding connections.
+func newMuxStream(bind string, advertise net.Addr, security *TransportTLS, logger *slog.Logger, forward func(net.Conn)) (*muxStream, error) {
+	if err := security.validate(); err != nil {
+		return nil, err
+	}
 	ln, err := net.Listen("tcp", bind)
 	if err != nil {
 		return nil, fmt.Errorf("metadata: listen on %s: %w", bind, err)
@@ -60,6 +70,8 @@ func newMuxStream(bind string, advertise net.Addr, forward func(net.Conn)) (*mux
 	m := &muxStream{
 		ln:        ln,
 		advertise: advertise,
+		tls:       security,
+		logger:    logger,
 		raftConns: make(chan net.Conn),
 		forward:   forward,
 		done:      make(chan struct{}),
@@ -82,7 +94,11 @@ func (m *muxStream) acceptLoop() {
 				continue
 			}
 		}
-		mc, ok := m.track(c, nil)
+		var conn net.Conn = c
+		if m.tls != nil {
+			conn = tls.Server(c, m.tls.Server) // no I/O yet: route does the handshake
+		}
+		mc, ok := m.track(conn, c, nil)
 		if !ok {
 			continue
 		}
@@ -91,9 +107,15 @@ func (m *muxStream) acceptLoop() {
 	}
 }
 
-// route reads the first byte and hands the connection to raft or to the forwarding server.
+// route completes the TLS handshake, if any, reads the first byte and hands the
+// connection to raft or to the forwarding server. The handshake runs here, not in the
+// accept loop, so that a silent or slow peer holds only its own goroutine.
 func (m *muxStream) route(c *muxConn) {
 	defer m.wg.Done()
+	if !m.handshake(c) {
+		c.Close()
+		return
+	}
 	var first [1]byte
 	_ = c.SetReadDeadline(time.Now().Add(firstByteTimeout))
 	if _, err := c.Conn.Read(first[:]); err != nil {
@@ -114,15 +136,16 @@ func (m *muxStream) route(c *muxConn) {
 	}
 }
 
-// track registers a connection so that Close closes it; false when already closed.
-func (m *muxStream) track(c net.Conn, prefix []byte) (*muxConn, bool) {
+// track registers a connection so that Close closes it; false when already closed. c is
+// what its users read and write (TLS or the socket itself), raw the socket under it.
+func (m *muxStream) track(c, raw net.Conn, prefix []byte) (*muxConn, bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.closed {
-		c.Close()
+		raw.Close()
 		return nil, false
 	}
-	mc := &muxConn{Conn: c, prefix: prefix, stream: m}
+	mc := &muxConn{Conn: c, raw: raw, prefix: prefix, stream: m}
 	m.conns[mc] = struct{}{}
 	return mc, true
 }
@@ -137,16 +160,29 @@ func (m *muxStream) Accept() (net.Conn, error) {
 	}
 }
 
-// Dial implements raft.StreamLayer.
+// Dial implements raft.StreamLayer; the forwarder dials through it too. With TLS the
+// handshake is done within timeout before the connection is returned.
 func (m *muxStream) Dial(address raft.ServerAddress, timeout time.Duration) (net.Conn, error) {
-	d := net.Dialer{Timeout: timeout}
+	deadline := time.Now().Add(timeout)
+	d := net.Dialer{Deadline: deadline}
 	c, err := d.Dial("tcp", string(address))
 	if err != nil {
 		return nil, err
 	}
-	mc, ok := m.track(c, nil)
+	var conn net.Conn = c
+	if m.tls != nil {
+		if conn, err = m.tls.client(c, string(address)); err != nil {
+			c.Close()
+			return nil, err
+		}
+	}
+	mc, ok := m.track(conn, c, nil)
 	if !ok {
 		return nil, errStreamClosed
+	}
+	if err := m.tls.clientHandshake(mc, deadline); err != nil {
+		mc.Close()
+		return nil, fmt.Errorf("metadata: controller listener %s: %w", address, err)
 	}
 	return mc, nil
 }
@@ -168,7 +204,7 @@ func (m *muxStream) Close() error {
 		m.conns = nil
 		m.mu.Unlock()
 		for c := range conns {
-			c.Conn.Close()
+			c.raw.Close() // not a TLS close_notify, which could wait on a stuck peer
 		}
 	})
 	return nil
@@ -179,10 +215,11 @@ func (m *muxStream) wait() { m.wg.Wait() }
 
 // muxConn is a connection the stream owns; prefix holds the routing byte until raft reads it.
 type muxConn struct {
-	net.Conn
-	prefix []byte // read by the first Reads; only the connection's one reader touches it
-	stream *muxStream
-	once   sync.Once
+	net.Conn          // a *tls.Conn on a TLS controller listener, else raw
+	raw      net.Conn // the TCP socket, which the stream's Close closes
+	prefix   []byte   // read by the first Reads; only the connection's one reader touches it
+	stream   *muxStream
+	once     sync.Once
 }
 
 func (c *muxConn) Read(p []byte) (int, error) {
