@@ -10,7 +10,10 @@ package api
 // records, fetching nothing). Acknowledgements may ride along (not with epoch 0, which
 // is INVALID_REQUEST); each partition's are applied all or none and persisted to
 // __share_group_state before the response (acknowledge_error_code, e.g.
-// INVALID_RECORD_STATE for an offset the member does not hold). Then each partition
+// INVALID_RECORD_STATE for an offset the member does not hold). What may wait for share
+// state (acknowledgements, a close's release, revalidating or loading share-partitions)
+// runs off the connection's reader, after the connection's earlier share requests
+// (share.go's shareOrder), so the next request is read at once. Then each partition
 // led here acquires up to max_records (v1; 500 for v0) available records: the read
 // starts at the first available offset and returns whole batches as file ranges sent
 // with sendfile, cut after the last batch holding an acquired offset, and warmed like
@@ -57,18 +60,54 @@ func (d *Dispatcher) handleShareFetch(ctx context.Context, r *request) {
 		return
 	}
 	sf := &shareFetch{d: d, r: r, req: req, resp: &shareFetchResponse{resp: resp}, group: groupID, member: member}
-	parts, err := sf.session()
+	parts, err := sf.session() // on the reader: the next request checks the next epoch
 	if err != nil {
 		resp.ErrorCode, resp.ErrorMessage = shareErrorCode(err), errorMessage(err)
 		r.respond(resp)
 		return
 	}
+	order := &r.session.shares
+	if !order.idle() || sf.mayWait(parts) {
+		order.run(func() { sf.serve(ctx, parts) })
+		return
+	}
+	sf.serve(ctx, parts)
+}
+
+// mayWait reports whether serving the request may wait for share state (a
+// revalidation, an acknowledgement, loading a share-partition, each a read or an
+// acks=all write of __share_group_state), or releases records (a session close, whose
+// order with the member's acknowledgements matters): such work leaves the reader.
+func (sf *shareFetch) mayWait(parts []share.TopicPartition) bool {
+	if sf.req.ShareSessionEpoch == share.OpenEpoch || sf.req.ShareSessionEpoch == share.FinalEpoch {
+		return true
+	}
+	for _, t := range sf.req.Topics {
+		for _, p := range t.Partitions {
+			if len(p.AcknowledgementBatches) > 0 {
+				return true
+			}
+		}
+	}
+	for _, tp := range parts {
+		if tp.Topic != "" && sf.d.cfg.Shares.Loaded(share.Key{Group: sf.group, TopicID: tp.TopicID, Partition: tp.Partition}) == nil {
+			return true
+		}
+	}
+	return false
+}
+
+// serve is the request after its session step: acknowledgements first, so what they
+// release can be acquired by this same request (Kafka's order), then the release of a
+// closed session, or the acquisition, long polling when nothing was acquired.
+func (sf *shareFetch) serve(ctx context.Context, parts []share.TopicPartition) {
+	req := sf.req
 	if req.ShareSessionEpoch == share.OpenEpoch {
 		sf.revalidate(ctx, parts)
 	}
 	sf.acknowledge(ctx)
 	if req.ShareSessionEpoch == share.FinalEpoch {
-		d.releaseSession(ctx, groupID, member, parts)
+		sf.d.releaseSession(ctx, sf.group, sf.member, parts)
 		sf.send(ctx)
 		return
 	}
@@ -81,7 +120,7 @@ func (d *Dispatcher) handleShareFetch(ctx context.Context, r *request) {
 		sf.send(ctx)
 		return
 	}
-	deadline := r.received.Add(time.Duration(req.MaxWaitMillis) * time.Millisecond)
+	deadline := sf.r.received.Add(time.Duration(req.MaxWaitMillis) * time.Millisecond)
 	go sf.longPoll(ctx, deadline, waits)
 }
 

@@ -10,8 +10,10 @@ package api
 // release (available again, or archived at group.share.delivery.count.limit), 3
 // reject (archived), 0 gap (an offset that is no record). Each partition's batches
 // are applied all or none (INVALID_RECORD_STATE for an offset the member does not
-// hold) and persisted to __share_group_state with acks=all before the answer. Needs
-// READ on the group and on each topic, as Kafka.
+// hold) and persisted to __share_group_state with acks=all before the answer; that
+// wait runs off the connection's reader (share.go's shareOrder: the connection's
+// share requests still apply in the order sent), so the next request is read at once.
+// Needs READ on the group and on each topic, as Kafka.
 //
 // Differs from Kafka: renewals (v2, KIP-1222) are not done.
 
@@ -49,6 +51,14 @@ func (d *Dispatcher) handleShareAcknowledge(ctx context.Context, r *request) {
 		r.respond(resp)
 		return
 	}
+	// Off the reader, in the connection's order: the writes wait for replication.
+	r.session.shares.run(func() { d.acknowledgeShares(ctx, r, req, resp, parts) })
+}
+
+// acknowledgeShares applies the request's acknowledgements partition by partition,
+// releases what a closing session still holds, and answers.
+func (d *Dispatcher) acknowledgeShares(ctx context.Context, r *request, req *kmsg.ShareAcknowledgeRequest, resp *kmsg.ShareAcknowledgeResponse, parts []share.TopicPartition) {
+	groupID, member := deref(req.GroupID), deref(req.MemberID)
 	img := d.cfg.Metadata.Image()
 	for _, t := range req.Topics {
 		rt := kmsg.NewShareAcknowledgeResponseTopic()

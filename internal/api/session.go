@@ -23,7 +23,8 @@ type Session struct {
 	// and SaslAuthenticate (sasl_session.go).
 	RequireSASL bool
 
-	sasl saslState // sasl_session.go; only the connection's reader touches it
+	sasl   saslState  // sasl_session.go; only the connection's reader touches it
+	shares shareOrder // share.go; only the connection's reader touches it
 
 	principal atomic.Pointer[string] // nil until authenticated: AnonymousUser
 	host      atomic.Pointer[string] // the client's IP as ACLs name it; set on first use (sessionIP)

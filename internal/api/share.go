@@ -1,8 +1,9 @@
 package api
 
-// What ShareFetch (78) and ShareAcknowledge (79) share: request checks, applying one
-// partition's acknowledgements, releasing a closed session, the state topic, and the
-// mapping of internal/share's errors to Kafka codes.
+// What ShareFetch (78) and ShareAcknowledge (79) share: request checks, the order of a
+// connection's share work off its reader, applying one partition's acknowledgements,
+// releasing a closed session, the state topic, and the mapping of internal/share's
+// errors to Kafka codes.
 
 import (
 	"context"
@@ -44,6 +45,49 @@ func (d *Dispatcher) shareRequestCheck(ctx context.Context, r *request, groupID,
 		return kerr.CoordinatorNotAvailable.Code
 	}
 	return 0
+}
+
+// shareOrder runs a connection's share work off its reader, each request's after the
+// one before it has finished, and lets the reader go on to the next request at once.
+// Acknowledging persists share state with acks=all, which may wait up to the state
+// store's write timeout for a slow replica (Kafka makes it a delayed operation); on
+// the reader it would stop every later request of the connection. The order is
+// Kafka's: its broker reads nothing more from a connection until the response is
+// sent, so a member's acknowledgements, releases and acquisitions apply in the order
+// sent (an accept is not lost to a later session close releasing the record). Replies
+// still leave in request order: the server's writer sees to that. The zero value is
+// ready; only the connection's reader calls its methods.
+type shareOrder struct {
+	last chan struct{} // closed once the work queued last has finished; nil: none queued
+}
+
+// idle reports whether all queued work has finished, so new work may run in place.
+func (o *shareOrder) idle() bool {
+	if o.last == nil {
+		return true
+	}
+	select {
+	case <-o.last:
+		o.last = nil
+		return true
+	default:
+		return false
+	}
+}
+
+// run starts work on its own goroutine, which waits for the work queued before. work
+// must not wait for long itself once the request's order no longer matters: a long
+// poll goes on in a goroutine of its own, as it would from the reader.
+func (o *shareOrder) run(work func()) {
+	prev, done := o.last, make(chan struct{})
+	o.last = done
+	go func() {
+		defer close(done)
+		if prev != nil {
+			<-prev // ends: work before it ends on its own, and sooner once ctx is done
+		}
+		work()
+	}()
 }
 
 // shareAcknowledge applies one partition's acknowledgements (READ on the topic needed).

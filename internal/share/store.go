@@ -54,11 +54,30 @@ type LogStore struct {
 	indexes map[int32]*stateIndex // guarded by mu
 }
 
+// stateIndex is one led state partition's latest committed snapshots. mu orders the
+// appends and guards the maps, but is not held while a write waits for its replicas:
+// one slow replication must not hold up the other keys (groups, tenants) hashed to the
+// same partition.
 type stateIndex struct {
-	part   *partition.Partition
-	epoch  int32
-	mu     sync.Mutex        // orders appends and guards values
-	values map[string][]byte // encoded key → latest snapshot
+	part    *partition.Partition
+	epoch   int32
+	mu      sync.Mutex
+	values  map[string]stateValue // guarded by mu; encoded key → latest committed snapshot
+	writing map[string]*keyWrites // guarded by mu; encoded key → its writes still waiting
+}
+
+// stateValue is a key's latest committed snapshot and the offset it was written at: a
+// write whose wait ends after a later write's must not replace it (the last writer by
+// offset wins, as the compacted log and a replay say).
+type stateValue struct {
+	offset int64
+	value  []byte // nil: a tombstone, kept only while writes of the key still wait
+}
+
+// keyWrites counts one key's writes that are appended but not yet applied.
+type keyWrites struct {
+	waiting int           // guarded by the index's mu
+	done    chan struct{} // closed when waiting drops to 0
 }
 
 // StatePartitionFor is the __share_group_state partition of key: Kafka's rule, the
@@ -74,36 +93,86 @@ func (s *LogStore) Load(ctx context.Context, key Key) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	idx.mu.Lock()
-	defer idx.mu.Unlock()
-	return idx.values[string(encodeKey(key))], nil
+	return idx.committed(ctx, string(encodeKey(key)))
 }
 
 // Write appends one record with acks=all semantics (min.insync.replicas checked,
-// then the high watermark must cover it); a nil value is a tombstone.
+// then the high watermark must cover it); a nil value is a tombstone. The value is
+// applied to the index, and so seen by Load, only once committed.
 func (s *LogStore) Write(ctx context.Context, key Key, value []byte) error {
 	idx, err := s.index(ctx, key)
 	if err != nil {
 		return err
 	}
-	k := encodeKey(key)
+	k := string(encodeKey(key))
+	offset, w, err := idx.append(k, value)
+	if err != nil {
+		return err
+	}
+	err = s.awaitCommitted(ctx, idx, offset)
+	idx.finish(k, w, offset, value, err == nil)
+	return err
+}
+
+// append appends k's record under mu, so offsets follow the order of the calls, and
+// counts it as waiting so that Load of k waits for it.
+func (idx *stateIndex) append(k string, value []byte) (int64, *keyWrites, error) {
 	idx.mu.Lock()
 	defer idx.mu.Unlock()
 	now := time.Now()
-	batch := coordinator.AppendBatch(nil, coordinator.AppendRecord(nil, k, value, 0), 1, now, coordinator.Producer{})
+	batch := coordinator.AppendBatch(nil, coordinator.AppendRecord(nil, []byte(k), value, 0), 1, now, coordinator.Producer{})
 	res, err := idx.part.Append(batch, -1, now)
 	if err != nil {
-		return fmt.Errorf("%w: %v", ErrStateUnavailable, err)
+		return 0, nil, fmt.Errorf("%w: %v", ErrStateUnavailable, err)
 	}
-	if err := s.awaitCommitted(ctx, idx, res.LastOffset); err != nil {
-		return err
+	w := idx.writing[k]
+	if w == nil {
+		w = &keyWrites{done: make(chan struct{})}
+		idx.writing[k] = w
 	}
-	if value == nil {
-		delete(idx.values, string(k))
-	} else {
-		idx.values[string(k)] = value
+	w.waiting++
+	return res.LastOffset, w, nil
+}
+
+// finish ends one of k's waiting writes: a committed one becomes k's value unless a
+// write at a later offset already did.
+func (idx *stateIndex) finish(k string, w *keyWrites, offset int64, value []byte, committed bool) {
+	idx.mu.Lock()
+	defer idx.mu.Unlock()
+	if cur, ok := idx.values[k]; committed && (!ok || cur.offset < offset) {
+		idx.values[k] = stateValue{offset: offset, value: value}
 	}
-	return nil
+	w.waiting--
+	if w.waiting > 0 {
+		return
+	}
+	delete(idx.writing, k)
+	close(w.done)
+	if cur, ok := idx.values[k]; ok && cur.value == nil {
+		delete(idx.values, k) // no earlier write of k is left to come back over it
+	}
+}
+
+// committed returns k's latest committed value once none of k's writes waits: a
+// check-then-write (the Coordinator's fences) sees the outcome of the writes before
+// it, as when a write held mu throughout, while other keys are not held up.
+func (idx *stateIndex) committed(ctx context.Context, k string) ([]byte, error) {
+	idx.mu.Lock()
+	for {
+		w := idx.writing[k]
+		if w == nil {
+			v := idx.values[k].value
+			idx.mu.Unlock()
+			return v, nil
+		}
+		idx.mu.Unlock()
+		select {
+		case <-w.done:
+		case <-ctx.Done():
+			return nil, fmt.Errorf("share: waiting for a write of %s-%d: %w", StateTopic, idx.part.Index(), ctx.Err())
+		}
+		idx.mu.Lock()
+	}
 }
 
 func (s *LogStore) awaitCommitted(ctx context.Context, idx *stateIndex, offset int64) error {
@@ -152,7 +221,7 @@ func (s *LogStore) index(ctx context.Context, key Key) (*stateIndex, error) {
 	if idx := s.indexes[n]; idx != nil && idx.part == part && idx.epoch == part.LeaderEpoch() {
 		return idx, nil
 	}
-	idx := &stateIndex{part: part, epoch: part.LeaderEpoch(), values: map[string][]byte{}}
+	idx := &stateIndex{part: part, epoch: part.LeaderEpoch(), values: map[string]stateValue{}, writing: map[string]*keyWrites{}}
 	if err := replay(ctx, part, idx.values); err != nil {
 		return nil, err
 	}
@@ -164,16 +233,16 @@ func (s *LogStore) index(ctx context.Context, key Key) (*stateIndex, error) {
 // log is the one its followers will match, as Kafka's coordinators load) into values,
 // the latest snapshot by encoded key; a nil value is a tombstone. Control and
 // compressed batches are skipped: this package writes neither.
-func replay(ctx context.Context, p *partition.Partition, values map[string][]byte) error {
+func replay(ctx context.Context, p *partition.Partition, values map[string]stateValue) error {
 	err := coordinator.Replay(ctx, p, p.Log().LogEndOffset(), ErrCorruptState, func(b kmsg.RecordBatch) error {
 		if b.Attributes&(coordinator.AttrControl|coordinator.AttrCompressionMask) != 0 {
 			return nil
 		}
-		return coordinator.DecodeRecords(b, ErrCorruptState, func(_ int64, key, value []byte) error {
+		return coordinator.DecodeRecords(b, ErrCorruptState, func(offset int64, key, value []byte) error {
 			if value == nil {
 				delete(values, string(key))
 			} else {
-				values[string(key)] = value
+				values[string(key)] = stateValue{offset: offset, value: value}
 			}
 			return nil
 		})
