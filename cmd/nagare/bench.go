@@ -84,6 +84,7 @@ build docs/BENCHMARKS.md.`,
 	fs.VarP(bf.output, "output", "o", "report format")
 	cmd.AddCommand(newBenchProduceCommand(bf), newBenchConsumeCommand(bf))
 	cmd.AddCommand(newBenchColdReadCommand(bf), newBenchColdReadConsumersCommand(bf)) // bench_coldread.go
+	cmd.AddCommand(newBenchProbeCommand(bf))                                          // bench_probe.go
 	cmd.AddCommand(newBenchAbuseCommand(bf), newBenchAbuseClientsCommand(bf))         // bench_abuse.go
 	cmd.AddCommand(newBenchFailoverCommand(bf))                                       // bench_failover.go
 	cmd.AddCommand(newBenchTxnCommand(bf))                                            // bench_txn.go

@@ -48,10 +48,12 @@ type abuseOptions struct {
 	repeat      int
 	quota       float64 // request percentage of the quota phase; 0: the broker's default
 	inProcess   bool    // abusers in this process (tests)
-	abuserCPUs  string  // taskset CPU list for the abusers' process; "" leaves them unpinned
-	topic       string
-	timeout     time.Duration
-	logOutput   io.Writer
+	// probeInProcess runs the probe in this process, sharing the broker's Go runtime.
+	probeInProcess bool
+	abuserCPUs     string // taskset CPU list for the abusers' process; "" leaves them unpinned
+	topic          string
+	timeout        time.Duration
+	logOutput      io.Writer
 }
 
 func newBenchAbuseCommand(bf *benchFlags) *cobra.Command {
@@ -91,7 +93,7 @@ within 1.5x of alone, abuser's broker time within its quota (+15%).`,
 			case o.quota < 0:
 				return usagef(cmd, "--quota must not be negative")
 			}
-			o.topic, o.timeout, o.logOutput = bf.topic, bf.client.timeout, cmd.ErrOrStderr()
+			o.topic, o.timeout, o.logOutput = bf.topic, bf.client.timeout, &lockedWriter{w: cmd.ErrOrStderr()}
 			report, err := runAbuse(cmd.Context(), &o)
 			if err != nil {
 				return err
@@ -111,6 +113,8 @@ within 1.5x of alone, abuser's broker time within its quota (+15%).`,
 		"pin the abusers' process to these CPUs (taskset list, e.g. 1), so that with the bench itself pinned "+
 			"elsewhere (taskset -c 0 nagare bench abuse ...) their own CPU does not compete with the broker's, "+
 			"as an abuser on another machine would not")
+	fs.BoolVar(&o.probeInProcess, "probe-in-process", false,
+		"run the probe producer in this process, sharing the broker's Go runtime, not in a child")
 	fs.BoolVar(&o.inProcess, "abusers-in-process", false,
 		"run the abusers in this process, not a child (for tests: their CPU then competes with the probe's)")
 	return cmd
@@ -166,7 +170,8 @@ func (o *abuseOptions) runPhase(ctx context.Context, phase string) (*abuseRun, e
 			return nil, err
 		}
 	}
-	probe, err := newProbe(ctx, cf, &coldReadOptions{topic: o.topic, probeSize: o.probeSize, rate: o.rate, timeout: o.timeout})
+	probeOpts := &coldReadOptions{topic: o.topic, probeSize: o.probeSize, rate: o.rate, timeout: o.timeout, logOutput: o.logOutput}
+	probe, err := startProbe(ctx, cf, probeOpts, o.probeInProcess, "")
 	if err != nil {
 		return nil, err
 	}

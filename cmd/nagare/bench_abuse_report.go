@@ -17,21 +17,22 @@ type abuseReport struct {
 }
 
 type abuseSettings struct {
-	Duration    string  `json:"duration"`
-	Warmup      string  `json:"warmup"`
-	ProbeRate   float64 `json:"probe_rate"`
-	ProbeSize   int     `json:"probe_size"`
-	Connections int     `json:"connections"`
-	Repeat      int     `json:"repeat"`
-	Quota       float64 `json:"quota"` // 0: the broker's default
-	InProcess   bool    `json:"abusers_in_process"`
-	AbuserCPUs  string  `json:"abuser_cpus,omitempty"`
-	GOMAXPROCS  int     `json:"gomaxprocs"`
+	Duration       string  `json:"duration"`
+	Warmup         string  `json:"warmup"`
+	ProbeRate      float64 `json:"probe_rate"`
+	ProbeSize      int     `json:"probe_size"`
+	Connections    int     `json:"connections"`
+	Repeat         int     `json:"repeat"`
+	Quota          float64 `json:"quota"` // 0: the broker's default
+	InProcess      bool    `json:"abusers_in_process"`
+	ProbeInProcess bool    `json:"probe_in_process"`
+	AbuserCPUs     string  `json:"abuser_cpus,omitempty"`
+	GOMAXPROCS     int     `json:"gomaxprocs"`
 }
 
 func (o *abuseOptions) settings() abuseSettings {
 	return abuseSettings{Duration: o.duration.String(), Warmup: o.warmup.String(), ProbeRate: o.rate, ProbeSize: o.probeSize,
-		Connections: o.connections, Repeat: o.repeat, Quota: o.quota, InProcess: o.inProcess, AbuserCPUs: o.abuserCPUs, GOMAXPROCS: runtime.GOMAXPROCS(0)}
+		Connections: o.connections, Repeat: o.repeat, Quota: o.quota, InProcess: o.inProcess, ProbeInProcess: o.probeInProcess, AbuserCPUs: o.abuserCPUs, GOMAXPROCS: runtime.GOMAXPROCS(0)}
 }
 
 // abuseRun is one phase of one round.

@@ -7,7 +7,7 @@ import (
 
 // A tiny bench abuse: every phase measures the probe, the abuser (a child process of
 // the test binary, see TestMain) runs in the abuse phases, and the quota phase holds it
-// to the quota given. Then the table, with the abusers in process.
+// to the quota given. Then the table, with the abusers and the probe in process.
 func TestBenchAbuseSmall(t *testing.T) {
 	args := []string{"bench", "abuse", "--duration", "400ms", "--warmup", "200ms", "--rate", "200",
 		"--connections", "2", "--quota", "5"}
@@ -39,7 +39,7 @@ func TestBenchAbuseSmall(t *testing.T) {
 		t.Errorf("alone ratio %+v", report.Runs[0].Ratio)
 	}
 
-	r = mustRun(t, "", append(args, "--abusers-in-process")...)
+	r = mustRun(t, "", append(args, "--abusers-in-process", "--probe-in-process")...)
 	for _, want := range []string{"PHASE", "no-quota", "ABUSER BROKER-TIME %", "targets with the default quota"} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("table lacks %q:\n%s", want, r.stdout)

@@ -3,8 +3,10 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
+	"sync"
 )
 
 // benchChild returns the command that runs this binary with args as a child of a bench,
@@ -22,4 +24,18 @@ func benchChild(ctx context.Context, cpus string, args ...string) (*exec.Cmd, er
 		args = append([]string{"taskset", "-c", cpus}, args...)
 	}
 	return exec.CommandContext(ctx, args[0], args[1:]...), nil
+}
+
+// lockedWriter serializes writes to w. A bench's log goes to the command's stderr from
+// its own goroutines and from its children's stderr, which exec copies on a goroutine
+// of its own when the writer is not a file (a test's buffer).
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }

@@ -49,6 +49,9 @@ type coldReadOptions struct {
 	topic      string
 	timeout    time.Duration
 	inProcess  bool // consumers in this process rather than a child
+	// probeInProcess runs the probe producer in this process, sharing the broker's Go
+	// runtime (bench_probe.go), rather than in a child.
+	probeInProcess bool
 	// consumerCPUs is a taskset CPU list for the consumers' process; "" leaves it unpinned.
 	consumerCPUs string
 	logOutput    io.Writer
@@ -95,7 +98,7 @@ within 1.5x, p99.9 within 2x, consumers at 80% or more of the disk.`,
 			if err := o.validate(cmd); err != nil {
 				return err
 			}
-			o.topic, o.timeout, o.logOutput = bf.topic, bf.client.timeout, cmd.ErrOrStderr()
+			o.topic, o.timeout, o.logOutput = bf.topic, bf.client.timeout, &lockedWriter{w: cmd.ErrOrStderr()}
 			report, err := runColdRead(cmd.Context(), &o)
 			if err != nil {
 				return err
@@ -119,6 +122,8 @@ within 1.5x, p99.9 within 2x, consumers at 80% or more of the disk.`,
 	fs.StringVar(&o.consumerCPUs, "consumer-cpus", "",
 		"pin the consumers' process to these CPUs (taskset list, e.g. 1); with the bench pinned elsewhere "+
 			"(taskset -c 0 nagare bench coldread ...) their decoding stops competing with the broker and the probe")
+	fs.BoolVar(&o.probeInProcess, "probe-in-process", false,
+		"run the probe producer in this process, sharing the broker's Go runtime, not in a child")
 	fs.BoolVar(&o.inProcess, "consumers-in-process", false,
 		"run the consumers in this process, not a child (for tests: their CPU then competes with the probe's)")
 	return cmd
@@ -257,7 +262,7 @@ func (o *coldReadOptions) runMode(ctx context.Context, dir string, warmup, fill 
 			return nil, err
 		}
 	}
-	probe, err := newProbe(ctx, cf, o)
+	probe, err := startProbe(ctx, cf, o, o.probeInProcess, "")
 	if err != nil {
 		return nil, err
 	}
@@ -298,7 +303,7 @@ func (o *coldReadOptions) runMode(ctx context.Context, dir string, warmup, fill 
 
 // loaded runs the probe producer while the consumers read the evicted topic, rounds
 // times, and returns the producer's latencies and what the consumers read.
-func (o *coldReadOptions) loaded(ctx context.Context, cf *clientFlags, probe *probe, segments [][]string) (*latencyHistogram, coldReadConsumed, error) {
+func (o *coldReadOptions) loaded(ctx context.Context, cf *clientFlags, probe probeRunner, segments [][]string) (*latencyHistogram, coldReadConsumed, error) {
 	var consumed coldReadConsumed
 	stop := make(chan struct{})
 	hist := make(chan *latencyHistogram, 1)
@@ -307,9 +312,9 @@ func (o *coldReadOptions) loaded(ctx context.Context, cf *clientFlags, probe *pr
 	for round := range o.rounds {
 		// Evicting gigabytes takes the kernel a while; that is the benchmark's doing, not
 		// the broker's, so the probe's records sent meanwhile are not measured.
-		probe.paused.Store(true)
+		probe.setPaused(true)
 		err = evictAll(segments)
-		probe.paused.Store(false)
+		probe.setPaused(false)
 		if err != nil {
 			break
 		}

@@ -38,6 +38,7 @@ type coldReadSettings struct {
 	ProbeSize           int     `json:"probe_size"`
 	Alone               string  `json:"alone"`
 	GOMAXPROCS          int     `json:"gomaxprocs"`
+	ProbeInProcess      bool    `json:"probe_in_process"`
 }
 
 func (o *coldReadOptions) settings(dir string) coldReadSettings {
@@ -45,6 +46,7 @@ func (o *coldReadOptions) settings(dir string) coldReadSettings {
 		DataDir: dir, Topic: o.topic, FillBytes: o.fillBytes, FillRecordSize: o.fillRecord,
 		Consumers: o.consumers, Rounds: o.rounds, FetchPartitionBytes: o.partBytes,
 		ProbeRate: o.rate, ProbeSize: o.probeSize, Alone: o.alone.String(), GOMAXPROCS: runtime.GOMAXPROCS(0),
+		ProbeInProcess: o.probeInProcess,
 	}
 }
 
@@ -133,6 +135,8 @@ func newProbe(ctx context.Context, cf *clientFlags, o *coldReadOptions) (*probe,
 }
 
 func (p *probe) close() { p.cl.Close() }
+
+func (p *probe) setPaused(paused bool) { p.paused.Store(paused) }
 
 func (p *probe) err() error {
 	p.errMu.Lock()
