@@ -241,7 +241,8 @@ func (d *Dispatcher) readFetchPartition(topic string, version int16, p kmsg.Fetc
 	}
 	maxBytes := min(int64(p.PartitionMaxBytes), *budget)
 	committed := isolation == readCommitted
-	res, err := part.Log().Read(p.FetchOffset, log.ReadOptions{MaxBytes: int(maxBytes), MinOneBatch: *minOne, ReadCommitted: committed})
+	res, err := part.Log().Read(p.FetchOffset, log.ReadOptions{MaxBytes: int(maxBytes), MinOneBatch: *minOne, ReadCommitted: committed,
+		LastStableOffset: true}) // every consumer answer carries it
 	fp.highWatermark, fp.logStartOffset = res.HighWatermark, res.LogStartOffset
 	fp.lastStableOffset = res.LastStableOffset
 	if err != nil {

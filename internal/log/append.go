@@ -157,12 +157,11 @@ func (l *Log) rollLocked() error {
 	grown := make([]*segment, len(segs), len(segs)+1)
 	copy(grown, segs)
 	l.setSegments(append(grown, next))
-	l.dirtySegments.Store(true)
 	// Kafka snapshots producer state at each roll, so recovery replays at most the
-	// active segment. A failed write only makes a later recovery replay more.
-	if err := l.producers.writeSnapshot(l.dir, next.baseOffset); err != nil {
-		l.logger.Error("writing a producer snapshot at roll", "dir", l.dir, "err", err)
-	}
+	// active segment. Only the copy is made here; the flusher writes and fsyncs it
+	// (producer_snapshot.go), and is due because the segments are dirty.
+	l.takeRollSnapshotLocked(next.baseOffset)
+	l.dirtySegments.Store(true)
 	if l.onRoll != nil {
 		l.onRoll(l)
 	}
@@ -221,6 +220,11 @@ func (l *Log) flushSegments(upTo int64) error {
 		if err := syncDir(l.dir); err != nil {
 			return err
 		}
+	}
+	// Before the recovery point passes them: recovery trusts snapshots below it. A
+	// failed write only makes a later recovery replay more of the log.
+	if err := l.writeRollSnapshots(); err != nil {
+		l.logger.Error("writing a producer snapshot taken at a roll", "dir", l.dir, "err", err)
 	}
 	segs := *l.segments.Load()
 	for i, s := range segs {

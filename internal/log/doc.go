@@ -13,8 +13,9 @@
 //	00000000000000000000.txnindex   aborted transactions whose marker is in the segment
 //	                                (txn_index.go; created with its first entry)
 //
-// and producer-state snapshots named by the offset they describe, written at each roll
-// and at close (producer_snapshot.go, Kafka's format):
+// and producer-state snapshots named by the offset they describe, taken at each roll
+// (written and fsynced by the next flush, off the append lock) and written at close
+// (producer_snapshot.go, Kafka's format):
 //
 //	00000000000000004096.snapshot
 //

@@ -64,6 +64,7 @@ type Log struct {
 	epochs         *epochCache    // leader epoch history (epochs.go)
 	producers      *producerState // idempotence and transactions (producer_state.go)
 	pending        appendInfo     // an append's staged producer updates; guarded by appendMu
+	rollSnapshots  rollSnapshots  // producer snapshots taken at rolls, for the flusher to write (producer_snapshot.go)
 
 	appendMu      sync.Mutex    // serializes appends and every change to the segment list
 	unflushed     int64         // records appended since the last flush; guarded by appendMu

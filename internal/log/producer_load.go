@@ -15,7 +15,7 @@ import (
 // the log, at open).
 func (l *Log) reloadProducerStateLocked(snapshotBound int64) error {
 	end := l.LogEndOffset()
-	if err := deleteSnapshots(l.dir, func(off int64) bool { return off > end }); err != nil {
+	if err := l.deleteSnapshotsLocked(func(off int64) bool { return off > end }); err != nil {
 		return err
 	}
 	from, err := l.loadLatestSnapshot(min(snapshotBound, end))

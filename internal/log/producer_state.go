@@ -153,6 +153,19 @@ type producerState struct {
 	producers map[int64]*producerEntry // guarded by mu (writes also hold appendMu)
 	txns      []txnSpan                // by first offset; guarded by mu
 	txnCount  atomic.Int32             // len(txns): lets reads skip mu when no transaction exists
+	// txnVersion changes (under mu) whenever txns gain a transaction or a marker, or
+	// are replaced; lso is the last stable offset computed for one high watermark at
+	// one txnVersion. Every consumer fetch asks for the LSO (Kafka returns it in each
+	// partition of each answer), so while transactions are open, reads between two
+	// appends or high watermark moves share one computation instead of each taking mu.
+	txnVersion atomic.Int64
+	lso        atomic.Pointer[lsoMemo]
+}
+
+// lsoMemo is a computed last stable offset, valid for its high watermark and
+// txnVersion. Immutable once published.
+type lsoMemo struct {
+	hw, txnVersion, lso int64
 }
 
 func newProducerState() *producerState {
@@ -166,6 +179,7 @@ func (ps *producerState) reset() {
 	clear(ps.producers)
 	ps.txns = ps.txns[:0]
 	ps.txnCount.Store(0)
+	ps.txnVersion.Add(1)
 }
 
 // pendingProducer is a producer's entry as an append will leave it, committed to the
@@ -320,6 +334,9 @@ func (ps *producerState) commit(a *appendInfo) {
 			ps.producers[p.id] = &e
 		}
 	}
+	if len(a.started) == 0 && len(a.completed) == 0 {
+		return
+	}
 	ps.txns = append(ps.txns, a.started...)
 	for _, c := range a.completed {
 		for i := range ps.txns {
@@ -329,6 +346,7 @@ func (ps *producerState) commit(a *appendInfo) {
 		}
 	}
 	ps.txnCount.Store(int32(len(ps.txns)))
+	ps.txnVersion.Add(1)
 }
 
 // lastStableOffset is the first offset a read_committed consumer may not read yet: the
@@ -338,14 +356,22 @@ func (ps *producerState) lastStableOffset(hw int64) int64 {
 	if ps.txnCount.Load() == 0 {
 		return hw
 	}
+	// Read before the memo: a transaction change after the memo was made shows as a
+	// newer version; one after this load is ordered after this read.
+	version := ps.txnVersion.Load()
+	if m := ps.lso.Load(); m != nil && m.hw == hw && m.txnVersion == version {
+		return m.lso
+	}
 	ps.mu.Lock()
 	defer ps.mu.Unlock()
 	ps.txns = slices.DeleteFunc(ps.txns, func(t txnSpan) bool { return t.lastOffset != noTxn && t.lastOffset < hw })
 	ps.txnCount.Store(int32(len(ps.txns)))
+	lso := hw
 	if len(ps.txns) > 0 && ps.txns[0].firstOffset < hw {
-		return ps.txns[0].firstOffset
+		lso = ps.txns[0].firstOffset
 	}
-	return hw
+	ps.lso.Store(&lsoMemo{hw: hw, txnVersion: ps.txnVersion.Load(), lso: lso})
+	return lso
 }
 
 // stableOffsetAfter is the last stable offset recorded with an aborted transaction in

@@ -36,6 +36,11 @@ type ReadOptions struct {
 	MaxOffset int64
 	// ReadCommitted reads up to the last stable offset (isolation_level=read_committed).
 	ReadCommitted bool
+	// LastStableOffset asks for the result's LastStableOffset, which a consumer's fetch
+	// answer carries at either isolation level. Replica fetches and internal readers do
+	// not use it, so they do not pay for it (with transactions open, it takes the
+	// producer state's lock). ReadCommitted computes it anyway.
+	LastStableOffset bool
 }
 
 // ReadResult is what a read found: a range of whole batches (empty when there is
@@ -43,7 +48,7 @@ type ReadOptions struct {
 type ReadResult struct {
 	Range            FileRange
 	HighWatermark    int64
-	LastStableOffset int64
+	LastStableOffset int64 // -1 unless ReadOptions.LastStableOffset or ReadCommitted
 	LogEndOffset     int64
 	LogStartOffset   int64
 }
@@ -62,8 +67,10 @@ func (l *Log) Read(offset int64, opts ReadOptions) (ReadResult, error) {
 }
 
 func (l *Log) readOnce(offset int64, opts ReadOptions) (res ReadResult, retry bool, err error) {
-	res = ReadResult{HighWatermark: l.HighWatermark(), LogEndOffset: l.LogEndOffset(), LogStartOffset: l.LogStartOffset()}
-	res.LastStableOffset = l.producers.lastStableOffset(res.HighWatermark)
+	res = ReadResult{HighWatermark: l.HighWatermark(), LastStableOffset: -1, LogEndOffset: l.LogEndOffset(), LogStartOffset: l.LogStartOffset()}
+	if opts.ReadCommitted || opts.LastStableOffset {
+		res.LastStableOffset = l.producers.lastStableOffset(res.HighWatermark)
+	}
 	if l.closed.Load() {
 		return res, false, ErrClosed
 	}

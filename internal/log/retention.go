@@ -42,7 +42,7 @@ func (l *Log) DeleteRetained(now time.Time) (int, error) {
 	// Snapshots below the first remaining segment describe deleted data (Kafka's
 	// deleteProducerSnapshots); the producers themselves stay until they expire.
 	kept := segs[n].baseOffset
-	if err := deleteSnapshots(l.dir, func(off int64) bool { return off < kept }); err != nil {
+	if err := l.deleteSnapshotsLocked(func(off int64) bool { return off < kept }); err != nil {
 		l.logger.Warn("deleting producer snapshots", "dir", l.dir, "err", err)
 	}
 	if first := segs[n].baseOffset; first > l.LogStartOffset() {
@@ -192,7 +192,7 @@ func (l *Log) truncateFullyLocked(offset int64, segs []*segment) error {
 	l.logStartOffset.Store(offset)
 	l.clampOffsetsLocked(offset)
 	l.producers.reset()
-	if err := deleteSnapshots(l.dir, func(int64) bool { return true }); err != nil {
+	if err := l.deleteSnapshotsLocked(func(int64) bool { return true }); err != nil {
 		return err
 	}
 	if err := l.truncateEpochs(offset); err != nil {

@@ -33,6 +33,7 @@ type leaderConn struct {
 	corr      int32
 	wbuf      []byte
 	rbuf      []byte
+	hdr       [8]byte       // a response's size and correlation id; a field so it is not allocated per read
 	overhead  time.Duration // added to a request's own wait for its read deadline
 	maxRetain int           // rbuf larger than this is dropped after use
 	// authenticate runs the inter-broker SASL exchange (none on PLAINTEXT and SSL);
@@ -153,8 +154,8 @@ func (c *leaderConn) roundTrip(req kmsg.Request, resp kmsg.Response, wait time.D
 	if _, err := c.conn.Write(c.wbuf); err != nil {
 		return err
 	}
-	var hdr [8]byte // size, correlation id
-	if _, err := io.ReadFull(c.conn, hdr[:]); err != nil {
+	hdr := c.hdr[:]
+	if _, err := io.ReadFull(c.conn, hdr); err != nil {
 		return err
 	}
 	size := int(int32(binary.BigEndian.Uint32(hdr[:4])))
