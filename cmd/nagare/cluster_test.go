@@ -26,12 +26,16 @@ func TestClusterUp(t *testing.T) {
 		t.Fatalf("bootstrap servers %q: %d, want 3", up.seeds, n)
 	}
 	status := mustRun(t, "", "cluster", "status", "--bootstrap", up.seeds)
-	if !strings.Contains(status.stdout, "(controller)") || strings.Count(status.stdout, "\n  ") != 3 {
+	if !strings.Contains(status.stdout, "(controller)") || len(brokerLine.FindAllString(status.stdout, -1)) != 3 {
 		log, _ := os.ReadFile(filepath.Join(up.dir, "node-2.log"))
 		t.Errorf("status:\n%s\nnode 2's log:\n%s", status.stdout, log)
 	}
 	up.stopAndCheck(t, "1", "2", "3")
 }
+
+// brokerLine matches a broker of cluster status's brokers section ("  1 host:port"), not
+// the quorum's voters and observers.
+var brokerLine = regexp.MustCompile(`(?m)^  \d+ \S+:\d+`)
 
 // TestClusterUpControllers starts one controller-only node and two broker-only nodes:
 // the bootstrap servers and cluster status list the two brokers alone, and the brokers
@@ -48,7 +52,7 @@ func TestClusterUpControllers(t *testing.T) {
 		t.Fatalf("bootstrap servers %q: %d, want the 2 brokers", up.seeds, n)
 	}
 	status := mustRun(t, "", "cluster", "status", "--bootstrap", up.seeds)
-	if !strings.Contains(status.stdout, "(controller)") || strings.Count(status.stdout, "\n  ") != 2 ||
+	if !strings.Contains(status.stdout, "(controller)") || len(brokerLine.FindAllString(status.stdout, -1)) != 2 ||
 		!strings.Contains(status.stdout, "\n  2 ") || !strings.Contains(status.stdout, "\n  3 ") {
 		t.Errorf("status:\n%s", status.stdout)
 	}
@@ -139,21 +143,37 @@ func TestClusterStatus(t *testing.T) {
 	seeds := brokers[0].Addr()
 	// Each broker is the preferred leader of one partition of each topic (round-robin
 	// placement). Status may come from a broker that has not applied both topics yet.
-	waitStatus(t, seeds, "healthy cluster", func(out string) bool {
+	healthy := waitStatus(t, seeds, "healthy cluster", func(out string) bool {
 		return strings.Contains(out, "under-replicated partitions: 0") && strings.Contains(out, "offline partitions: 0") &&
 			strings.Contains(out, "not led by their preferred replica: 0") &&
-			strings.Count(out, "leads 2 of its 2 preferred partitions") == 3
+			strings.Count(out, "leads 2 of its 2 preferred partitions") == 3 &&
+			// The quorum leader knows every voter's progress from its heartbeats.
+			len(knownVoter.FindAllString(out, -1)) == 3
 	})
+	m := quorumLine.FindStringSubmatch(healthy.stdout)
+	if m == nil || !strings.Contains(healthy.stdout, "controller "+m[1]+"\n") || !strings.Contains(healthy.stdout, "voter "+m[1]+" (leader)") {
+		t.Fatalf("the quorum leader is not the controller:\n%s", healthy.stdout)
+	}
 
 	brokers[2].Kill() // node 3: leads one partition of each topic
 	r := waitStatus(t, seeds, "status after broker 3 stopped", func(out string) bool {
 		return strings.Contains(out, "under-replicated partitions: 3") && strings.Contains(out, "offline partitions: 1") &&
 			!strings.Contains(out, " 3 127.0.0.1") &&
 			// Broker 3's wide partition moved to another replica; its narrow one is offline.
-			strings.Contains(out, "not led by their preferred replica: 1")
+			strings.Contains(out, "not led by their preferred replica: 1") &&
+			// Voter 3 falls behind the high watermark (or is unknown to a new leader).
+			laggingVoter3.MatchString(out)
 	})
 	t.Logf("status:\n%s", r.stdout)
 }
+
+// The quorum in cluster status: its summary line (group 1 the leader), a voter whose
+// progress is known, and voter 3 behind or unknown.
+var (
+	quorumLine    = regexp.MustCompile(`metadata quorum: leader (\d+), epoch [1-9]\d*, high watermark [1-9]\d*\n`)
+	knownVoter    = regexp.MustCompile(`(?m)^  voter \d+( \(leader\))?: log end [1-9]\d*, lag \d+`)
+	laggingVoter3 = regexp.MustCompile(`(?m)^  voter 3: log end (unknown|\d+, lag [1-9]\d*)`)
+)
 
 // waitStatus runs cluster status until ok accepts its output, for up to 10 s.
 func waitStatus(t *testing.T, seeds, what string, ok func(string) bool) cliResult {

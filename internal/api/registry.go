@@ -60,6 +60,7 @@ var registry = []apiEntry{
 	{key: 49, min: 0, max: 1, handle: (*Dispatcher).handleAlterClientQuotas},
 	{key: 50, min: 0, max: 0, handle: (*Dispatcher).handleDescribeUserScramCredentials},
 	{key: 51, min: 0, max: 0, handle: (*Dispatcher).handleAlterUserScramCredentials},
+	{key: 55, min: 0, max: 2, handle: (*Dispatcher).handleDescribeQuorum},
 	{key: 60, min: 0, max: 2, handle: (*Dispatcher).handleDescribeCluster},
 	{key: 61, min: 0, max: 0, handle: (*Dispatcher).handleDescribeProducers},
 	{key: 65, min: 0, max: 0, handle: (*Dispatcher).handleDescribeTransactions},

@@ -59,6 +59,9 @@ type Controller struct {
 	owed         map[int32]uint64
 	reported     map[int32]uint64 // guarded by mu; each broker's applied index at its last heartbeat
 	shuttingDown map[int32]bool   // guarded by mu; brokers in controlled shutdown
+	// progress is what each broker's heartbeats of this term told of its metadata log,
+	// for DescribeQuorum (quorum.go). Guarded by mu.
+	progress map[int32]progress
 
 	electMu sync.Mutex // serialises elect passes (election.go) and preferred elections (preferred.go)
 	// rebalanceAt is when the next leader imbalance check is due (preferred.go); zero
@@ -92,6 +95,7 @@ func New(cfg Config) *Controller {
 		owed:           map[int32]uint64{},
 		reported:       map[int32]uint64{},
 		shuttingDown:   map[int32]bool{},
+		progress:       map[int32]progress{},
 		kick:           make(chan struct{}, 1),
 		stop:           make(chan struct{}),
 		done:           make(chan struct{}),
@@ -214,6 +218,7 @@ func (c *Controller) activate(ctx context.Context, term uint64) bool {
 	clear(c.owed)
 	clear(c.reported)
 	clear(c.shuttingDown)
+	clear(c.progress)
 	for _, b := range c.store.Image().Brokers() {
 		c.sessions[b.NodeID] = now
 	}

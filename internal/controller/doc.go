@@ -16,6 +16,9 @@
 //     broker.session.timeout.ms is fenced (a FenceBroker record); a fenced broker that
 //     heartbeats again is unfenced (UnfenceBroker). A newly active controller gives every
 //     broker a fresh session before it fences anyone, since it heard nobody yet.
+//   - Quorum progress (quorum.go). Each heartbeat's applied metadata index and time are
+//     kept for DescribeQuorum (metadata.ProgressReporter), with the last time the broker
+//     was caught up; cleared, like sessions, when a term starts.
 //   - Leader election (election.go). After every metadata change it looks for partitions
 //     whose leader is fenced (or shutting down) and elects the first live in-sync replica in
 //     replica order, with the leader epoch raised; none live leaves the partition offline

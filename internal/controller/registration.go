@@ -64,6 +64,7 @@ func (c *Controller) Heartbeat(ctx context.Context, hb metadata.BrokerHeartbeat)
 	}
 	c.mu.Lock()
 	live := c.renewSession(hb, img.Index())
+	c.recordProgress(hb, img.Index(), time.Now())
 	if hb.Epoch == metadata.NoBrokerEpoch {
 		delete(c.shuttingDown, hb.NodeID) // an older broker heartbeats again only once restarted
 	}

@@ -22,7 +22,8 @@
 //	forward.go      the forwarding protocol: Propose, join and read-index sent to the leader
 //	transport.go    muxStream: raft's stream layer, sharing its port with forwarding
 //	transport_tls.go TransportTLS: the CONTROLLER listener as SSL (mutual with client auth)
-//	quorum.go       QuorumNodes: the voters and observers in the raft configuration
+//	quorum.go       QuorumNodes, DescribeQuorum: the voters and observers in the raft
+//	                configuration and their progress (ProgressReporter: the controller's heartbeats)
 //	producerids.go  ProducerIDAllocator: producer IDs served from blocks taken through the log
 //	logging.go      hclog (raft's logger) to slog
 //	errors.go       the sentinel errors
