@@ -56,6 +56,9 @@ func (b *Broker) controllerTLS(listener string) (*metadata.TransportTLS, error) 
 	default:
 		return nil, fmt.Errorf("broker: controller listener %s: %s is not supported (PLAINTEXT or SSL)", listener, proto)
 	}
+	if err := b.checkControllerTrust(listener); err != nil {
+		return nil, err
+	}
 	server, _, err := b.listenerTLS(listener) // security.go; the principal mapping is unused: no ACLs apply
 	if err != nil {
 		return nil, err
@@ -64,9 +67,25 @@ func (b *Broker) controllerTLS(listener string) (*metadata.TransportTLS, error) 
 	if err != nil {
 		return nil, fmt.Errorf("broker: controller listener: %w", err)
 	}
-	if clientAuth := b.listenerSetting(listener, "ssl.client.auth"); !strings.EqualFold(clientAuth, auth.ClientAuthRequired) {
-		b.logger.Warn("the controller listener is SSL without ssl.client.auth=required: the metadata quorum is encrypted, but a node without a trusted certificate can still connect to it",
-			"listener", listener, "ssl.client.auth", clientAuth)
-	}
 	return &metadata.TransportTLS{Server: server, Client: client.TLS}, nil
+}
+
+// checkControllerTrust refuses an SSL controller listener that would let a peer that is
+// not a cluster node in. Nothing on that listener maps a principal or checks an ACL
+// (Kafka checks CLUSTER_ACTION there): whoever completes the handshake can propose
+// metadata records and receive the whole metadata log, SCRAM hashes included. So,
+// unlike Kafka, the client certificate is required, and the truststore must be the
+// listener's own (listener.name.<controller>.ssl.truststore.location), not the
+// broker-wide one that usually trusts the CA of ordinary clients' certificates.
+func (b *Broker) checkControllerTrust(listener string) error {
+	prefix := "listener.name." + strings.ToLower(listener) + "."
+	if clientAuth := b.listenerSetting(listener, "ssl.client.auth"); !strings.EqualFold(clientAuth, auth.ClientAuthRequired) {
+		return fmt.Errorf("broker: controller listener %s is SSL: set %sssl.client.auth=required (got %q), "+
+			"since any peer that connects to it is a member of the metadata quorum", listener, prefix, clientAuth)
+	}
+	if v, _, ok := b.conf.Raw(prefix + "ssl.truststore.location"); !ok || strings.TrimSpace(v) == "" {
+		return fmt.Errorf("broker: controller listener %s is SSL: set %sssl.truststore.location to a truststore "+
+			"holding only the CA of the cluster's nodes (the broker-wide ssl.truststore.location is not used there)", listener, prefix)
+	}
+	return nil
 }

@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"math/big"
 	"net"
 	"os"
@@ -235,4 +236,50 @@ func startRogue(t *testing.T, cluster []*brokertest.Broker, keystore, truststore
 		t.Fatal("a broker whose certificate the cluster does not trust started")
 	}
 	t.Logf("untrusted broker refused: %v", err)
+}
+
+// An SSL controller listener that would admit peers other than the cluster's nodes is
+// refused at start: without required client certificates, or with only the broker-wide
+// truststore (which usually trusts ordinary clients' CA).
+func TestControllerListenerSSLRequiresClientAuthAndOwnTruststore(t *testing.T) {
+	ca := newQuorumCA(t, "quorum CA")
+	keystore := ca.keystore(t, "node", 2)
+	base := map[string]string{
+		"node.id":                        "1",
+		"process.roles":                  "broker,controller",
+		"controller.quorum.voters":       "1@127.0.0.1:1",
+		"controller.listener.names":      "CONTROLLER",
+		"listeners":                      "PLAINTEXT://127.0.0.1:0,CONTROLLER://127.0.0.1:0",
+		"listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:SSL",
+		"listener.name.controller.ssl.keystore.location": keystore,
+	}
+	for _, tc := range []struct {
+		name, want string
+		props      map[string]string
+	}{
+		{"client auth none", "ssl.client.auth=required", map[string]string{
+			"listener.name.controller.ssl.truststore.location": ca.caFile}},
+		{"client auth requested", "ssl.client.auth=required", map[string]string{
+			"listener.name.controller.ssl.truststore.location": ca.caFile,
+			"listener.name.controller.ssl.client.auth":         "requested"}},
+		{"broker-wide truststore", "listener.name.controller.ssl.truststore.location", map[string]string{
+			"ssl.truststore.location":                  ca.caFile,
+			"listener.name.controller.ssl.client.auth": "required"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			props := maps.Clone(base)
+			maps.Copy(props, tc.props)
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			b, err := broker.Start(ctx, broker.Config{DataDir: t.TempDir(), Properties: props,
+				Logger: slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))})
+			if err == nil {
+				_ = b.Shutdown(context.Background())
+				t.Fatal("started")
+			}
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %q does not name %s", err, tc.want)
+			}
+		})
+	}
 }
