@@ -68,7 +68,7 @@ func (d *Dispatcher) handleShareFetch(ctx context.Context, r *request) {
 	}
 	order := &r.session.shares
 	if !order.idle() || sf.mayWait(parts) {
-		order.run(func() { sf.serve(ctx, parts) })
+		order.run(ctx, d, r, func() { sf.serve(ctx, parts) })
 		return
 	}
 	sf.serve(ctx, parts)

@@ -52,7 +52,7 @@ func (d *Dispatcher) handleShareAcknowledge(ctx context.Context, r *request) {
 		return
 	}
 	// Off the reader, in the connection's order: the writes wait for replication.
-	r.session.shares.run(func() { d.acknowledgeShares(ctx, r, req, resp, parts) })
+	r.session.shares.run(ctx, d, r, func() { d.acknowledgeShares(ctx, r, req, resp, parts) })
 }
 
 // acknowledgeShares applies the request's acknowledgements partition by partition,

@@ -8,6 +8,7 @@ package api
 import (
 	"context"
 	"errors"
+	"runtime/debug"
 	"strconv"
 	"time"
 
@@ -75,16 +76,31 @@ func (o *shareOrder) idle() bool {
 	}
 }
 
-// run starts work on its own goroutine, which waits for the work queued before. work
+// run starts r's work on its own goroutine, which waits for the work queued before. work
 // must not wait for long itself once the request's order no longer matters: a long
-// poll goes on in a goroutine of its own, as it would from the reader.
-func (o *shareOrder) run(work func()) {
+// poll goes on in a goroutine of its own, as it would from the reader. Off the reader,
+// the server's panic guard is not around it, so run has its own: a panic closes the
+// connection, as one in a handler does. Work queued behind a connection that is
+// closing is not started (nothing it answers would be sent; acknowledgements it would
+// apply are the client's to retry, as Kafka's broker never reads them).
+func (o *shareOrder) run(ctx context.Context, d *Dispatcher, r *request, work func()) {
 	prev, done := o.last, make(chan struct{})
 	o.last = done
 	go func() {
 		defer close(done)
+		defer func() {
+			if p := recover(); p != nil {
+				d.cfg.Logger.Error("share request panicked; closing its connection", "api_key", r.header.Key,
+					"panic", p, "stack", string(debug.Stack()))
+				r.reply.CloseConnection() // a no-op if the work already answered
+			}
+		}()
 		if prev != nil {
 			<-prev // ends: work before it ends on its own, and sooner once ctx is done
+		}
+		if ctx.Err() != nil {
+			r.reply.CloseConnection()
+			return
 		}
 		work()
 	}()
