@@ -181,12 +181,17 @@ func (l *Log) Roll() error {
 	return l.rollLocked()
 }
 
-// Flush fsyncs everything appended so far and advances the recovery point.
+// Flush fsyncs everything appended so far and advances the recovery point. It reads
+// the log end under appendMu but fsyncs under flushMu alone, so appends go on during the
+// fsync; flushSegments copes with a truncation in between.
 func (l *Log) Flush() error {
 	l.appendMu.Lock()
 	upTo := l.LogEndOffset()
 	l.unflushed = 0
 	l.appendMu.Unlock()
+	if l.beforeFlushLock != nil {
+		l.beforeFlushLock()
+	}
 	l.flushMu.Lock()
 	defer l.flushMu.Unlock()
 	if l.closed.Load() {
@@ -205,7 +210,23 @@ func (l *Log) flushLocked() error {
 
 // flushSegments fsyncs the segments holding offsets from the recovery point to upTo,
 // then moves the recovery point. Caller holds flushMu.
+//
+// upTo may be stale: Flush reads it before taking flushMu, and a follower's Truncate may
+// cut the log below it in between (Truncate holds flushMu, so never during this call).
+// Storing it then would put the recovery point past the log end, and the segments the
+// follower writes next would count as synced without ever being fsynced; so upTo is
+// clamped to the log end. Everything below the log end read here was written before the
+// fsyncs below, which cover the segments from the (already clamped) recovery point on.
 func (l *Log) flushSegments(upTo int64) error {
+	upTo = min(upTo, l.LogEndOffset())
+	// Before anything that can fail: the roll snapshots depend on neither the epoch
+	// history nor the directory sync, and left pending they would pile up in memory.
+	// Written early they are safe: recovery trusts a snapshot only below the recovery
+	// point, which passes them only after the segment fsyncs below. A failed write only
+	// makes a later recovery replay more of the log.
+	if err := l.writeRollSnapshots(); err != nil {
+		l.logger.Error("writing a producer snapshot taken at a roll", "dir", l.dir, "err", err)
+	}
 	// The epoch history must be durable before the recovery point passes the data it
 	// describes: recovery rebuilds it only from what it rescans.
 	if err := l.epochs.flush(); err != nil {
@@ -218,13 +239,9 @@ func (l *Log) flushSegments(upTo int64) error {
 	if l.dirtySegments.Swap(false) {
 		// A roll created files: their directory entries must be durable too.
 		if err := syncDir(l.dir); err != nil {
+			l.dirtySegments.Store(true) // still owed: the next flush retries it
 			return err
 		}
-	}
-	// Before the recovery point passes them: recovery trusts snapshots below it. A
-	// failed write only makes a later recovery replay more of the log.
-	if err := l.writeRollSnapshots(); err != nil {
-		l.logger.Error("writing a producer snapshot taken at a roll", "dir", l.dir, "err", err)
 	}
 	segs := *l.segments.Load()
 	for i, s := range segs {

@@ -145,4 +145,13 @@
 // its swaps with Truncate, DeleteRetained and Close, the other operations that remove
 // segments; appends only add segments at the end, so they go on during a swap, which
 // holds appendMu only to switch the list.
+//
+// A flush reads the log end under appendMu and fsyncs under flushMu alone, so appends go
+// on during its fsyncs. Truncate and TruncateFullyAndStartAt hold flushMu as well, so a
+// flush never straddles a truncation, and the flush clamps the log end it read to the
+// current one (a truncation may have come between the two locks): the recovery point
+// never passes the log end, where it would vouch for segments never fsynced.
+//
+// Lock order: swapMu, appendMu, flushMu, then rollSnapshots.writeMu; epochCache.mu,
+// producerState.mu and rollSnapshots.mu are leaves.
 package log

@@ -118,12 +118,14 @@ func (l *Log) Wake() {
 
 // TruncateFullyAndStartAt empties the log and restarts it at offset: a follower whose
 // log ends below the leader's log start offset can copy nothing it lacks (Kafka's
-// truncateFullyAndStartAt).
+// truncateFullyAndStartAt). Like Truncate it holds flushMu, so no flush straddles it.
 func (l *Log) TruncateFullyAndStartAt(offset int64) error {
 	l.swapMu.Lock()
 	defer l.swapMu.Unlock()
 	l.appendMu.Lock()
 	defer l.appendMu.Unlock()
+	l.flushMu.Lock()
+	defer l.flushMu.Unlock()
 	if l.closed.Load() {
 		return ErrClosed
 	}

@@ -69,12 +69,17 @@ type Log struct {
 	appendMu      sync.Mutex    // serializes appends and every change to the segment list
 	unflushed     int64         // records appended since the last flush; guarded by appendMu
 	lastFlush     atomic.Int64  // unix ms of the last flush
-	flushMu       sync.Mutex    // serializes flushes
+	flushMu       sync.Mutex    // serializes flushes, and held by Truncate so a flush never straddles one; taken after appendMu
 	waitMu        sync.Mutex    // guards appendWait
 	appendWait    chan struct{} // closed and replaced by the next append if observed
 	waitObserved  atomic.Bool   // someone holds appendWait; Append must close it
 	onRoll        func(*Log)    // tells the owner a sealed segment needs an fsync; may be nil
 	dirtySegments atomic.Bool   // a rolled segment awaits its fsync
+
+	// beforeFlushLock, when set (tests only), runs in Flush after it read the log end
+	// and before it takes flushMu: the window in which a truncation can make that read
+	// stale, which a test could not otherwise hit on purpose.
+	beforeFlushLock func()
 
 	// Compaction (cleaner*.go).
 	swapMu            sync.Mutex   // held across a cleaned segment's swap and by Truncate, DeleteRetained and Close; taken before appendMu

@@ -176,6 +176,14 @@ func (ps *producerState) writeSnapshot(dir string, offset int64) error {
 	return nil
 }
 
+// maxPendingRollSnapshots bounds the roll snapshots awaiting the flusher. Each is a full
+// encoding of the producer state (46 bytes a producer: tens of MB with a million
+// producer ids), and they pile up while flushes fail or fall behind. Past the bound the
+// oldest is dropped: recovery or a truncation then starts from an older snapshot and
+// replays more of the log, which is slower but as correct. The newest are kept since
+// they spare the most replay.
+const maxPendingRollSnapshots = 3
+
 // rollSnapshots are the producer snapshots taken at rolls and not yet on disk: the
 // state is copied under the append lock, at the roll's offset, and the flusher writes
 // and fsyncs it (writeRollSnapshots), off the append path.
@@ -186,7 +194,7 @@ type rollSnapshots struct {
 	// truncation deleted the snapshots past the new end.
 	writeMu sync.Mutex
 	mu      sync.Mutex     // guards pending; a roll never waits for a write in progress
-	pending []rollSnapshot // oldest first
+	pending []rollSnapshot // oldest first; at most maxPendingRollSnapshots
 }
 
 type rollSnapshot struct {
@@ -195,14 +203,25 @@ type rollSnapshot struct {
 }
 
 // takeRollSnapshotLocked copies the state as of offset (the new segment's base offset)
-// for the flusher to write. Caller holds appendMu, so the state is exactly that of the
+// for the flusher to write, dropping the oldest pending copy past
+// maxPendingRollSnapshots. Caller holds appendMu, so the state is exactly that of the
 // batches below offset.
 func (l *Log) takeRollSnapshotLocked(offset int64) {
 	data := encodeSnapshot(l.producers.snapshotEntries())
 	r := &l.rollSnapshots
 	r.mu.Lock()
 	r.pending = append(r.pending, rollSnapshot{offset: offset, data: data})
+	var dropped []int64
+	for len(r.pending) > maxPendingRollSnapshots {
+		dropped = append(dropped, r.pending[0].offset)
+		// slices.Delete clears the vacated tail, so the dropped encoding can be freed.
+		r.pending = slices.Delete(r.pending, 0, 1)
+	}
 	r.mu.Unlock()
+	if len(dropped) > 0 {
+		l.logger.Warn("dropping producer snapshots the flusher has not written; recovery will replay more of the log",
+			"dir", l.dir, "offsets", dropped)
+	}
 }
 
 // writeRollSnapshots writes and fsyncs the snapshots taken at rolls since the last call,

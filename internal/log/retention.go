@@ -129,7 +129,8 @@ func (l *Log) DeleteRecordsBefore(offset int64) (int64, error) {
 // Truncate removes every record at offset and above, for a follower that diverged from
 // its leader. A batch that straddles offset is removed whole, so the log end offset may
 // land below offset. Truncating below the first segment empties the log and restarts it
-// at offset.
+// at offset. It holds flushMu too, so a flush sees the log either before or after the
+// truncation, never the recovery point lowered halfway through its fsyncs.
 func (l *Log) Truncate(offset int64) error {
 	l.swapMu.Lock()
 	defer l.swapMu.Unlock()
@@ -139,8 +140,10 @@ func (l *Log) Truncate(offset int64) error {
 		return ErrClosed
 	}
 	if offset >= l.LogEndOffset() {
-		return nil
+		return nil // nothing to cut: no need to wait for a flush in progress
 	}
+	l.flushMu.Lock()
+	defer l.flushMu.Unlock()
 	l.truncations.Add(1)
 	segs := *l.segments.Load()
 	if offset <= segs[0].baseOffset {
@@ -169,7 +172,8 @@ func (l *Log) Truncate(offset int64) error {
 	return l.reloadProducerStateLocked(newEnd)
 }
 
-// truncateFullyLocked deletes every segment and starts an empty one at offset.
+// truncateFullyLocked deletes every segment and starts an empty one at offset. Caller
+// holds appendMu and flushMu.
 func (l *Log) truncateFullyLocked(offset int64, segs []*segment) error {
 	// A segment at the same base offset must be unlinked first: re-creating its path in
 	// place would empty the very file that pinned reads are still sending from.
