@@ -3,6 +3,7 @@
 # a three-broker cluster on this machine, for one or more nagare binaries, interleaved.
 #
 #   scripts/bench-replication.sh peak ROUNDS BIN...         # peak records/s, ratio, broker CPU
+#   scripts/bench-replication.sh sustained ROUNDS BIN...    # the same over 10 s runs (no burst into the page cache)
 #   scripts/bench-replication.sh latency RATE ROUNDS BIN... # p50/p99 at RATE, linger 10ms and 1ms
 #
 # Each round of each binary starts a fresh cluster (three `nagare serve` processes, as
@@ -88,6 +89,20 @@ peak)
 			b=$(run "$bin" --topic rf3 --acks all --records 300000)
 			ratio=$(awk -v a="${a%% *}" -v b="${b%% *}" 'BEGIN { printf "%.2f", b / a }')
 			echo "round $r $bin: rf1 acks=1 [$a] rf3 acks=all [$b] ratio $ratio load $(cut -d' ' -f1 /proc/loadavg)"
+			down
+		done
+	done
+	;;
+sustained)
+	rounds=$1
+	shift
+	for r in $(seq 1 "$rounds"); do
+		for bin in "$@"; do
+			up "$bin"
+			a=$(run "$bin" --topic rf1 --acks 1 --duration 10s)
+			b=$(run "$bin" --topic rf3 --acks all --duration 10s)
+			ratio=$(awk -v a="${a%% *}" -v b="${b%% *}" 'BEGIN { printf "%.2f", b / a }')
+			echo "round $r $bin sustained: rf1 acks=1 [$a] rf3 acks=all [$b] ratio $ratio load $(cut -d' ' -f1 /proc/loadavg)"
 			down
 		done
 	done
