@@ -15,9 +15,12 @@ package api
 // Differs from Kafka: the quorum is hashicorp/raft, so offsets are raft indexes (every
 // raft entry, configuration changes and the leader's no-op of each term included), not
 // KRaft record offsets; the epoch is the raft term; the high watermark is the commit
-// index. Any node answers from its own view instead of forwarding to the controller
-// (Kafka's brokers forward; its non-leader controllers answer NOT_LEADER_OR_FOLLOWER):
-// only the leader knows the other nodes' progress, so elsewhere they are -1. Progress
+// index. A node that does not lead gets the leader's view over the metadata forwarding
+// protocol (metadata.Store.DescribeQuorum), as Kafka's brokers forward to the active
+// controller (a Kafka controller that does not lead answers NOT_LEADER_OR_FOLLOWER
+// instead; here every node forwards). Only the leader knows the other nodes' progress, so
+// while no leader is known, or it cannot be reached or predates forwarding DescribeQuorum,
+// the node answers from its own view, the others' progress -1. Progress
 // comes from broker heartbeats, which carry each broker's applied metadata index (the
 // controller liveness rule), not from log fetches: a log end offset is that applied
 // index, the last fetch time the last heartbeat, and a controller-only voter, which
@@ -46,7 +49,7 @@ import (
 // none (a one-node cluster without cluster settings), as Kafka's examples name it.
 const defaultControllerListener = "CONTROLLER"
 
-func (d *Dispatcher) handleDescribeQuorum(_ context.Context, r *request) {
+func (d *Dispatcher) handleDescribeQuorum(ctx context.Context, r *request) {
 	req := r.body.(*kmsg.DescribeQuorumRequest)
 	resp := req.ResponseKind().(*kmsg.DescribeQuorumResponse)
 	if !d.authorizedCluster(r, acl.OpDescribe) {
@@ -59,7 +62,7 @@ func (d *Dispatcher) handleDescribeQuorum(_ context.Context, r *request) {
 		r.respond(resp)
 		return
 	}
-	q, err := d.cfg.Metadata.DescribeQuorum(d.cfg.Now())
+	q, err := d.cfg.Metadata.DescribeQuorum(ctx, d.cfg.Now())
 	if err != nil {
 		d.cfg.Logger.Warn("describe quorum", "err", err)
 		resp.ErrorCode, resp.ErrorMessage = errorCode(err), errorMessage(err)

@@ -110,25 +110,41 @@ func TestDescribeQuorumCluster(t *testing.T) {
 		t.Fatalf("high watermark %d after a topic creation, was %d", p.HighWatermark, before)
 	}
 
-	// A node that does not lead answers from its own view: the same leader and voters,
-	// its own log end, the others' unknown.
+	// A node that does not lead forwards to the leader, as Kafka's brokers forward to the
+	// active controller: asked directly, by a client that knows only that node, it reports
+	// every voter's progress, not just its own.
 	follower := int32(1)
 	if controller == 1 {
 		follower = 2
 	}
-	direct, err := cl.Broker(int(follower)).Request(ctx, describeQuorumRequest())
-	if err != nil {
-		t.Fatalf("describe quorum on node %d: %v", follower, err)
-	}
-	fp := quorumPartitionOf(t, direct.(*kmsg.DescribeQuorumResponse))
+	fp := describeQuorumAt(ctx, t, brokers[follower-1])
 	if fp.LeaderID != controller || !slices.Equal(replicaIDs(fp.CurrentVoters), []int32{1, 2, 3}) {
 		t.Fatalf("node %d: leader %d voters %v", follower, fp.LeaderID, replicaIDs(fp.CurrentVoters))
 	}
 	for _, v := range fp.CurrentVoters {
-		if mine := v.ReplicaID == follower; mine != (v.LogEndOffset > 0) {
-			t.Errorf("node %d reports voter %d with log end offset %d", follower, v.ReplicaID, v.LogEndOffset)
+		if v.LogEndOffset <= 0 || v.LastFetchTimestamp <= 0 || v.LastCaughtUpTimestamp <= 0 {
+			t.Errorf("node %d reports voter %d with log end offset %d, last fetch %d, last caught up %d, want the leader's view of every voter",
+				follower, v.ReplicaID, v.LogEndOffset, v.LastFetchTimestamp, v.LastCaughtUpTimestamp)
 		}
 	}
+	if fp.HighWatermark < p.HighWatermark {
+		t.Errorf("node %d reports high watermark %d, the leader had %d", follower, fp.HighWatermark, p.HighWatermark)
+	}
+}
+
+// describeQuorumAt sends DescribeQuorum to b itself: through the seed broker of a client
+// that knows only b's address (franz-go would send it to the controller Metadata names).
+func describeQuorumAt(ctx context.Context, t *testing.T, b *brokertest.Broker) kmsg.DescribeQuorumResponseTopicPartition {
+	t.Helper()
+	seeds := b.Client().SeedBrokers()
+	if len(seeds) != 1 {
+		t.Fatalf("%d seed brokers, want 1", len(seeds))
+	}
+	resp, err := seeds[0].Request(ctx, describeQuorumRequest())
+	if err != nil {
+		t.Fatalf("describe quorum at %s: %v", b.Addr(), err)
+	}
+	return quorumPartitionOf(t, resp.(*kmsg.DescribeQuorumResponse))
 }
 
 // checkQuorumNodes: v2 lists every voter with its CONTROLLER endpoint.
@@ -205,5 +221,31 @@ func TestDescribeQuorumAuthorization(t *testing.T) {
 	}
 	if resp.ErrorCode != kerr.ClusterAuthorizationFailed.Code || len(resp.Topics) != 0 {
 		t.Fatalf("without DESCRIBE on the cluster: %v, topics %+v", kerr.ErrorForCode(resp.ErrorCode), resp.Topics)
+	}
+}
+
+// TestDescribeQuorumDedicatedController: with a dedicated controller, clients can reach
+// only the broker, which is not in the raft leader's seat; its answer is the controller's
+// view, so the controller's own log end and the broker's progress are both known.
+func TestDescribeQuorumDedicatedController(t *testing.T) {
+	brokers := brokertest.StartCluster(t, 2, brokertest.WithControllers(1), brokertest.WithProperties(map[string]string{
+		"broker.heartbeat.interval.ms": "100",
+	}))
+	ctx := testContext(t)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		p := describeQuorumAt(ctx, t, brokers[1])
+		if len(p.CurrentVoters) != 1 || len(p.Observers) != 1 || p.LeaderID != 1 ||
+			p.CurrentVoters[0].ReplicaID != 1 || p.Observers[0].ReplicaID != 2 {
+			t.Fatalf("quorum %+v, want node 1 the leader and only voter, node 2 its observer", p)
+		}
+		v, o := p.CurrentVoters[0], p.Observers[0]
+		if v.LogEndOffset >= p.HighWatermark && v.LastFetchTimestamp > 0 && o.LogEndOffset > 0 && o.LastFetchTimestamp > 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the broker's answer lacks the controller's view: voter %+v observer %+v high watermark %d", v, o, p.HighWatermark)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }

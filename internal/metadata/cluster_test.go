@@ -107,6 +107,7 @@ func TestClusterQuorum(t *testing.T) {
 	if !errors.Is(err, ErrTopicExists) || !strings.Contains(err.Error(), "orders") {
 		t.Fatalf("forwarded duplicate CreateTopic: %v, want ErrTopicExists naming the topic", err)
 	}
+	checkForwardedQuorum(ctx, t, follower, leader)
 
 	// Failover: stop the leader; the survivors elect another and proposals go on.
 	start = time.Now()
@@ -145,6 +146,24 @@ func TestClusterQuorum(t *testing.T) {
 
 	closeAll()
 	checkGoroutines(t, baseline)
+}
+
+// checkForwardedQuorum: DescribeQuorum on a follower is the leader's view, in which the
+// leader's own log end and times are known (a follower's own view has them unknown).
+func checkForwardedQuorum(ctx context.Context, t *testing.T, follower *Store, leader int32) {
+	t.Helper()
+	q, err := follower.DescribeQuorum(ctx, time.Now())
+	if err != nil {
+		t.Fatalf("describe quorum on a follower: %v", err)
+	}
+	if q.LeaderID != leader || len(q.Voters) != 3 {
+		t.Fatalf("describe quorum on a follower: %+v, want leader %d and 3 voters", q, leader)
+	}
+	for _, v := range q.Voters {
+		if v.NodeID == leader && (v.LastIndex < int64(q.CommitIndex) || v.LastFetch.IsZero() || v.LastCaughtUp.IsZero()) {
+			t.Errorf("the leader's entry %+v (commit index %d), want the leader's own view of itself", v, q.CommitIndex)
+		}
+	}
 }
 
 // ready waits for every store to be ready.

@@ -19,11 +19,14 @@
 //	snapshot.go     the snapshot format
 //	store.go        Store: opening the quorum, bootstrap, Propose, WaitReady,
 //	                EnsureClusterID, ControllerID, Watch, Close
-//	forward.go      the forwarding protocol: Propose, join and read-index sent to the leader
-//	transport.go    muxStream: raft's stream layer, sharing its port with forwarding
+//	forward.go      the forwarding protocol: Propose, join, read-index, broker requests and
+//	                DescribeQuorum sent to the leader
+//	transport.go    muxStream: raft's stream layer, sharing its port with forwarding; at most
+//	                maxPendingConns accepted connections in their handshake or first byte
 //	transport_tls.go TransportTLS: the CONTROLLER listener as SSL (mutual with client auth)
 //	quorum.go       QuorumNodes, DescribeQuorum: the voters and observers in the raft
-//	                configuration and their progress (ProgressReporter: the controller's heartbeats)
+//	                configuration and their progress (ProgressReporter: the controller's
+//	                heartbeats), the leader's view forwarded to any other node
 //	producerids.go  ProducerIDAllocator: producer IDs served from blocks taken through the log
 //	logging.go      hclog (raft's logger) to slog
 //	errors.go       the sentinel errors

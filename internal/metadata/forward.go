@@ -32,7 +32,9 @@ import (
 //	                     (broker_requests.go)
 //	  kind 7 register broker: body is node ID int32 + an encoded RegisterBroker
 //	                     (broker_requests.go)
+//	  kind 8 describe quorum: no body; answered with a payload (quorum.go)
 //	answer:   | length uint32 | 0 | index uint64 |                    (success)
+//	          | length uint32 | 2 | payload |                          (success, payload kinds)
 //	          | length uint32 | 1 | errors uint32 | message | leader | (failure)
 //
 // Integers are big-endian; message and leader are uint16-length-prefixed strings. errors is a
@@ -47,6 +49,14 @@ const (
 	reqShutdown  byte = 5
 	reqElect     byte = 6
 	reqRegister  byte = 7
+	// reqDescribeQuorum is the first kind answered with an opaque payload rather than an
+	// index; a leader that predates it answers an error, and the caller falls back.
+	reqDescribeQuorum byte = 8
+
+	// answerIndex, answerError and answerPayload are an answer's first byte.
+	answerIndex   byte = 0
+	answerError   byte = 1
+	answerPayload byte = 2
 
 	// maxForwardFrame bounds a frame: records are small, and a CreateTopic with thousands
 	// of partitions is a few hundred KiB.
@@ -122,21 +132,47 @@ func newForwarder(stream *muxStream) *forwarder {
 	return &forwarder{stream: stream, idle: make(map[string][]*muxConn)}
 }
 
-// call sends one request to addr and returns the answer's index or error. errUnreachable
-// means nothing was sent; an error after sending wraps ErrNotController (the outcome is
-// unknown, as Kafka's NOT_CONTROLLER after a timeout).
+// call sends one request to addr and returns the answer's index, or its error and the
+// answering node's leader hint. errUnreachable means nothing was sent; an error after
+// sending wraps ErrNotController (the outcome is unknown, as Kafka's NOT_CONTROLLER after
+// a timeout).
 func (f *forwarder) call(ctx context.Context, addr string, kind byte, body []byte) (uint64, string, error) {
+	answer, err := f.exchange(ctx, addr, kind, body)
+	if err != nil {
+		return 0, "", err
+	}
+	return decodeAnswer(answer)
+}
+
+// callPayload is call for the kinds answered with a payload (reqDescribeQuorum).
+func (f *forwarder) callPayload(ctx context.Context, addr string, kind byte, body []byte) ([]byte, string, error) {
+	answer, err := f.exchange(ctx, addr, kind, body)
+	if err != nil {
+		return nil, "", err
+	}
+	if len(answer) >= 1 && answer[0] == answerPayload {
+		return answer[1:], "", nil
+	}
+	_, leader, err := decodeAnswer(answer)
+	if err == nil { // an index where a payload was due: a peer that misread the kind
+		err = fmt.Errorf("%w: forwarding answer of kind %d carries no payload", ErrNotController, kind)
+	}
+	return nil, leader, err
+}
+
+// exchange sends one request frame to addr and returns the answer frame, undecoded.
+func (f *forwarder) exchange(ctx context.Context, addr string, kind byte, body []byte) ([]byte, error) {
 	deadline := time.Now().Add(forwardTimeout)
 	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
 		deadline = d
 	}
 	timeout := time.Until(deadline)
 	if timeout <= 0 {
-		return 0, "", context.DeadlineExceeded
+		return nil, context.DeadlineExceeded
 	}
 	c, err := f.get(addr)
 	if err != nil {
-		return 0, "", fmt.Errorf("%w at %s: %v", errUnreachable, addr, err)
+		return nil, fmt.Errorf("%w at %s: %v", errUnreachable, addr, err)
 	}
 	stop := context.AfterFunc(ctx, func() { _ = c.SetDeadline(time.Now()) })
 	defer stop()
@@ -149,16 +185,16 @@ func (f *forwarder) call(ctx context.Context, addr string, kind byte, body []byt
 	binary.BigEndian.PutUint32(frame, uint32(len(frame)-4))
 	if _, err := c.Write(frame); err != nil {
 		c.Close()
-		return 0, "", f.lost(ctx, addr, err)
+		return nil, f.lost(ctx, addr, err)
 	}
 	answer, err := readFrame(c)
 	if err != nil {
 		c.Close()
-		return 0, "", f.lost(ctx, addr, err)
+		return nil, f.lost(ctx, addr, err)
 	}
 	_ = c.SetDeadline(time.Time{})
 	f.put(addr, c)
-	return decodeAnswer(answer)
+	return answer, nil
 }
 
 // lost is the error of a call whose connection failed after the request may have left.
@@ -240,9 +276,9 @@ func readFrame(r io.Reader) ([]byte, error) {
 
 func decodeAnswer(b []byte) (uint64, string, error) {
 	switch {
-	case len(b) == 9 && b[0] == 0:
+	case len(b) == 9 && b[0] == answerIndex:
 		return binary.BigEndian.Uint64(b[1:]), "", nil
-	case len(b) >= 5 && b[0] == 1:
+	case len(b) >= 5 && b[0] == answerError:
 		mask := binary.BigEndian.Uint32(b[1:])
 		msg, rest, ok := readString(b[5:])
 		if !ok {
@@ -292,25 +328,46 @@ func (s *Store) forwardConn(c net.Conn) {
 		}
 		kind, timeout := req[0], time.Duration(binary.BigEndian.Uint32(req[1:5]))*time.Millisecond
 		ctx, cancel := context.WithTimeout(s.ctx, min(timeout, forwardTimeout))
-		index, err := s.serveRequest(ctx, kind, req[5:])
+		answer := s.answer(ctx, kind, req[5:])
 		cancel()
-		answer := make([]byte, 4, 64)
-		if err == nil {
-			answer = append(answer, 0)
-			answer = binary.BigEndian.AppendUint64(answer, index)
-		} else {
-			leader, _ := s.raft.LeaderWithID()
-			answer = append(answer, 1)
-			answer = binary.BigEndian.AppendUint32(answer, errorMask(err))
-			answer = appendString(answer, err.Error())
-			answer = appendString(answer, string(leader))
-		}
-		binary.BigEndian.PutUint32(answer, uint32(len(answer)-4))
 		_ = c.SetWriteDeadline(time.Now().Add(forwardDialTimeout))
 		if _, err := c.Write(answer); err != nil {
 			return
 		}
 	}
+}
+
+// answer does what a forwarded request asks and returns the answer frame: a payload for
+// the payload kinds, else an index; an error for either.
+func (s *Store) answer(ctx context.Context, kind byte, body []byte) []byte {
+	answer := make([]byte, 4, 64)
+	if kind == reqDescribeQuorum {
+		payload, err := s.serveDescribeQuorum()
+		if err != nil {
+			return s.errorAnswer(answer, err)
+		}
+		answer = append(append(answer, answerPayload), payload...)
+	} else {
+		index, err := s.serveRequest(ctx, kind, body)
+		if err != nil {
+			return s.errorAnswer(answer, err)
+		}
+		answer = binary.BigEndian.AppendUint64(append(answer, answerIndex), index)
+	}
+	binary.BigEndian.PutUint32(answer, uint32(len(answer)-4))
+	return answer
+}
+
+// errorAnswer appends err's answer to answer (its length prefix reserved) and fills in
+// the length; the leader hint lets the caller retry where the leader is.
+func (s *Store) errorAnswer(answer []byte, err error) []byte {
+	leader, _ := s.raft.LeaderWithID()
+	answer = append(answer, answerError)
+	answer = binary.BigEndian.AppendUint32(answer, errorMask(err))
+	answer = appendString(answer, err.Error())
+	answer = appendString(answer, string(leader))
+	binary.BigEndian.PutUint32(answer, uint32(len(answer)-4))
+	return answer
 }
 
 // serveRequest does what a forwarded request asks, here, if this node leads.

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -18,9 +19,20 @@ import (
 // TimeoutNow, RequestPreVote); this value is far from them so that raft can add types.
 const forwardMagic byte = 0xA5
 
-// firstByteTimeout bounds how long an accepted connection may stay silent before it says
-// which protocol it speaks, so that a stray client cannot hold a goroutine forever.
+// firstByteTimeout bounds how long an accepted connection may take over its TLS handshake
+// and first byte, so that a stray client cannot hold a goroutine forever.
 const firstByteTimeout = 10 * time.Second
+
+// maxPendingConns bounds the accepted connections still in their handshake or waiting for
+// their first byte: each holds a goroutine and, with TLS, a handshake (a private-key
+// operation) for up to firstByteTimeout before its peer has proved anything, so without a
+// bound anyone who can reach the port could open thousands. A cluster's nodes open a few
+// connections each (raft's pool, the forwarders' pools), far below it. Kafka bounds its
+// listeners' connections likewise (max.connections), closing the excess on accept.
+const maxPendingConns = 64
+
+// rejectLogInterval spaces the debug lines about connections refused at the bound.
+const rejectLogInterval = 10 * time.Second
 
 // errStreamClosed is what Accept returns once the stream layer is closed.
 var errStreamClosed = errors.New("metadata: transport closed")
@@ -46,6 +58,16 @@ type muxStream struct {
 	closeOnce sync.Once
 	wg        sync.WaitGroup // the accept loop and the routing goroutines
 
+	// firstByteTimeout is the package constant but in tests, set before start.
+	firstByteTimeout time.Duration
+	// pending holds a token per accepted connection still in its handshake or before its
+	// first byte (maxPendingConns); the accept loop takes one, route gives it back.
+	pending chan struct{}
+	// rejected counts connections closed on accept because pending was full.
+	rejected atomic.Uint64
+	// lastRejectLog is when a refusal was last logged; only the accept loop touches it.
+	lastRejectLog time.Time
+
 	mu     sync.Mutex
 	conns  map[*muxConn]struct{} // guarded by mu: every open connection
 	closed bool                  // guarded by mu
@@ -57,6 +79,17 @@ var _ raft.StreamLayer = (*muxStream)(nil)
 // dial (nil: the bound address); security, when not nil, makes every connection TLS;
 // forward serves forwarding connections.
 func newMuxStream(bind string, advertise net.Addr, security *TransportTLS, logger *slog.Logger, forward func(net.Conn)) (*muxStream, error) {
+	m, err := listenMux(bind, advertise, security, logger, forward)
+	if err != nil {
+		return nil, err
+	}
+	m.start()
+	return m, nil
+}
+
+// listenMux is newMuxStream without starting the accept loop, so that tests can change
+// its limits first.
+func listenMux(bind string, advertise net.Addr, security *TransportTLS, logger *slog.Logger, forward func(net.Conn)) (*muxStream, error) {
 	if err := security.validate(); err != nil {
 		return nil, err
 	}
@@ -67,19 +100,24 @@ func newMuxStream(bind string, advertise net.Addr, security *TransportTLS, logge
 	if advertise == nil {
 		advertise = ln.Addr()
 	}
-	m := &muxStream{
-		ln:        ln,
-		advertise: advertise,
-		tls:       security,
-		logger:    logger,
-		raftConns: make(chan net.Conn),
-		forward:   forward,
-		done:      make(chan struct{}),
-		conns:     make(map[*muxConn]struct{}),
-	}
+	return &muxStream{
+		ln:               ln,
+		advertise:        advertise,
+		tls:              security,
+		logger:           logger,
+		raftConns:        make(chan net.Conn),
+		forward:          forward,
+		done:             make(chan struct{}),
+		conns:            make(map[*muxConn]struct{}),
+		firstByteTimeout: firstByteTimeout,
+		pending:          make(chan struct{}, maxPendingConns),
+	}, nil
+}
+
+// start starts the accept loop, which Close ends.
+func (m *muxStream) start() {
 	m.wg.Add(1)
 	go m.acceptLoop()
-	return m, nil
 }
 
 func (m *muxStream) acceptLoop() {
@@ -94,12 +132,16 @@ func (m *muxStream) acceptLoop() {
 				continue
 			}
 		}
+		if !m.admit(c) {
+			continue
+		}
 		var conn net.Conn = c
 		if m.tls != nil {
 			conn = tls.Server(c, m.tls.Server) // no I/O yet: route does the handshake
 		}
 		mc, ok := m.track(conn, c, nil)
 		if !ok {
+			<-m.pending
 			continue
 		}
 		m.wg.Add(1)
@@ -107,34 +149,71 @@ func (m *muxStream) acceptLoop() {
 	}
 }
 
+// admit takes a pending token for a just-accepted socket, or, when maxPendingConns are
+// already pending, closes it at once: a peer that has not proved itself gets no
+// goroutine and no handshake. Legitimate nodes retry (raft reconnects, forwarders back
+// off), so a refusal costs them a retry while the flood lasts.
+func (m *muxStream) admit(c net.Conn) bool {
+	select {
+	case m.pending <- struct{}{}:
+		return true
+	default:
+	}
+	n := m.rejected.Add(1)
+	if now := time.Now(); now.Sub(m.lastRejectLog) >= rejectLogInterval {
+		m.lastRejectLog = now
+		m.logger.Debug("metadata: controller listener has too many pending connections, closed a new one",
+			"remote", c.RemoteAddr().String(), "pending", cap(m.pending), "refused_total", n)
+	}
+	c.Close()
+	return false
+}
+
 // route completes the TLS handshake, if any, reads the first byte and hands the
 // connection to raft or to the forwarding server. The handshake runs here, not in the
-// accept loop, so that a silent or slow peer holds only its own goroutine.
+// accept loop, so that a silent or slow peer holds only its own goroutine; handshake and
+// first byte together get firstByteTimeout, and the pending token is given back once the
+// first byte is in (or the connection is closed).
 func (m *muxStream) route(c *muxConn) {
 	defer m.wg.Done()
-	if !m.handshake(c) {
+	first, ok := m.firstByte(c)
+	<-m.pending
+	if !ok {
 		c.Close()
 		return
 	}
-	var first [1]byte
-	_ = c.SetReadDeadline(time.Now().Add(firstByteTimeout))
-	if _, err := c.Conn.Read(first[:]); err != nil {
-		c.Close()
-		return
-	}
-	_ = c.SetReadDeadline(time.Time{})
-	if first[0] == forwardMagic {
+	if first == forwardMagic {
 		defer c.Close()
 		m.forward(c)
 		return
 	}
-	c.prefix = first[:]
+	c.prefix = []byte{first}
 	select {
 	case m.raftConns <- c:
 	case <-m.done:
 		c.Close()
 	}
 }
+
+// firstByte shakes hands, if TLS, and reads the connection's first byte, both by one
+// deadline; false when either fails.
+func (m *muxStream) firstByte(c *muxConn) (byte, bool) {
+	deadline := time.Now().Add(m.firstByteTimeout)
+	if !m.handshake(c, deadline) {
+		return 0, false
+	}
+	var first [1]byte
+	_ = c.SetReadDeadline(deadline)
+	if _, err := c.Conn.Read(first[:]); err != nil {
+		return 0, false
+	}
+	_ = c.SetReadDeadline(time.Time{})
+	return first[0], true
+}
+
+// pendingConns is how many accepted connections are in their handshake or before their
+// first byte.
+func (m *muxStream) pendingConns() int { return len(m.pending) }
 
 // track registers a connection so that Close closes it; false when already closed. c is
 // what its users read and write (TLS or the socket itself), raw the socket under it.

@@ -81,16 +81,16 @@ func (t *TransportTLS) clientHandshake(c *muxConn, deadline time.Time) error {
 	return nil
 }
 
-// handshake completes an accepted connection's TLS handshake within firstByteTimeout;
-// true without TLS. A failure (a peer with no certificate, or one the truststore does not
+// handshake completes an accepted connection's TLS handshake by deadline (the routing
+// deadline, see route); true without TLS. A failure (a peer with no certificate, or one the truststore does not
 // verify, or not speaking TLS) is logged, since on a controller listener it is either a
 // misconfigured node or someone who should not be there.
-func (m *muxStream) handshake(c *muxConn) bool {
+func (m *muxStream) handshake(c *muxConn, deadline time.Time) bool {
 	tc, ok := c.Conn.(*tls.Conn)
 	if !ok {
 		return true
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), firstByteTimeout)
+	ctx, cancel := context.WithDeadline(context.Background(), deadline)
 	defer cancel()
 	if err := tc.HandshakeContext(ctx); err != nil {
 		m.logger.Info("metadata: TLS handshake failed on the controller listener",
