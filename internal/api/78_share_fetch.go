@@ -16,9 +16,10 @@ package api
 // (share.go's shareOrder), so the next request is read at once. Then each partition
 // led here acquires up to max_records (v1; 500 for v0) available records: the read
 // starts at the first available offset and returns whole batches as file ranges sent
-// with sendfile, cut after the last batch holding an acquired offset, and warmed like
-// a Fetch's (share_fetch_warm.go: a range not in the page cache is loaded by the
-// warm-up pool; one cut at the deadline gives back what it acquired past the cut);
+// with sendfile, cut after the last batch holding an acquired offset. Acquiring reads
+// the batch headers of the range, so a range not in the page cache is first loaded by
+// the warm-up pool and acquired from when loaded, within max_wait_ms as a Fetch waits
+// for warm-up (share_fetch_warm.go); no request goroutine reads the disk;
 // acquired_records tell the client which offsets it holds and their delivery counts (records outside
 // them are in the batches but not the client's). With nothing acquired the request
 // waits up to max_wait_ms for an append or a release (an acknowledgement's, a session
@@ -35,6 +36,7 @@ package api
 import (
 	"context"
 	"errors"
+	"fmt"
 	"reflect"
 	"time"
 
@@ -43,6 +45,7 @@ import (
 
 	"github.com/nagare-dev/nagare/internal/acl"
 	"github.com/nagare-dev/nagare/internal/log"
+	"github.com/nagare-dev/nagare/internal/partition"
 	"github.com/nagare-dev/nagare/internal/share"
 )
 
@@ -112,16 +115,17 @@ func (sf *shareFetch) serve(ctx context.Context, parts []share.TopicPartition) {
 		return
 	}
 	sf.parts = parts
+	sf.deadline = sf.r.received.Add(time.Duration(max(req.MaxWaitMillis, 0)) * time.Millisecond)
 	var waits []reflect.SelectCase
 	if req.MaxWaitMillis > 0 {
 		waits = sf.waits(ctx) // before the read: an append between them still wakes us
 	}
-	if sf.acquire(ctx) > 0 || req.MaxWaitMillis <= 0 || sf.failed {
+	acquired, cold := sf.acquire(ctx)
+	if cold == nil && (acquired > 0 || req.MaxWaitMillis <= 0 || sf.failed) {
 		sf.send(ctx)
 		return
 	}
-	deadline := sf.r.received.Add(time.Duration(req.MaxWaitMillis) * time.Millisecond)
-	go sf.longPoll(ctx, deadline, waits)
+	go sf.longPoll(ctx, waits, acquired, cold)
 }
 
 // shareFetch is one ShareFetch being served.
@@ -132,8 +136,9 @@ type shareFetch struct {
 	resp          *shareFetchResponse
 	group, member string
 	parts         []share.TopicPartition
-	failed        bool // a partition answered an error: answer at once
-	batches       []share.Batch
+	deadline      time.Time // max_wait_ms from arrival: the end of a long poll or a warm-up wait
+	failed        bool      // a partition answered an error: answer at once
+	scan          share.Scan
 }
 
 // session applies the request's session epoch and returns the session's partitions.
@@ -255,8 +260,9 @@ func (sf *shareFetch) setRecords(id [16]byte, index int32, rng log.FileRange) {
 }
 
 // acquire reads and acquires records from every session partition within max_bytes
-// and max_records; it returns how many records were acquired.
-func (sf *shareFetch) acquire(ctx context.Context) int {
+// and max_records; it returns how many records were acquired, and the reads not in the
+// page cache, still to warm up and acquire from (nil when none).
+func (sf *shareFetch) acquire(ctx context.Context) (int, *coldScan) {
 	maxRecords := defaultShareMaxRecords
 	if sf.r.header.Version >= 1 && sf.req.MaxRecords > 0 {
 		maxRecords = int(sf.req.MaxRecords)
@@ -267,6 +273,7 @@ func (sf *shareFetch) acquire(ctx context.Context) int {
 	}
 	img := sf.d.cfg.Metadata.Image()
 	acquired := 0
+	cold := &coldScan{}
 	for _, tp := range sf.parts {
 		if acquired >= maxRecords || budget <= 0 {
 			break
@@ -285,7 +292,7 @@ func (sf *shareFetch) acquire(ctx context.Context) int {
 			sf.failed = true
 			continue
 		}
-		n, used, err := sf.acquirePartition(ctx, tp, maxRecords-acquired, budget)
+		n, used, err := sf.acquirePartition(ctx, tp, maxRecords-acquired, budget, cold)
 		if err != nil {
 			rp.ErrorCode, rp.ErrorMessage = shareErrorCode(err), errorMessage(err)
 			if rp.ErrorCode == kerr.NotLeaderForPartition.Code {
@@ -297,7 +304,7 @@ func (sf *shareFetch) acquire(ctx context.Context) int {
 		acquired += n
 		budget -= used
 	}
-	return acquired
+	return acquired, cold.pending(maxRecords - acquired)
 }
 
 func (sf *shareFetch) nameLeader(rp *kmsg.ShareFetchResponseTopicPartition, hint leaderHint) {
@@ -316,8 +323,10 @@ func (sf *shareFetch) nameLeader(rp *kmsg.ShareFetchResponseTopicPartition, hint
 }
 
 // acquirePartition reads from one share-partition's first available offset and
-// acquires what the read holds.
-func (sf *shareFetch) acquirePartition(ctx context.Context, tp share.TopicPartition, maxRecords int, budget int64) (int, int64, error) {
+// acquires what the read holds. A read not in the page cache is not scanned here but
+// added to cold, to be acquired from once the warm-up pool has loaded it; its length
+// counts against the budget meanwhile.
+func (sf *shareFetch) acquirePartition(ctx context.Context, tp share.TopicPartition, maxRecords int, budget int64, cold *coldScan) (int, int64, error) {
 	sp, part, err := sf.d.cfg.Shares.Partition(ctx, share.Key{Group: sf.group, TopicID: tp.TopicID, Partition: tp.Partition}, tp.Topic)
 	if err != nil {
 		return 0, 0, err
@@ -338,17 +347,27 @@ func (sf *shareFetch) acquirePartition(ctx context.Context, tp share.TopicPartit
 	if res.Range.Length == 0 {
 		return 0, 0, nil
 	}
-	sf.batches, err = share.ScanBatches(res.Range, sf.batches)
-	if err != nil {
-		res.Range.Release()
-		return 0, 0, err
+	if !sf.resident(res.Range) {
+		cold.add(coldRead{tp: tp, sp: sp, part: part, rng: res.Range})
+		return 0, res.Range.Length, nil
 	}
-	ranges := sp.Acquire(sf.member, sf.batches, maxRecords, time.Now())
+	return sf.acquireRange(tp, sp, part, res.Range, maxRecords)
+}
+
+// acquireRange scans rng's batch headers (rng is resident: the scan reads no disk),
+// acquires up to maxRecords of their records for the member and puts rng, cut after
+// the last batch holding one, in the response. It owns rng.
+func (sf *shareFetch) acquireRange(tp share.TopicPartition, sp *share.Partition, part *partition.Partition, rng log.FileRange, maxRecords int) (int, int64, error) {
+	if err := sf.scan.Read(rng); err != nil {
+		rng.Release()
+		return 0, 0, fmt.Errorf("share fetch %s-%d: %w", tp.Topic, tp.Partition, err)
+	}
+	ranges := sp.Acquire(sf.member, sf.scan.Batches, maxRecords, time.Now())
 	if len(ranges) == 0 {
-		res.Range.Release()
+		rng.Release()
 		return 0, 0, nil
 	}
-	rng := share.CutRange(res.Range, sf.batches, ranges[len(ranges)-1].LastOffset)
+	rng = sf.scan.Cut(rng, ranges[len(ranges)-1].LastOffset)
 	rp := sf.partition(tp.TopicID, tp.Partition)
 	n := 0
 	for _, a := range ranges {
@@ -394,12 +413,21 @@ func (sf *shareFetch) waits(ctx context.Context) []reflect.SelectCase {
 	return cases
 }
 
-// longPoll waits for an append or a release until the deadline, acquiring again
-// after each wake-up. It runs on its own goroutine; the writer keeps replies in order.
-func (sf *shareFetch) longPoll(ctx context.Context, deadline time.Time, waits []reflect.SelectCase) {
-	timer := time.NewTimer(time.Until(deadline))
+// longPoll completes a request that has cold reads to acquire from or nothing
+// acquired yet: it waits for the cold reads' warm-up, then for an append or a release
+// until the deadline, acquiring again after each wake-up. It runs on its own
+// goroutine, which the request owns until it sends; the writer keeps replies in order.
+func (sf *shareFetch) longPoll(ctx context.Context, waits []reflect.SelectCase, acquired int, cold *coldScan) {
+	timer := time.NewTimer(time.Until(sf.deadline))
 	defer timer.Stop()
 	for {
+		if cold != nil {
+			acquired += sf.acquireCold(ctx, cold, acquired > 0)
+		}
+		if acquired > 0 || sf.failed || ctx.Err() != nil || !time.Now().Before(sf.deadline) {
+			sf.send(ctx)
+			return
+		}
 		cases := append(waits[:len(waits):len(waits)],
 			reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(timer.C)},
 			reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(ctx.Done())})
@@ -409,10 +437,7 @@ func (sf *shareFetch) longPoll(ctx context.Context, deadline time.Time, waits []
 			return
 		}
 		waits = sf.waits(ctx)
-		if sf.acquire(ctx) > 0 || sf.failed {
-			sf.send(ctx)
-			return
-		}
+		acquired, cold = sf.acquire(ctx)
 	}
 }
 

@@ -1,10 +1,17 @@
 package api
 
-// ShareFetch's half of the read path (fetch_warm.go): acquired ranges are checked for
-// page cache residency and cold ones warmed by the same pool, with the same deadline
-// rule, before the reply reaches the connection writer. What differs is the cut: a
-// share fetch cut to its loaded whole batches gives back the records it acquired past
-// the cut (share.Partition.Unacquire), so the client holds only records it was sent.
+// ShareFetch's half of the read path (fetch_warm.go), in two places. Before acquiring,
+// a partition's log read is checked for page cache residency: acquiring reads the
+// header of every batch in it (offsets and record counts), and on a cold range those
+// reads would be synchronous disk reads on the request goroutine (the connection's
+// reader, or its share work). A cold read is queued on the warm-up pool with the
+// client's fairness key instead and acquired from once loaded (coldScan), within the
+// request's max_wait_ms and under Fetch's deadline rule: at the deadline a read is cut
+// to its loaded whole batches, and if nothing at all is ready the first cold read is
+// still loaded, so a short max_wait_ms makes progress. After acquiring, the ranges to
+// send are checked again (shareCold) and any found cold is warmed the same way; one
+// cut at the deadline there gives back the records it acquired past the cut
+// (share.Partition.Unacquire), so the client holds only records it was sent.
 
 import (
 	"context"
@@ -13,8 +20,116 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/nagare-dev/nagare/internal/log"
+	"github.com/nagare-dev/nagare/internal/partition"
+	"github.com/nagare-dev/nagare/internal/readpath"
 	"github.com/nagare-dev/nagare/internal/share"
 )
+
+// coldRead is a partition's log read found not in the page cache: nothing of it has
+// been read or acquired yet.
+type coldRead struct {
+	tp   share.TopicPartition
+	sp   *share.Partition
+	part *partition.Partition
+	rng  log.FileRange // owned: released when acquired from or dropped
+}
+
+// coldScan is a ShareFetch's cold reads, to acquire from once warmed. As coldRanges,
+// a cut keeps a read's whole loaded batches; reading their headers reads loaded pages.
+type coldScan struct {
+	reads   []coldRead // in warm-up job order
+	records int        // the most records still to acquire from them
+}
+
+func (c *coldScan) add(r coldRead) { c.reads = append(c.reads, r) }
+
+// pending returns c when it has reads and records may still be acquired from them;
+// else it releases the reads and returns nil.
+func (c *coldScan) pending(records int) *coldScan {
+	if len(c.reads) == 0 {
+		return nil
+	}
+	if records <= 0 {
+		c.release()
+		return nil
+	}
+	c.records = records
+	return c
+}
+
+func (c *coldScan) release() {
+	for i := range c.reads {
+		c.reads[i].rng.Release()
+	}
+	c.reads = nil
+}
+
+func (c *coldScan) length(k int) int64 { return c.reads[k].rng.Length }
+
+func (c *coldScan) loaded(k int, ready int64) int64 {
+	n, _, err := share.WholeBatches(c.reads[k].rng, ready)
+	if err != nil {
+		return 0
+	}
+	return n
+}
+
+// cut shortens read k to its whole loaded batches; with none it is dropped.
+func (c *coldScan) cut(k int, ready int64) {
+	rng := &c.reads[k].rng
+	n, _, err := share.WholeBatches(*rng, ready)
+	if err != nil || n == 0 {
+		rng.Release()
+		*rng = log.FileRange{}
+		return
+	}
+	rng.Length = n
+}
+
+// resident reports whether rng is in the page cache (or the read path is off), so
+// its batch headers can be read here without waiting for the disk.
+func (sf *shareFetch) resident(rng log.FileRange) bool {
+	pool := sf.d.cfg.ReadPath
+	return pool == nil || pool.Resident(readpath.Range{File: rng.File, Offset: rng.Position, Length: rng.Length})
+}
+
+// acquireCold queues the cold reads on the warm-up pool, waits for them as a Fetch
+// waits for its cold ranges (warmFetch.wait; resident says records were acquired
+// already, enough to answer at the deadline), then acquires from what was loaded. It
+// returns how many records it acquired and always consumes cold. It blocks: only a
+// goroutine of the request's own calls it, never the connection's reader.
+func (sf *shareFetch) acquireCold(ctx context.Context, cold *coldScan, resident bool) int {
+	load := make([]readpath.Range, len(cold.reads))
+	for i, rd := range cold.reads {
+		load[i] = readpath.Range{File: rd.rng.File, Offset: rd.rng.Position, Length: rd.rng.Length}
+	}
+	// The fairness key warmUp gives a Fetch's ranges.
+	tenant := readpath.Tenant{Principal: "User:" + sf.r.session.Principal(), ClientID: sf.r.header.ClientID}
+	w := &warmFetch{cold: cold, n: len(cold.reads), resident: resident, job: sf.d.cfg.ReadPath.Warm(tenant, load), deadline: sf.deadline}
+	w.wait(ctx)
+	if ctx.Err() != nil {
+		cold.release()
+		return 0
+	}
+	acquired := 0
+	for i := range cold.reads {
+		rd := &cold.reads[i]
+		if rd.rng.Length == 0 || acquired >= cold.records {
+			rd.rng.Release()
+			continue
+		}
+		n, _, err := sf.acquireRange(rd.tp, rd.sp, rd.part, rd.rng, cold.records-acquired)
+		if err != nil {
+			rp := sf.partition(rd.tp.TopicID, rd.tp.Partition)
+			rp.ErrorCode, rp.ErrorMessage = shareErrorCode(err), errorMessage(err)
+			sf.failed = true
+			continue
+		}
+		acquired += n
+	}
+	cold.reads = nil
+	return acquired
+}
 
 // sharePos locates a partition's range: records[topic][partition].
 type sharePos struct{ topic, partition int }
@@ -105,7 +220,8 @@ func (sf *shareFetch) warm() *warmFetch {
 }
 
 // send completes the reply once its ranges are resident, as Fetch does; a wait for
-// warm-up runs on its own goroutine so the connection keeps reading.
+// warm-up runs on its own goroutine so the connection keeps reading. The ranges were
+// resident when acquired from, so this wait is for pages evicted since: rare.
 func (sf *shareFetch) send(ctx context.Context) {
 	w := sf.warm()
 	if w == nil {

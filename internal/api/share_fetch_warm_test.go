@@ -89,3 +89,55 @@ func TestSplitAcquired(t *testing.T) {
 		t.Fatalf("cut to nothing: kept %+v back %+v", kept, back)
 	}
 }
+
+// Cold reads not yet acquired from, cut at the deadline, keep their loaded whole
+// batches (the only headers acquiring will read); a read with nothing loaded is dropped.
+func TestColdScanDeadlineCutsToLoaded(t *testing.T) {
+	f, err := os.Create(filepath.Join(t.TempDir(), "seg"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	hdr := make([]byte, 1000) // ten batches of 1000 bytes, ten offsets each
+	for i := range 10 {
+		binary.BigEndian.PutUint64(hdr[0:], uint64(i*10))
+		binary.BigEndian.PutUint32(hdr[8:], 1000-12)
+		binary.BigEndian.PutUint32(hdr[23:], 9)
+		if _, err := f.Write(hdr); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var loads atomic.Int32
+	gate := make(chan struct{})
+	pool, err := readpath.NewPool(readpath.Config{
+		Enabled: true, Workers: 1, ChunkBytes: warmTestChunk, Dir: t.TempDir(),
+		Load: func(*os.File, int64, int64) error {
+			if loads.Add(1) > 1 {
+				<-gate // only the first read's first chunk (four whole batches) loads
+			}
+			return nil
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	defer close(gate)
+	whole := log.FileRange{File: f, Position: 0, Length: 10000}
+	cold := (&coldScan{reads: []coldRead{{rng: whole}, {rng: whole}}}).pending(100)
+	if cold == nil || cold.records != 100 {
+		t.Fatalf("pending cold reads: %+v", cold)
+	}
+	load := []readpath.Range{{File: f, Offset: 0, Length: 10000}, {File: f, Offset: 0, Length: 10000}}
+	w := &warmFetch{cold: cold, n: 2, deadline: time.Now().Add(100 * time.Millisecond), job: pool.Warm(readpath.Tenant{ClientID: "test"}, load)}
+	w.wait(context.Background())
+	if got := cold.reads[0].rng.Length; got != 4000 {
+		t.Fatalf("first read cut to %d bytes, want 4000", got)
+	}
+	if got := cold.reads[1].rng; got.Length != 0 || got.File != nil {
+		t.Fatalf("second read, nothing loaded, kept as %+v", got)
+	}
+	if (&coldScan{reads: []coldRead{{rng: whole}}}).pending(0) != nil {
+		t.Fatal("cold reads pending with no records left to acquire")
+	}
+}

@@ -8,45 +8,49 @@ import (
 	"github.com/nagare-dev/nagare/internal/log"
 )
 
-// batchHeaderPrefix is how much of a record batch header ScanBatches reads: base
-// offset, length, leader epoch, magic, crc, attributes and last offset delta.
+// batchHeaderPrefix is how much of a record batch header a scan reads: base offset,
+// length, leader epoch, magic, crc, attributes and last offset delta.
 const batchHeaderPrefix = 27
 
-// ScanBatches lists the batches of a log read's range by reading their headers (27
-// bytes each, from the page cache the range is about to be sent from): the records
-// stay on disk, as for a Fetch. dst is reused.
-func ScanBatches(r log.FileRange, dst []Batch) ([]Batch, error) {
+// Scan is the batches of a log read's range, listed from their headers (27 bytes each):
+// the records stay on disk, as for a Fetch. It reads the range's file, so the caller
+// reads only a range in the page cache (internal/api warms a cold one first): a scan of
+// cold pages is a synchronous disk read on whatever goroutine runs it. The zero value
+// is ready; a Scan is reused from read to read.
+type Scan struct {
+	Batches []Batch // in log order
+	ends    []int64 // ends[i] is the file position just past Batches[i]
+}
+
+// Read lists the batches of r, replacing what s held.
+func (s *Scan) Read(r log.FileRange) error {
 	var hdr [batchHeaderPrefix]byte
-	dst = dst[:0]
+	s.Batches, s.ends = s.Batches[:0], s.ends[:0]
 	for pos, end := r.Position, r.Position+r.Length; pos < end; {
 		if _, err := r.File.ReadAt(hdr[:], pos); err != nil && err != io.EOF {
-			return dst, fmt.Errorf("share: reading batch header at %d: %w", pos, err)
+			return fmt.Errorf("share: reading batch header at %d: %w", pos, err)
 		}
 		base := int64(binary.BigEndian.Uint64(hdr[0:]))
 		size := 12 + int64(int32(binary.BigEndian.Uint32(hdr[8:])))
 		if size < batchHeaderPrefix || pos+size > end {
-			return dst, fmt.Errorf("share: batch of %d bytes at position %d overruns the range", size, pos)
+			return fmt.Errorf("share: batch of %d bytes at position %d overruns the range", size, pos)
 		}
 		attrs := binary.BigEndian.Uint16(hdr[21:])
 		last := base + int64(int32(binary.BigEndian.Uint32(hdr[23:])))
-		dst = append(dst, Batch{BaseOffset: base, LastOffset: last, Control: attrs&0x20 != 0})
+		s.Batches = append(s.Batches, Batch{BaseOffset: base, LastOffset: last, Control: attrs&0x20 != 0})
 		pos += size
+		s.ends = append(s.ends, pos)
 	}
-	return dst, nil
+	return nil
 }
 
-// CutRange shortens r to the batches up to and including the one holding offset
-// last, so a response carries no batches past the records it acquired.
-func CutRange(r log.FileRange, batches []Batch, last int64) log.FileRange {
-	var hdr [12]byte
-	pos := r.Position
-	for _, b := range batches {
-		if _, err := r.File.ReadAt(hdr[:], pos); err != nil {
-			return r
-		}
-		pos += 12 + int64(int32(binary.BigEndian.Uint32(hdr[8:])))
+// Cut shortens r, the range s last read, to the batches up to and including the one
+// holding offset last, so a response carries no batches past the records it acquired.
+// It uses the positions Read found and reads nothing.
+func (s *Scan) Cut(r log.FileRange, last int64) log.FileRange {
+	for i, b := range s.Batches {
 		if b.LastOffset >= last {
-			r.Length = pos - r.Position
+			r.Length = s.ends[i] - r.Position
 			return r
 		}
 	}
@@ -60,7 +64,9 @@ func WholeBatches(r log.FileRange, maxBytes int64) (length, last int64, err erro
 	var hdr [batchHeaderPrefix]byte
 	last = -1
 	limit := r.Position + min(maxBytes, r.Length)
-	for pos := r.Position; pos < limit; {
+	// A header not wholly within the prefix starts a batch that cannot fit either; not
+	// reading it keeps the reads within maxBytes, the part of a cold range loaded so far.
+	for pos := r.Position; pos+batchHeaderPrefix <= limit; {
 		if _, err := r.File.ReadAt(hdr[:], pos); err != nil && err != io.EOF {
 			return 0, -1, fmt.Errorf("share: reading batch header at %d: %w", pos, err)
 		}

@@ -59,7 +59,7 @@ func TestWholeBatches(t *testing.T) {
 }
 
 // fakeBatch is a record batch header of size bytes holding count offsets from base,
-// zero-padded: all ScanBatches and WholeBatches read.
+// zero-padded: all Scan.Read and WholeBatches read.
 func fakeBatch(base int64, count int32, size int) []byte {
 	b := make([]byte, size)
 	binary.BigEndian.PutUint64(b[0:], uint64(base))

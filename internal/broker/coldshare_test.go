@@ -1,0 +1,182 @@
+package broker_test
+
+import (
+	"context"
+	"encoding/binary"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/nagare-dev/nagare/internal/brokertest"
+	"github.com/nagare-dev/nagare/internal/readpath"
+)
+
+// startColdShareBroker is startColdBroker (warm-up on) serving share groups.
+func startColdShareBroker(t *testing.T) *brokertest.Broker {
+	return brokertest.Start(t, brokertest.WithProperties(map[string]string{
+		"nagare.readpath.warmup.enable":                    "true",
+		"nagare.readpath.warmup.threads":                   "4",
+		"log.segment.bytes":                                strconv.Itoa(1 << 20),
+		"share.auto.offset.reset":                          "earliest",
+		"group.share.heartbeat.interval.ms":                "200",
+		"offsets.topic.num.partitions":                     "1",
+		"share.coordinator.state.topic.num.partitions":     "1",
+		"share.coordinator.state.topic.replication.factor": "1",
+		"share.coordinator.state.topic.min.isr":            "1",
+	}))
+}
+
+// produceSmallBatches writes n numbered records of size bytes to partition 0 in batches
+// of ten: batches smaller than a page, so that reading every batch header of a range
+// touches every page of it (what a header scan on the request goroutine did).
+func produceSmallBatches(t *testing.T, b *brokertest.Broker, topic string, n, size int) {
+	t.Helper()
+	prod := b.Client(kgo.DefaultProduceTopic(topic), kgo.ProducerBatchCompression(kgo.NoCompression()))
+	for i := 0; i < n; i += 10 {
+		var recs []*kgo.Record
+		for j := i; j < min(i+10, n); j++ {
+			recs = append(recs, &kgo.Record{Value: numberedValue(j, size)})
+		}
+		if err := prod.ProduceSync(testContext(t), recs...).FirstErr(); err != nil {
+			t.Fatalf("produce: %v", err)
+		}
+	}
+}
+
+// checkColdWarmed fails unless the read path found a range cold and loaded it with the
+// warm-up pool since before: the share fetch's header scan waited for the pool instead
+// of reading the disk itself (which would have made the range resident first).
+func checkColdWarmed(t *testing.T, rp *readpath.Pool, before readpath.Stats) {
+	t.Helper()
+	st := rp.Stats()
+	if st.ColdChecks <= before.ColdChecks || st.Jobs <= before.Jobs || st.Bytes <= before.Bytes || st.LoadErrors != 0 {
+		t.Fatalf("share fetch of an evicted segment did not go through the warm-up pool: before %+v, after %+v", before, st)
+	}
+}
+
+// Share consumers reading an evicted segment get every record exactly once, and the
+// records' batches were loaded by the warm-up pool, not by the request goroutine.
+func TestColdShareFetchWarmsBeforeScan(t *testing.T) {
+	const topic, n, size = "coldshare", 2000, 100
+	b := startColdShareBroker(t)
+	createTopic(t, b.Admin(), topic, 1, nil)
+	produceSmallBatches(t, b, topic, n, size)
+	rp := b.ReadPath()
+	if rp.Method() == readpath.MethodNone {
+		t.Skip("no residency method on this system")
+	}
+	evictTopic(t, b, topic)
+	before := rp.Stats()
+
+	ctx, cancel := context.WithTimeout(testContext(t), 45*time.Second)
+	defer cancel()
+	var mu sync.Mutex
+	var got []*kgo.Record
+	seen := map[int64]int{}
+	var wg sync.WaitGroup
+	for range 3 {
+		cl := b.Client(kgo.ShareGroup("cold-workers"), kgo.ConsumeTopics(topic), kgo.ShareMaxRecords(50))
+		wg.Go(func() {
+			for ctx.Err() == nil {
+				fs := cl.PollFetches(ctx)
+				fs.EachRecord(func(r *kgo.Record) {
+					r.Ack(kgo.AckAccept)
+					mu.Lock()
+					seen[r.Offset]++
+					got = append(got, r)
+					mu.Unlock()
+				})
+				mu.Lock()
+				done := len(seen) >= n
+				mu.Unlock()
+				if done {
+					cancel()
+				}
+			}
+		})
+	}
+	wg.Wait()
+	mu.Lock()
+	defer mu.Unlock()
+	if len(seen) != n || len(got) != n {
+		t.Fatalf("%d distinct records in %d deliveries, want %d once each", len(seen), len(got), n)
+	}
+	checkNumbered(t, got, n, size)
+	checkColdWarmed(t, rp, before)
+}
+
+// A share fetch with max_wait_ms 0 of an evicted segment still acquires records (its
+// cold range is loaded rather than answering empty), every acquired offset is in the
+// batches sent, and no batch is sent past the last acquired offset.
+func TestColdShareFetchMaxWaitZeroProgresses(t *testing.T) {
+	const topic, n, size = "coldshare0", 500, 100
+	b := startColdShareBroker(t)
+	createTopic(t, b.Admin(), topic, 1, nil)
+	produceSmallBatches(t, b, topic, n, size)
+	rp := b.ReadPath()
+	if rp.Method() == readpath.MethodNone {
+		t.Skip("no residency method on this system")
+	}
+	cl := b.Client()
+	const group, member = "cold-raw", "cold-raw-member-00000000000000000000"
+	if code := shareHeartbeat(t, cl, group, member, 0, topic); code != 0 {
+		t.Fatalf("ShareGroupHeartbeat join: error %d", code)
+	}
+	evictTopic(t, b, topic)
+	before := rp.Stats()
+
+	req := kmsg.NewPtrShareFetchRequest()
+	req.GroupID, req.MemberID, req.ShareSessionEpoch = kmsg.StringPtr(group), kmsg.StringPtr(member), 0
+	req.MaxWaitMillis, req.MaxBytes, req.MaxRecords = 0, 1<<20, 100
+	rt := kmsg.NewShareFetchRequestTopic()
+	rt.TopicID = topicID(t, b, topic)
+	rp0 := kmsg.NewShareFetchRequestTopicPartition()
+	rp0.PartitionMaxBytes = 1 << 20
+	rt.Partitions = append(rt.Partitions, rp0)
+	req.Topics = append(req.Topics, rt)
+	var p kmsg.ShareFetchResponseTopicPartition
+	for range 50 { // the share-partition's state loads with the first fetches
+		resp := direct(t, cl, req).(*kmsg.ShareFetchResponse)
+		if resp.ErrorCode != 0 || len(resp.Topics) != 1 || len(resp.Topics[0].Partitions) != 1 {
+			t.Fatalf("share fetch: %+v", resp)
+		}
+		if p = resp.Topics[0].Partitions[0]; p.ErrorCode != 0 || len(p.AcquiredRecords) > 0 {
+			break
+		}
+		req.ShareSessionEpoch++
+		time.Sleep(20 * time.Millisecond)
+	}
+	if p.ErrorCode != 0 || len(p.AcquiredRecords) == 0 {
+		t.Fatalf("nothing acquired from the cold partition: error %d, %+v", p.ErrorCode, p.AcquiredRecords)
+	}
+	checkAcquiredSent(t, p)
+	checkColdWarmed(t, rp, before)
+}
+
+// checkAcquiredSent checks that the partition's batches are whole, start at offset 0,
+// hold every acquired offset and end with the batch of the last one.
+func checkAcquiredSent(t *testing.T, p kmsg.ShareFetchResponseTopicPartition) {
+	t.Helper()
+	batches, err := countBatches(p.Records)
+	if err != nil || batches == 0 {
+		t.Fatalf("records sent: %d batches, %v", batches, err)
+	}
+	var end int64 // one past the last offset sent
+	for raw := p.Records; len(raw) > 0; {
+		size := 12 + int(binary.BigEndian.Uint32(raw[8:12]))
+		var batch kmsg.RecordBatch
+		if err := batch.ReadFrom(raw[:size]); err != nil {
+			t.Fatal(err)
+		}
+		end = batch.FirstOffset + int64(batch.LastOffsetDelta) + 1
+		raw = raw[size:]
+	}
+	last := p.AcquiredRecords[len(p.AcquiredRecords)-1].LastOffset
+	if last >= end || last < end-10 {
+		t.Fatalf("acquired up to offset %d, batches sent up to %d", last, end-1)
+	}
+}
