@@ -7,7 +7,6 @@ package main
 // so its CPU is not the probe's Go runtime. The report is in bench_abuse_report.go.
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -284,19 +283,10 @@ func (o *abuseOptions) startAbusers(ctx context.Context, cf *clientFlags) (*abus
 	if err != nil {
 		return nil, err
 	}
-	child.Stderr = o.logOutput
-	stdin, err := child.StdinPipe()
+	stdin, out, err := startPiped(child, o.logOutput)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("abusers: %w", err)
 	}
-	stdout, err := child.StdoutPipe()
-	if err != nil {
-		return nil, err
-	}
-	if err := child.Start(); err != nil {
-		return nil, fmt.Errorf("start abusers (bench %s): %w", abuseClientsName, err)
-	}
-	out := bufio.NewReader(stdout)
 	halt := func() (abuserStats, error) {
 		stdin.Close()
 		var stats abuserStats

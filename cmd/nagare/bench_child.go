@@ -1,11 +1,13 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
+	"strings"
 	"sync"
 )
 
@@ -38,4 +40,22 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.w.Write(p)
+}
+
+// startPiped starts child with its stderr on log and pipes to its stdin and from its
+// stdout: how a bench drives a child that it talks to while it runs.
+func startPiped(child *exec.Cmd, log io.Writer) (io.WriteCloser, *bufio.Reader, error) {
+	child.Stderr = log
+	stdin, err := child.StdinPipe()
+	if err != nil {
+		return nil, nil, err
+	}
+	stdout, err := child.StdoutPipe()
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := child.Start(); err != nil {
+		return nil, nil, fmt.Errorf("start %s: %w", strings.Join(child.Args, " "), err)
+	}
+	return stdin, bufio.NewReader(stdout), nil
 }

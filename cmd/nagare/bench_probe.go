@@ -172,19 +172,11 @@ func startProbe(ctx context.Context, cf *clientFlags, o *coldReadOptions, inProc
 	if err != nil {
 		return nil, err
 	}
-	child.Stderr = o.logOutput
-	stdin, err := child.StdinPipe()
+	stdin, out, err := startPiped(child, o.logOutput)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("the probe: %w", err)
 	}
-	stdout, err := child.StdoutPipe()
-	if err != nil {
-		return nil, err
-	}
-	if err := child.Start(); err != nil {
-		return nil, fmt.Errorf("start the probe (bench %s): %w", probeName, err)
-	}
-	p := &childProbe{wait: child.Wait, stdin: stdin, out: bufio.NewReader(stdout)}
+	p := &childProbe{wait: child.Wait, stdin: stdin, out: out}
 	line, err := p.out.ReadString('\n')
 	if err != nil || line != probeReady+"\n" {
 		p.close()
