@@ -19,36 +19,7 @@ import (
 // A cold share range cut at the deadline keeps its loaded whole batches and only the
 // acquired records they hold.
 func TestShareWarmDeadlineCutsAcquired(t *testing.T) {
-	f, err := os.Create(filepath.Join(t.TempDir(), "seg"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	hdr := make([]byte, 1000) // ten batches of 1000 bytes, ten offsets each
-	for i := range 10 {
-		binary.BigEndian.PutUint64(hdr[0:], uint64(i*10))
-		binary.BigEndian.PutUint32(hdr[8:], 1000-12)
-		binary.BigEndian.PutUint32(hdr[23:], 9)
-		if _, err := f.Write(hdr); err != nil {
-			t.Fatal(err)
-		}
-	}
-	var loads atomic.Int32
-	gate := make(chan struct{})
-	pool, err := readpath.NewPool(readpath.Config{
-		Enabled: true, Workers: 1, ChunkBytes: warmTestChunk, Dir: t.TempDir(),
-		Load: func(*os.File, int64, int64) error {
-			if loads.Add(1) > 1 {
-				<-gate // one chunk (4096 bytes: four whole batches) loads
-			}
-			return nil
-		},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pool.Close()
-	defer close(gate)
+	f, pool := gatedSegment(t)
 	sf := shareWarmFetch(f)
 	sf.d = &Dispatcher{cfg: Config{ReadPath: pool, Shares: share.New(share.Config{Store: &share.MemoryStore{}})}}
 	sc := &shareCold{sf: sf, parts: []sharePos{{0, 0}}}
@@ -63,6 +34,44 @@ func TestShareWarmDeadlineCutsAcquired(t *testing.T) {
 	if len(acq) != 1 || acq[0].FirstOffset != 5 || acq[0].LastOffset != 39 {
 		t.Fatalf("acquired records %+v, want [5, 39]", acq)
 	}
+}
+
+// gatedSegment writes a segment of ten batches of 1000 bytes, ten offsets each, and
+// makes a read-path pool of one worker whose loads, past the first chunk (4096 bytes:
+// four whole batches), wait until the test ends. Both are closed when the test ends.
+func gatedSegment(t *testing.T) (*os.File, *readpath.Pool) {
+	t.Helper()
+	f, err := os.Create(filepath.Join(t.TempDir(), "seg"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	hdr := make([]byte, 1000)
+	for i := range 10 {
+		binary.BigEndian.PutUint64(hdr[0:], uint64(i*10))
+		binary.BigEndian.PutUint32(hdr[8:], 1000-12)
+		binary.BigEndian.PutUint32(hdr[23:], 9)
+		if _, err := f.Write(hdr); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var loads atomic.Int32
+	gate := make(chan struct{})
+	pool, err := readpath.NewPool(readpath.Config{
+		Enabled: true, Workers: 1, ChunkBytes: warmTestChunk, Dir: t.TempDir(),
+		Load: func(*os.File, int64, int64) error {
+			if loads.Add(1) > 1 {
+				<-gate
+			}
+			return nil
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pool.Close() })
+	t.Cleanup(func() { close(gate) })
+	return f, pool
 }
 
 // shareWarmFetch is a ShareFetch response holding all of f, offsets 5-99 acquired.
@@ -93,36 +102,7 @@ func TestSplitAcquired(t *testing.T) {
 // Cold reads not yet acquired from, cut at the deadline, keep their loaded whole
 // batches (the only headers acquiring will read); a read with nothing loaded is dropped.
 func TestColdScanDeadlineCutsToLoaded(t *testing.T) {
-	f, err := os.Create(filepath.Join(t.TempDir(), "seg"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	hdr := make([]byte, 1000) // ten batches of 1000 bytes, ten offsets each
-	for i := range 10 {
-		binary.BigEndian.PutUint64(hdr[0:], uint64(i*10))
-		binary.BigEndian.PutUint32(hdr[8:], 1000-12)
-		binary.BigEndian.PutUint32(hdr[23:], 9)
-		if _, err := f.Write(hdr); err != nil {
-			t.Fatal(err)
-		}
-	}
-	var loads atomic.Int32
-	gate := make(chan struct{})
-	pool, err := readpath.NewPool(readpath.Config{
-		Enabled: true, Workers: 1, ChunkBytes: warmTestChunk, Dir: t.TempDir(),
-		Load: func(*os.File, int64, int64) error {
-			if loads.Add(1) > 1 {
-				<-gate // only the first read's first chunk (four whole batches) loads
-			}
-			return nil
-		},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pool.Close()
-	defer close(gate)
+	f, pool := gatedSegment(t) // only the first read's first chunk (four whole batches) loads
 	whole := log.FileRange{File: f, Position: 0, Length: 10000}
 	cold := (&coldScan{reads: []coldRead{{rng: whole}, {rng: whole}}}).pending(100)
 	if cold == nil || cold.records != 100 {

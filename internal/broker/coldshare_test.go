@@ -47,6 +47,21 @@ func produceSmallBatches(t *testing.T, b *brokertest.Broker, topic string, n, si
 	}
 }
 
+// startColdShareTopic starts startColdShareBroker with a one-partition topic holding n
+// records of size bytes written by produceSmallBatches, and returns the broker and its
+// read path; it skips the test on a system with no residency method.
+func startColdShareTopic(t *testing.T, topic string, n, size int) (*brokertest.Broker, *readpath.Pool) {
+	t.Helper()
+	b := startColdShareBroker(t)
+	createTopic(t, b.Admin(), topic, 1, nil)
+	produceSmallBatches(t, b, topic, n, size)
+	rp := b.ReadPath()
+	if rp.Method() == readpath.MethodNone {
+		t.Skip("no residency method on this system")
+	}
+	return b, rp
+}
+
 // checkColdWarmed fails unless the read path found a range cold and loaded it with the
 // warm-up pool since before: the share fetch's header scan waited for the pool instead
 // of reading the disk itself (which would have made the range resident first).
@@ -62,13 +77,7 @@ func checkColdWarmed(t *testing.T, rp *readpath.Pool, before readpath.Stats) {
 // records' batches were loaded by the warm-up pool, not by the request goroutine.
 func TestColdShareFetchWarmsBeforeScan(t *testing.T) {
 	const topic, n, size = "coldshare", 2000, 100
-	b := startColdShareBroker(t)
-	createTopic(t, b.Admin(), topic, 1, nil)
-	produceSmallBatches(t, b, topic, n, size)
-	rp := b.ReadPath()
-	if rp.Method() == readpath.MethodNone {
-		t.Skip("no residency method on this system")
-	}
+	b, rp := startColdShareTopic(t, topic, n, size)
 	evictTopic(t, b, topic)
 	before := rp.Stats()
 
@@ -114,13 +123,7 @@ func TestColdShareFetchWarmsBeforeScan(t *testing.T) {
 // batches sent, and no batch is sent past the last acquired offset.
 func TestColdShareFetchMaxWaitZeroProgresses(t *testing.T) {
 	const topic, n, size = "coldshare0", 500, 100
-	b := startColdShareBroker(t)
-	createTopic(t, b.Admin(), topic, 1, nil)
-	produceSmallBatches(t, b, topic, n, size)
-	rp := b.ReadPath()
-	if rp.Method() == readpath.MethodNone {
-		t.Skip("no residency method on this system")
-	}
+	b, rp := startColdShareTopic(t, topic, n, size)
 	cl := b.Client()
 	const group, member = "cold-raw", "cold-raw-member-00000000000000000000"
 	if code := shareHeartbeat(t, cl, group, member, 0, topic); code != 0 {

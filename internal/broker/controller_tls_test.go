@@ -6,20 +6,13 @@ package broker_test
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
 	"crypto/x509/pkix"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
-	"math/big"
 	"net"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -32,86 +25,33 @@ import (
 
 	"github.com/nagare-dev/nagare/internal/broker"
 	"github.com/nagare-dev/nagare/internal/brokertest"
+	"github.com/nagare-dev/nagare/internal/testcert"
 )
 
 // quorumCA is a CA written as PEM for one test, issuing node keystores. A node's one
 // certificate serves both sides of the controller listener, so it allows both server and
 // client authentication, as a Kafka broker's keystore must for mutual TLS.
 type quorumCA struct {
-	cert   *x509.Certificate
-	key    *ecdsa.PrivateKey
+	*testcert.CA
 	caFile string // ssl.truststore.location
 	dir    string
 }
 
 func newQuorumCA(t *testing.T, name string) *quorumCA {
 	t.Helper()
-	key := quorumKey(t)
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: name},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ca := &quorumCA{cert: cert, key: key, dir: t.TempDir()}
+	ca := &quorumCA{CA: testcert.NewCA(t, name), dir: t.TempDir()}
 	ca.caFile = filepath.Join(ca.dir, "ca.pem")
-	writePEM(t, ca.caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
+	ca.WriteTruststore(t, ca.caFile)
 	return ca
 }
 
-// keystore writes a node's key and certificate (for 127.0.0.1) and returns its path:
+// keystore writes a node's key and certificate chain (for 127.0.0.1) and returns its path:
 // ssl.keystore.location.
-func (ca *quorumCA) keystore(t *testing.T, name string, serial int64) string {
+func (ca *quorumCA) keystore(t *testing.T, name string) string {
 	t.Helper()
-	key := quorumKey(t)
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: name},
-		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")},
-		NotBefore:   time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		KeyUsage:    x509.KeyUsageDigitalSignature,
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
 	path := filepath.Join(ca.dir, name+".pem")
-	writePEM(t, path, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}),
-		pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
+	ca.Issue(t, pkix.Name{CommonName: name}, testcert.ServerAndClient, "127.0.0.1").WriteKeystore(t, path)
 	return path
-}
-
-func quorumKey(t *testing.T) *ecdsa.PrivateKey {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return key
-}
-
-func writePEM(t *testing.T, path string, parts ...[]byte) {
-	t.Helper()
-	if err := os.WriteFile(path, []byte(strings.Join(func() []string {
-		var s []string
-		for _, p := range parts {
-			s = append(s, string(p))
-		}
-		return s
-	}(), "")), 0o600); err != nil {
-		t.Fatal(err)
-	}
 }
 
 // TestControllerListenerSSL runs three nodes whose CONTROLLER listener is SSL with client
@@ -121,7 +61,7 @@ func writePEM(t *testing.T, path string, parts ...[]byte) {
 // trusts the cluster's CA) cannot start and is never listed as a broker.
 func TestControllerListenerSSL(t *testing.T) {
 	ca := newQuorumCA(t, "quorum CA")
-	keystore := ca.keystore(t, "node", 2)
+	keystore := ca.keystore(t, "node")
 	brokers := brokertest.StartCluster(t, 3,
 		brokertest.WithControllerProtocol("SSL"),
 		brokertest.WithProperties(map[string]string{
@@ -149,13 +89,11 @@ func TestControllerListenerSSL(t *testing.T) {
 
 	controllerAddr := brokers[0].MetadataStore().Addr()
 	refusedOnController(t, "plaintext", func() (net.Conn, error) { return net.Dial("tcp", controllerAddr) })
-	roots := x509.NewCertPool()
-	roots.AddCert(ca.cert)
 	refusedOnController(t, "TLS without a client certificate", func() (net.Conn, error) {
-		return tls.Dial("tcp", controllerAddr, &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12})
+		return tls.Dial("tcp", controllerAddr, &tls.Config{RootCAs: ca.Pool, MinVersion: tls.VersionTLS12})
 	})
 
-	rogue := newQuorumCA(t, "rogue CA").keystore(t, "rogue", 3)
+	rogue := newQuorumCA(t, "rogue CA").keystore(t, "rogue")
 	startRogue(t, brokers, rogue, ca.caFile)
 	raw, err := brokers[0].Client().Request(testContext(t), kmsg.NewPtrDescribeClusterRequest())
 	if err != nil {
@@ -243,7 +181,7 @@ func startRogue(t *testing.T, cluster []*brokertest.Broker, keystore, truststore
 // truststore (which usually trusts ordinary clients' CA).
 func TestControllerListenerSSLRequiresClientAuthAndOwnTruststore(t *testing.T) {
 	ca := newQuorumCA(t, "quorum CA")
-	keystore := ca.keystore(t, "node", 2)
+	keystore := ca.keystore(t, "node")
 	base := map[string]string{
 		"node.id":                        "1",
 		"process.roles":                  "broker,controller",

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/raft"
+
+	"github.com/nagare-dev/nagare/internal/testcert"
 )
 
 // TestMuxStreamBoundsPendingConns floods a TLS controller listener with idle connections
@@ -16,8 +18,8 @@ import (
 // the excess is closed on accept (so a legitimate node is refused while the flood
 // lasts), and once the flood's connections close or time out a node connects again.
 func TestMuxStreamBoundsPendingConns(t *testing.T) {
-	ca := newTestCA(t, "cluster CA")
-	security := ca.nodeTLS(t, 10, ca.pool)
+	ca := testcert.NewCA(t, "cluster CA")
+	security := nodeTLS(t, ca, ca.Pool)
 	logger := slog.New(slog.DiscardHandler)
 	server, err := listenMux("127.0.0.1:0", nil, security, logger, echoByte)
 	if err != nil {

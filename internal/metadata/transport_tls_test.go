@@ -2,72 +2,25 @@ package metadata
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"errors"
-	"math/big"
 	"net"
 	"runtime"
 	"testing"
 	"time"
+
+	"github.com/nagare-dev/nagare/internal/testcert"
 )
 
-// testCA issues node certificates for 127.0.0.1, valid for both TLS server and client
-// use, as one certificate serves a node's both sides of the controller listener.
-type testCA struct {
-	cert *x509.Certificate
-	key  *ecdsa.PrivateKey
-	pool *x509.CertPool
-}
-
-func newTestCA(t testing.TB, name string) *testCA {
+// nodeTLS is a node's TransportTLS: a certificate for 127.0.0.1 signed by ca, valid for
+// both TLS server and client use (one certificate serves a node's both sides of the
+// controller listener), trusting trusted, and requiring client certificates
+// (ssl.client.auth=required).
+func nodeTLS(t testing.TB, ca *testcert.CA, trusted *x509.CertPool) *TransportTLS {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: name},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	pool.AddCert(cert)
-	return &testCA{cert: cert, key: key, pool: pool}
-}
-
-// nodeTLS is a node's TransportTLS: a certificate signed by ca, trusting trusted, and
-// requiring client certificates (ssl.client.auth=required).
-func (ca *testCA) nodeTLS(t testing.TB, serial int64, trusted *x509.CertPool) *TransportTLS {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: "node"},
-		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")},
-		NotBefore:   time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		KeyUsage:    x509.KeyUsageDigitalSignature,
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert := tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
+	cert := ca.Issue(t, pkix.Name{CommonName: "node"}, testcert.ServerAndClient, "127.0.0.1").TLSCertificate()
 	return &TransportTLS{
 		Server: &tls.Config{Certificates: []tls.Certificate{cert}, ClientCAs: trusted,
 			ClientAuth: tls.RequireAndVerifyClientCert, MinVersion: tls.VersionTLS12},
@@ -81,7 +34,7 @@ func (ca *testCA) nodeTLS(t testing.TB, serial int64, trusted *x509.CertPool) *T
 // another CA signed, though that node trusts the cluster's CA.
 func TestClusterQuorumTLS(t *testing.T) {
 	baseline := runtime.NumGoroutine()
-	ca := newTestCA(t, "cluster CA")
+	ca := testcert.NewCA(t, "cluster CA")
 	addrs := freeAddrs(t, 5)
 	voters := map[int32]string{1: addrs[0], 2: addrs[1], 3: addrs[2]}
 	stores := map[int32]*Store{}
@@ -92,7 +45,7 @@ func TestClusterQuorumTLS(t *testing.T) {
 	}()
 	for id := int32(1); id <= 3; id++ {
 		cfg := clusterConfig(t, t.TempDir(), id, voters[id], voters)
-		cfg.TLS = ca.nodeTLS(t, int64(10+id), ca.pool)
+		cfg.TLS = nodeTLS(t, ca, ca.Pool)
 		s, err := Open(cfg)
 		if err != nil {
 			t.Fatal(err)
@@ -106,7 +59,7 @@ func TestClusterQuorumTLS(t *testing.T) {
 	propose(t, follower, CreateTopic{Name: "over-tls", TopicID: NewTopicID(), Partitions: []PartitionAssignment{assignment(0, 1)}})
 
 	good := clusterConfig(t, t.TempDir(), 4, addrs[3], voters)
-	good.TLS = ca.nodeTLS(t, 14, ca.pool)
+	good.TLS = nodeTLS(t, ca, ca.Pool)
 	observer, err := Open(good)
 	if err != nil {
 		t.Fatal(err)
@@ -117,9 +70,9 @@ func TestClusterQuorumTLS(t *testing.T) {
 		t.Fatal("broker-only node is ready without the quorum's topic")
 	}
 
-	rogueCA := newTestCA(t, "rogue CA")
+	rogueCA := testcert.NewCA(t, "rogue CA")
 	bad := clusterConfig(t, t.TempDir(), 5, addrs[4], voters)
-	bad.TLS = rogueCA.nodeTLS(t, 15, ca.pool) // trusts the cluster, but the cluster does not trust it
+	bad.TLS = nodeTLS(t, rogueCA, ca.Pool) // trusts the cluster, but the cluster does not trust it
 	rogue, err := Open(bad)
 	if err != nil {
 		t.Fatal(err)
@@ -154,9 +107,9 @@ func TestClusterQuorumTLS(t *testing.T) {
 // TestTransportTLSRefusesUntrusted checks the server side alone: a plaintext peer and a
 // TLS peer without a certificate the truststore verifies never reach raft's Accept.
 func TestTransportTLSRefusesUntrusted(t *testing.T) {
-	ca := newTestCA(t, "cluster CA")
+	ca := testcert.NewCA(t, "cluster CA")
 	cfg := testConfig(t, t.TempDir())
-	stream, err := newMuxStream("127.0.0.1:0", nil, ca.nodeTLS(t, 2, ca.pool), cfg.Logger, func(net.Conn) {})
+	stream, err := newMuxStream("127.0.0.1:0", nil, nodeTLS(t, ca, ca.Pool), cfg.Logger, func(net.Conn) {})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -188,9 +141,9 @@ func TestTransportTLSRefusesUntrusted(t *testing.T) {
 		}
 	}
 	refused("plaintext", func() (net.Conn, error) { return net.Dial("tcp", addr) })
-	noCert := &tls.Config{RootCAs: ca.pool, MinVersion: tls.VersionTLS12}
+	noCert := &tls.Config{RootCAs: ca.Pool, MinVersion: tls.VersionTLS12}
 	refused("no client certificate", func() (net.Conn, error) { return tls.Dial("tcp", addr, noCert) })
-	rogue := newTestCA(t, "rogue CA").nodeTLS(t, 3, ca.pool)
+	rogue := nodeTLS(t, testcert.NewCA(t, "rogue CA"), ca.Pool)
 	refused("certificate from another CA", func() (net.Conn, error) { return tls.Dial("tcp", addr, rogue.Client) })
 
 	select {
@@ -200,7 +153,7 @@ func TestTransportTLSRefusesUntrusted(t *testing.T) {
 	}
 
 	// A node with a trusted certificate is handed to raft.
-	good := ca.nodeTLS(t, 4, ca.pool)
+	good := nodeTLS(t, ca, ca.Pool)
 	c, err := tls.Dial("tcp", addr, good.Client)
 	if err != nil {
 		t.Fatal(err)
