@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -27,8 +28,10 @@ const firstByteTimeout = 10 * time.Second
 // their first byte: each holds a goroutine and, with TLS, a handshake (a private-key
 // operation) for up to firstByteTimeout before its peer has proved anything, so without a
 // bound anyone who can reach the port could open thousands. A cluster's nodes open a few
-// connections each (raft's pool, the forwarders' pools), far below it. Kafka bounds its
-// listeners' connections likewise (max.connections), closing the excess on accept.
+// connections each (raft's pool, the forwarders' pools), far below it. At the bound the
+// oldest pending connection is closed to admit the new one, not the new one refused:
+// idle sockets held open by a peer that cannot authenticate would otherwise lock every
+// node out, while a node's handshake takes milliseconds and outlasts them.
 const maxPendingConns = 64
 
 // rejectLogInterval spaces the debug lines about connections refused at the bound.
@@ -60,12 +63,13 @@ type muxStream struct {
 
 	// firstByteTimeout is the package constant but in tests, set before start.
 	firstByteTimeout time.Duration
-	// pending holds a token per accepted connection still in its handshake or before its
-	// first byte (maxPendingConns); the accept loop takes one, route gives it back.
-	pending chan struct{}
-	// rejected counts connections closed on accept because pending was full.
+	// pending are the accepted connections still in their handshake or before their
+	// first byte, oldest first (at most maxPendingConns); the accept loop adds, route
+	// removes.
+	pending pendingConns
+	// rejected counts pending connections closed to admit newer ones at the bound.
 	rejected atomic.Uint64
-	// lastRejectLog is when a refusal was last logged; only the accept loop touches it.
+	// lastRejectLog is when an eviction was last logged; only the accept loop touches it.
 	lastRejectLog time.Time
 
 	mu     sync.Mutex
@@ -110,7 +114,7 @@ func listenMux(bind string, advertise net.Addr, security *TransportTLS, logger *
 		done:             make(chan struct{}),
 		conns:            make(map[*muxConn]struct{}),
 		firstByteTimeout: firstByteTimeout,
-		pending:          make(chan struct{}, maxPendingConns),
+		pending:          pendingConns{max: maxPendingConns},
 	}, nil
 }
 
@@ -132,16 +136,14 @@ func (m *muxStream) acceptLoop() {
 				continue
 			}
 		}
-		if !m.admit(c) {
-			continue
-		}
+		m.admit(c)
 		var conn net.Conn = c
 		if m.tls != nil {
 			conn = tls.Server(c, m.tls.Server) // no I/O yet: route does the handshake
 		}
 		mc, ok := m.track(conn, c, nil)
 		if !ok {
-			<-m.pending
+			m.pending.remove(c)
 			continue
 		}
 		m.wg.Add(1)
@@ -149,24 +151,56 @@ func (m *muxStream) acceptLoop() {
 	}
 }
 
-// admit takes a pending token for a just-accepted socket, or, when maxPendingConns are
-// already pending, closes it at once: a peer that has not proved itself gets no
-// goroutine and no handshake. Legitimate nodes retry (raft reconnects, forwarders back
-// off), so a refusal costs them a retry while the flood lasts.
-func (m *muxStream) admit(c net.Conn) bool {
-	select {
-	case m.pending <- struct{}{}:
-		return true
-	default:
+// admit adds a just-accepted socket to the pending connections; at maxPendingConns it
+// closes the oldest pending one (its route goroutine then ends at once), so that a peer
+// holding idle sockets cannot keep a node that completes its handshake out.
+func (m *muxStream) admit(c net.Conn) {
+	oldest := m.pending.add(c)
+	if oldest == nil {
+		return
 	}
+	oldest.Close()
 	n := m.rejected.Add(1)
 	if now := time.Now(); now.Sub(m.lastRejectLog) >= rejectLogInterval {
 		m.lastRejectLog = now
-		m.logger.Debug("metadata: controller listener has too many pending connections, closed a new one",
-			"remote", c.RemoteAddr().String(), "pending", cap(m.pending), "refused_total", n)
+		m.logger.Debug("metadata: controller listener has too many pending connections, closed the oldest",
+			"remote", oldest.RemoteAddr().String(), "pending", m.pending.max, "evicted_total", n)
 	}
-	c.Close()
-	return false
+}
+
+// pendingConns is a bounded FIFO of accepted sockets not yet past their first byte.
+type pendingConns struct {
+	max   int
+	mu    sync.Mutex
+	conns []net.Conn // guarded by mu; oldest first
+}
+
+// add appends c and returns the oldest connection it pushed out at the bound, or nil.
+func (p *pendingConns) add(c net.Conn) net.Conn {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.conns = append(p.conns, c)
+	if len(p.conns) <= p.max {
+		return nil
+	}
+	oldest := p.conns[0]
+	p.conns = slices.Delete(p.conns, 0, 1)
+	return oldest
+}
+
+// remove takes c out, if it is still there (not evicted).
+func (p *pendingConns) remove(c net.Conn) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if i := slices.Index(p.conns, c); i >= 0 {
+		p.conns = slices.Delete(p.conns, i, i+1)
+	}
+}
+
+func (p *pendingConns) len() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.conns)
 }
 
 // route completes the TLS handshake, if any, reads the first byte and hands the
@@ -177,7 +211,7 @@ func (m *muxStream) admit(c net.Conn) bool {
 func (m *muxStream) route(c *muxConn) {
 	defer m.wg.Done()
 	first, ok := m.firstByte(c)
-	<-m.pending
+	m.pending.remove(c.raw)
 	if !ok {
 		c.Close()
 		return
@@ -213,7 +247,7 @@ func (m *muxStream) firstByte(c *muxConn) (byte, bool) {
 
 // pendingConns is how many accepted connections are in their handshake or before their
 // first byte.
-func (m *muxStream) pendingConns() int { return len(m.pending) }
+func (m *muxStream) pendingConns() int { return m.pending.len() }
 
 // track registers a connection so that Close closes it; false when already closed. c is
 // what its users read and write (TLS or the socket itself), raw the socket under it.
