@@ -74,6 +74,7 @@ func (d *Dispatcher) handleShareFetch(ctx context.Context, r *request) {
 		order.run(ctx, d, r, func() { sf.serve(ctx, parts) })
 		return
 	}
+	order.hold(r)
 	sf.serve(ctx, parts)
 }
 
@@ -121,11 +122,18 @@ func (sf *shareFetch) serve(ctx context.Context, parts []share.TopicPartition) {
 		waits = sf.waits(ctx) // before the read: an append between them still wakes us
 	}
 	acquired, cold := sf.acquire(ctx)
+	if sf.failed && cold != nil {
+		cold.release() // a partition failed: answer at once, as without cold reads
+		cold = nil
+	}
 	if cold == nil && (acquired > 0 || req.MaxWaitMillis <= 0 || sf.failed) {
 		sf.send(ctx)
 		return
 	}
-	go sf.longPoll(ctx, waits, acquired, cold)
+	go func() {
+		defer sf.d.guardShare(sf.r)
+		sf.longPoll(ctx, waits, acquired, cold)
+	}()
 }
 
 // shareFetch is one ShareFetch being served.

@@ -49,20 +49,23 @@ func (d *Dispatcher) shareRequestCheck(ctx context.Context, r *request, groupID,
 }
 
 // shareOrder runs a connection's share work off its reader, each request's after the
-// one before it has finished, and lets the reader go on to the next request at once.
+// one before it has answered, and lets the reader go on to the next request at once.
 // Acknowledging persists share state with acks=all, which may wait up to the state
 // store's write timeout for a slow replica (Kafka makes it a delayed operation); on
 // the reader it would stop every later request of the connection. The order is
 // Kafka's: its broker reads nothing more from a connection until the response is
 // sent, so a member's acknowledgements, releases and acquisitions apply in the order
-// sent (an accept is not lost to a later session close releasing the record). Replies
-// still leave in request order: the server's writer sees to that. The zero value is
-// ready; only the connection's reader calls its methods.
+// sent (an accept is not lost to a later session close releasing the record, and a
+// fetch still long-polling or warming its reads acquires nothing after the member's
+// next request closed its session). Other APIs are not held: replies still leave in
+// request order, which the server's writer sees to. The zero value is ready; only the
+// connection's reader calls its methods.
 type shareOrder struct {
-	last chan struct{} // closed once the work queued last has finished; nil: none queued
+	last <-chan struct{} // the reply of the share request queued last; nil: none
 }
 
-// idle reports whether all queued work has finished, so new work may run in place.
+// idle reports whether the last share request has answered, so new work may run in
+// place.
 func (o *shareOrder) idle() bool {
 	if o.last == nil {
 		return true
@@ -76,27 +79,23 @@ func (o *shareOrder) idle() bool {
 	}
 }
 
-// run starts r's work on its own goroutine, which waits for the work queued before. work
-// must not wait for long itself once the request's order no longer matters: a long
-// poll goes on in a goroutine of its own, as it would from the reader. Off the reader,
-// the server's panic guard is not around it, so run has its own: a panic closes the
-// connection, as one in a handler does. Work queued behind a connection that is
-// closing is not started (nothing it answers would be sent; acknowledgements it would
-// apply are the client's to retry, as Kafka's broker never reads them).
+// hold makes later share work wait for r's reply; for a request served in place.
+func (o *shareOrder) hold(r *request) { o.last = r.reply.Done() }
+
+// run starts r's work on its own goroutine once the share request before it has
+// answered. Work queued behind a connection that is closing is not started (nothing it
+// answers would be sent; acknowledgements it would apply are the client's to retry, as
+// Kafka's broker never reads them).
 func (o *shareOrder) run(ctx context.Context, d *Dispatcher, r *request, work func()) {
-	prev, done := o.last, make(chan struct{})
-	o.last = done
+	prev := o.last
+	o.hold(r)
 	go func() {
-		defer close(done)
-		defer func() {
-			if p := recover(); p != nil {
-				d.cfg.Logger.Error("share request panicked; closing its connection", "api_key", r.header.Key,
-					"panic", p, "stack", string(debug.Stack()))
-				r.reply.CloseConnection() // a no-op if the work already answered
-			}
-		}()
+		defer d.guardShare(r)
 		if prev != nil {
-			<-prev // ends: work before it ends on its own, and sooner once ctx is done
+			select {
+			case <-prev:
+			case <-ctx.Done():
+			}
 		}
 		if ctx.Err() != nil {
 			r.reply.CloseConnection()
@@ -104,6 +103,17 @@ func (o *shareOrder) run(ctx context.Context, d *Dispatcher, r *request, work fu
 		}
 		work()
 	}()
+}
+
+// guardShare, deferred first in every goroutine of a share request, stands in for the
+// server's panic guard, which covers only the reader: a panic closes the request's
+// connection, as one in a handler does, instead of the broker.
+func (d *Dispatcher) guardShare(r *request) {
+	if p := recover(); p != nil {
+		d.cfg.Logger.Error("share request panicked; closing its connection", "api_key", r.header.Key,
+			"panic", p, "stack", string(debug.Stack()))
+		r.reply.CloseConnection() // a no-op if the request already answered
+	}
 }
 
 // shareAcknowledge applies one partition's acknowledgements (READ on the topic needed).

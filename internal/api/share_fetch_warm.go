@@ -229,6 +229,7 @@ func (sf *shareFetch) send(ctx context.Context) {
 		return
 	}
 	go func() {
+		defer sf.d.guardShare(sf.r)
 		w.wait(ctx)
 		sf.reply()
 	}()
