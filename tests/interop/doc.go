@@ -1,6 +1,7 @@
-// Package interop holds tests that drive real non-Go Kafka clients against a Nagare
-// broker started in process: kcat (librdkafka) and kafka-python, run as subprocesses
-// with bounded time. The package has no code of its own; the tests are the point.
+// Package interop holds tests that drive real Kafka clients other than franz-go against
+// Nagare brokers started in process: kcat (librdkafka), kafka-python and KafkaJS, run as
+// subprocesses with bounded time, and sarama (the IBM Go client), linked in. The package
+// has no code of its own; the tests are the point.
 //
 // The clients are system packages (scripts/install-test-deps.sh, run by `make test`,
 // installs them), and KafkaJS, run by node from testdata/kafkajs at the version its
