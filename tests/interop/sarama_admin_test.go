@@ -80,15 +80,16 @@ func saramaAdmin(t *testing.T, b *brokertest.Broker, version sarama.KafkaVersion
 		t.Errorf("the validate-only CreateTopic created %s-validate", topic)
 	}
 
-	// DescribeConfig: the two set at creation come from the topic, the rest are defaults.
+	// DescribeConfigs: the two set at creation come from the topic, the rest are defaults.
 	configs := func() map[string]sarama.ConfigEntry {
 		t.Helper()
-		entries, err := admin.DescribeConfig(sarama.ConfigResource{Type: sarama.TopicResource, Name: topic})
-		if err != nil {
-			t.Fatalf("DescribeConfig: %v", err)
+		results, err := admin.DescribeConfigs([]*sarama.ConfigResource{{Type: sarama.TopicResource, Name: topic}},
+			sarama.DescribeConfigsOptions{IncludeSynonyms: true})
+		if err != nil || len(results) != 1 || results[0].Name != topic || results[0].ErrorCode != 0 {
+			t.Fatalf("DescribeConfigs: %v, %+v", err, results)
 		}
 		out := map[string]sarama.ConfigEntry{}
-		for _, e := range entries {
+		for _, e := range results[0].Configs {
 			out[e.Name] = e
 		}
 		return out
