@@ -62,7 +62,25 @@ func (d *Dispatcher) handleDescribeQuorum(ctx context.Context, r *request) {
 		r.respond(resp)
 		return
 	}
-	q, err := d.cfg.Metadata.DescribeQuorum(ctx, d.cfg.Now())
+	now := d.cfg.Now()
+	if d.cfg.Metadata.IsLeader() {
+		d.describeQuorum(ctx, r, req, resp, now) // this node's own view: no waiting
+		return
+	}
+	// Asking the leader may take a dial and a round trip (seconds when it is unreachable):
+	// off the connection's reader, so that its later requests are not held up; the writer
+	// still sends the replies in order.
+	go d.describeQuorum(ctx, r, req, resp, now)
+}
+
+// describeQuorum fills in resp from the quorum's state, asking the leader for it when this
+// node does not lead (metadata.Store.DescribeQuorum), and answers r, unless ctx ended
+// meanwhile (the connection is gone: nobody reads the answer).
+func (d *Dispatcher) describeQuorum(ctx context.Context, r *request, req *kmsg.DescribeQuorumRequest, resp *kmsg.DescribeQuorumResponse, now time.Time) {
+	q, err := d.cfg.Metadata.DescribeQuorum(ctx, now)
+	if ctx.Err() != nil {
+		return
+	}
 	if err != nil {
 		d.cfg.Logger.Warn("describe quorum", "err", err)
 		resp.ErrorCode, resp.ErrorMessage = errorCode(err), errorMessage(err)

@@ -72,6 +72,14 @@ const (
 	forwardBackoffMax = 500 * time.Millisecond
 )
 
+// forwardIdleTimeout bounds the wait for each request frame on a served forwarding
+// connection, so that a peer that sent forwardMagic and then nothing (or went silent)
+// does not hold a goroutine forever. The forwarders keep idle connections pooled with no
+// timeout of their own (TCP keepalives carry no frame), so a pooled connection idle this
+// long is closed here; the forwarder checks for a closed peer before reuse (alive) and
+// dials anew. A variable so that tests can shorten it.
+var forwardIdleTimeout = 5 * time.Minute
+
 // errNotLeader is an answer from a node that is not the leader and did nothing: the request
 // may be sent again to the leader. It matches ErrNotController too.
 var errNotLeader = fmt.Errorf("%w (nothing was proposed)", ErrNotController)
@@ -313,15 +321,17 @@ func appendString(b []byte, s string) []byte {
 }
 
 // forwardConn serves one forwarding connection: requests in order, one answer each, until
-// the client closes it or the Store closes.
+// the client closes it, the Store closes, or no request comes for forwardIdleTimeout.
 func (s *Store) forwardConn(c net.Conn) {
 	select {
 	case <-s.started: // a peer may connect while raft is still starting
 	case <-s.closing:
 		return
 	}
+	idle := forwardIdleTimeout
 	r := bufio.NewReader(c)
 	for {
+		_ = c.SetReadDeadline(time.Now().Add(idle))
 		req, err := readFrame(r)
 		if err != nil || len(req) < 5 {
 			return
