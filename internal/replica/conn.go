@@ -27,7 +27,8 @@ import (
 // until the next fetch, which is after the fetcher has appended them.
 type leaderConn struct {
 	conn      net.Conn
-	stop      func() bool // unregisters the close-on-cancel hook
+	ctx       context.Context // the fetcher's: canceled, no request starts
+	stop      func() bool     // unregisters the close-on-cancel hook
 	format    *kmsg.RequestFormatter
 	versions  map[int16]int16 // the leader's max version per API key (ApiVersions)
 	corr      int32
@@ -55,7 +56,7 @@ func dialLeader(ctx context.Context, ib *interbroker.Settings, addr, clientID st
 	if err != nil {
 		return nil, err
 	}
-	c := &leaderConn{conn: nc, format: kmsg.NewRequestFormatter(kmsg.FormatterClientID(clientID)),
+	c := &leaderConn{conn: nc, ctx: ctx, format: kmsg.NewRequestFormatter(kmsg.FormatterClientID(clientID)),
 		overhead: requestOverhead, maxRetain: maxRetain}
 	c.stop = context.AfterFunc(ctx, func() { nc.Close() })
 	if err := c.apiVersions(); err != nil {
@@ -145,6 +146,11 @@ func (c *leaderConn) fetch(req *kmsg.FetchRequest, resp *kmsg.FetchResponse) err
 
 // roundTrip writes req and reads its response into resp.
 func (c *leaderConn) roundTrip(req kmsg.Request, resp kmsg.Response, wait time.Duration) error {
+	// The close-on-cancel hook runs on a goroutine of its own, so a request that starts
+	// right after the cancel could still get through before it: refuse it here.
+	if err := c.ctx.Err(); err != nil {
+		return fmt.Errorf("replica fetch: %w", err)
+	}
 	c.corr++
 	c.wbuf = c.format.AppendRequest(c.wbuf[:0], req, c.corr)
 	deadline := time.Now().Add(wait + c.overhead)
