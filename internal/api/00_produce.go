@@ -120,7 +120,7 @@ func (d *Dispatcher) handleProduce(ctx context.Context, r *request) {
 	}
 	if len(waits) > 0 {
 		deadline := r.received.Add(time.Duration(max(req.TimeoutMillis, 0)) * time.Millisecond)
-		go d.awaitReplication(ctx, r, resp, waits, deadline)
+		d.spawn(r, func() { d.awaitReplication(ctx, r, resp, waits, deadline) })
 		return
 	}
 	r.respond(resp)

@@ -68,7 +68,7 @@ func (d *Dispatcher) handleFetch(ctx context.Context, r *request) {
 		return
 	}
 	resp.release()
-	go d.longPoll(ctx, r, req, deadline, waits)
+	d.spawn(r, func() { d.longPoll(ctx, r, req, deadline, waits) })
 }
 
 // longPoll waits for appends to the partitions a fetch reads, until min_bytes are there

@@ -88,7 +88,7 @@ func (d *Dispatcher) handleWriteTxnMarkers(ctx context.Context, r *request) {
 		r.respond(resp)
 		return
 	}
-	go func() {
+	d.spawn(r, func() {
 		deadline := r.received.Add(markerTimeout)
 		done := waitReplicated(ctx, waits, deadline, func(w *replicationWait, code int16) {
 			s := slots[w.topic]
@@ -98,7 +98,7 @@ func (d *Dispatcher) handleWriteTxnMarkers(ctx context.Context, r *request) {
 			d.notifyMarkers(req, resp)
 			r.respond(resp)
 		}
-	}()
+	})
 }
 
 // writeMarker appends one marker to one partition led here; the returned wait (part

@@ -70,7 +70,7 @@ func (d *Dispatcher) handleDescribeQuorum(ctx context.Context, r *request) {
 	// Asking the leader may take a dial and a round trip (seconds when it is unreachable):
 	// off the connection's reader, so that its later requests are not held up; the writer
 	// still sends the replies in order.
-	go d.describeQuorum(ctx, r, req, resp, now)
+	d.spawn(r, func() { d.describeQuorum(ctx, r, req, resp, now) })
 }
 
 // describeQuorum fills in resp from the quorum's state, asking the leader for it when this

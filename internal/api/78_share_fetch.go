@@ -94,7 +94,7 @@ func (sf *shareFetch) mayWait(parts []share.TopicPartition) bool {
 		}
 	}
 	for _, tp := range parts {
-		if tp.Topic != "" && sf.d.cfg.Shares.Loaded(share.Key{Group: sf.group, TopicID: tp.TopicID, Partition: tp.Partition}) == nil {
+		if tp.Topic != "" && !sf.d.cfg.Shares.Ready(share.Key{Group: sf.group, TopicID: tp.TopicID, Partition: tp.Partition}, tp.Topic) {
 			return true
 		}
 	}
@@ -130,10 +130,7 @@ func (sf *shareFetch) serve(ctx context.Context, parts []share.TopicPartition) {
 		sf.send(ctx)
 		return
 	}
-	go func() {
-		defer sf.d.guardShare(sf.r)
-		sf.longPoll(ctx, waits, acquired, cold)
-	}()
+	sf.d.spawn(sf.r, func() { sf.longPoll(ctx, waits, acquired, cold) })
 }
 
 // shareFetch is one ShareFetch being served.

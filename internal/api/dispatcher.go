@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"log/slog"
+	"runtime/debug"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kbin"
@@ -167,6 +168,26 @@ func (d *Dispatcher) Handle(ctx context.Context, s *Session, frame []byte) *Repl
 	e.handle(d, ctx, r)
 	r.handlerReturned()
 	return reply
+}
+
+// spawn runs fn, the rest of r's work, on a goroutine of its own: a long poll, a wait
+// for replication or warm-up, anything that must not hold the connection's reader.
+func (d *Dispatcher) spawn(r *request, fn func()) {
+	go func() {
+		defer d.guard(r)
+		fn()
+	}()
+}
+
+// guard, deferred first in every goroutine of a request off the reader, stands in for
+// the server's panic guard, which covers only the reader: a panic closes the request's
+// connection, as one in a handler does, instead of the broker.
+func (d *Dispatcher) guard(r *request) {
+	if p := recover(); p != nil {
+		d.cfg.Logger.Error("request panicked off the reader; closing its connection", "api_key", r.header.Key,
+			"panic", p, "stack", string(debug.Stack()))
+		r.reply.CloseConnection() // a no-op if the request already answered
+	}
 }
 
 // handlerReturned stamps the end of the local stage and charges the time so far when the

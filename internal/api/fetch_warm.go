@@ -150,10 +150,10 @@ func (d *Dispatcher) sendWhenWarm(ctx context.Context, r *request, req *kmsg.Fet
 		d.sendFetch(r, resp)
 		return
 	}
-	go func() {
+	d.spawn(r, func() {
 		w.wait(ctx)
 		d.sendFetch(r, resp)
-	}()
+	})
 }
 
 // readPrefix re-reads a cold partition's log within maxBytes. The read starts at the same

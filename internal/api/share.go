@@ -8,7 +8,6 @@ package api
 import (
 	"context"
 	"errors"
-	"runtime/debug"
 	"strconv"
 	"time"
 
@@ -90,7 +89,7 @@ func (o *shareOrder) run(ctx context.Context, d *Dispatcher, r *request, work fu
 	prev := o.last
 	o.hold(r)
 	go func() {
-		defer d.guardShare(r)
+		defer d.guard(r)
 		if prev != nil {
 			select {
 			case <-prev:
@@ -103,17 +102,6 @@ func (o *shareOrder) run(ctx context.Context, d *Dispatcher, r *request, work fu
 		}
 		work()
 	}()
-}
-
-// guardShare, deferred first in every goroutine of a share request, stands in for the
-// server's panic guard, which covers only the reader: a panic closes the request's
-// connection, as one in a handler does, instead of the broker.
-func (d *Dispatcher) guardShare(r *request) {
-	if p := recover(); p != nil {
-		d.cfg.Logger.Error("share request panicked; closing its connection", "api_key", r.header.Key,
-			"panic", p, "stack", string(debug.Stack()))
-		r.reply.CloseConnection() // a no-op if the request already answered
-	}
 }
 
 // shareAcknowledge applies one partition's acknowledgements (READ on the topic needed).

@@ -228,9 +228,8 @@ func (sf *shareFetch) send(ctx context.Context) {
 		sf.reply()
 		return
 	}
-	go func() {
-		defer sf.d.guardShare(sf.r)
+	sf.d.spawn(sf.r, func() {
 		w.wait(ctx)
 		sf.reply()
-	}()
+	})
 }

@@ -1,6 +1,9 @@
 package coordinator
 
-import "unicode/utf16"
+import (
+	"unicode/utf16"
+	"unicode/utf8"
+)
 
 // PartitionFor is the partition of an internal topic of partitions partitions that
 // holds key: Kafka's Utils.abs(key.hashCode()) % partitions, so that every broker and
@@ -19,8 +22,12 @@ func PartitionFor(key string, partitions int) int32 {
 // units, with int32 overflow.
 func javaStringHashCode(s string) int32 {
 	var h int32
-	for _, u := range utf16.Encode([]rune(s)) {
-		h = 31*h + int32(u)
+	for _, r := range s { // no []rune or []uint16 copies: every coordinator lookup hashes
+		if r1, r2 := utf16.EncodeRune(r); r1 != utf8.RuneError || r2 != utf8.RuneError {
+			h = 31*(31*h+int32(r1)) + int32(r2) // a surrogate pair: two code units
+			continue
+		}
+		h = 31*h + int32(r)
 	}
 	return h
 }

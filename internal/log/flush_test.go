@@ -119,6 +119,9 @@ func TestRollSnapshotsWrittenWhenEpochFlushFails(t *testing.T) {
 		}
 	}
 	pending := pendingRollSnapshots(l)
+	if len(pending) == 0 {
+		t.Fatal("no roll snapshots pending before the flush")
+	}
 	before := l.RecoveryPoint()
 	if err := l.Flush(); err == nil {
 		t.Fatal("flush succeeded with an unwritable epoch checkpoint")

@@ -247,7 +247,9 @@ func (l *Log) writeRollSnapshots() error {
 
 // deleteSnapshotsLocked removes the snapshots whose offset satisfies doomed, on disk
 // and among those still to be written. It waits for a write in progress, which could
-// otherwise recreate a doomed file after its deletion. Caller holds appendMu.
+// otherwise recreate a doomed file after its deletion. Caller holds appendMu, or, for
+// snapshots below the first kept segment (retention), swapMu, which keeps truncations and
+// their reloads out.
 func (l *Log) deleteSnapshotsLocked(doomed func(offset int64) bool) error {
 	r := &l.rollSnapshots
 	r.writeMu.Lock()

@@ -39,12 +39,7 @@ func (l *Log) DeleteRetained(now time.Time) (int, error) {
 	}
 	doomed := segs[:n]
 	l.setSegments(append([]*segment(nil), segs[n:]...))
-	// Snapshots below the first remaining segment describe deleted data (Kafka's
-	// deleteProducerSnapshots); the producers themselves stay until they expire.
 	kept := segs[n].baseOffset
-	if err := l.deleteSnapshotsLocked(func(off int64) bool { return off < kept }); err != nil {
-		l.logger.Warn("deleting producer snapshots", "dir", l.dir, "err", err)
-	}
 	if first := segs[n].baseOffset; first > l.LogStartOffset() {
 		l.logStartOffset.Store(first)
 		l.epochs.truncateFromStart(first)
@@ -53,6 +48,13 @@ func (l *Log) DeleteRetained(now time.Time) (int, error) {
 		l.highWatermark.Store(l.LogStartOffset())
 	}
 	l.appendMu.Unlock()
+	// Snapshots below the first remaining segment describe deleted data (Kafka's
+	// deleteProducerSnapshots); the producers themselves stay until they expire. Not
+	// under appendMu: deleting waits for a flush writing roll snapshots (fsyncs), and
+	// every snapshot taken meanwhile is above kept; swapMu still orders it with swaps.
+	if err := l.deleteSnapshotsLocked(func(off int64) bool { return off < kept }); err != nil {
+		l.logger.Warn("deleting producer snapshots", "dir", l.dir, "err", err)
+	}
 	return n, l.removeSegments(doomed)
 }
 

@@ -194,9 +194,15 @@ func TestFetcherRoundsReuseRequest(t *testing.T) {
 	addr := replayLeader(t, parts[0].topicID, batch, records)
 	f, c := benchFetcher(t, parts, addr)
 	defer c.close()
+	var first *kmsg.FetchRequest
 	for round := range 5 {
 		if sent, err := f.round(c, time.Now()); err != nil || !sent {
 			t.Fatalf("round %d: sent %v, %v", round, sent, err)
+		}
+		if first == nil {
+			first = f.req
+		} else if f.req != first {
+			t.Fatalf("round %d built a new request instead of refilling the last", round)
 		}
 		if end := parts[0].part.Log().LogEndOffset(); end != int64(round+1)*records {
 			t.Fatalf("round %d: follower log end %d, want %d", round, end, (round+1)*records)

@@ -89,6 +89,25 @@ func New(cfg Config) *Manager {
 // LockDuration is group.share.record.lock.duration.ms, which responses carry.
 func (m *Manager) LockDuration() time.Duration { return m.cfg.Settings.LockDuration }
 
+// current reports whether sp, loaded, can serve part as it leads now: loaded under its
+// present leader epoch and not closed since.
+func current(sp *Partition, part *partition.Partition) bool {
+	return sp != nil && sp.leaderEpoch == part.LeaderEpoch() && !sp.isClosed()
+}
+
+// Ready reports whether Partition would answer key on topic at once, without loading
+// (a read of the state, perhaps an acks=all write) or waiting for a load under way: a
+// request that finds it false leaves the connection's reader before asking.
+func (m *Manager) Ready(key Key, topic string) bool {
+	part, ok := m.cfg.Partitions.Get(topic, key.Partition)
+	if !ok || !part.IsLeader() {
+		return true // answered at once with an error
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.closed || current(m.parts[key], part)
+}
+
 // Partition returns the share-partition of key on topic, loading its state the first
 // time, or again when the topic partition's leadership changed since.
 func (m *Manager) Partition(ctx context.Context, key Key, topic string) (*Partition, *partition.Partition, error) {
@@ -105,7 +124,7 @@ func (m *Manager) Partition(ctx context.Context, key Key, topic string) (*Partit
 			m.mu.Unlock()
 			return nil, part, ErrNotLeader
 		}
-		if sp := m.parts[key]; sp != nil && sp.leaderEpoch == part.LeaderEpoch() && !sp.isClosed() {
+		if sp := m.parts[key]; current(sp, part) {
 			m.mu.Unlock()
 			return sp, part, nil
 		}
