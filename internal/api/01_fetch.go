@@ -55,6 +55,24 @@ const readCommitted = 1
 
 func (d *Dispatcher) handleFetch(ctx context.Context, r *request) {
 	req := r.body.(*kmsg.FetchRequest)
+	deadline := r.received.Add(time.Duration(max(req.MaxWaitMillis, 0)) * time.Millisecond)
+	windows := d.checkWindows(r, req) // fetch_window.go
+	if windows != nil && windows.job != nil {
+		d.spawn(r, func() {
+			windows.wait(ctx, deadline)
+			if ctx.Err() == nil {
+				d.serveFetch(ctx, r, req, windows, deadline, true)
+			}
+		})
+		return
+	}
+	d.serveFetch(ctx, r, req, windows, deadline, false)
+}
+
+// serveFetch reads the fetch's partitions and answers, or long-polls when min_bytes are
+// not there yet. inline says the caller is a goroutine of the request's own, which may
+// wait; else (the connection's reader) any wait runs on a goroutine of its own.
+func (d *Dispatcher) serveFetch(ctx context.Context, r *request, req *kmsg.FetchRequest, windows *fetchWindows, deadline time.Time, inline bool) {
 	var waits []reflect.SelectCase
 	if req.MaxWaitMillis > 0 && req.MinBytes > 0 {
 		// Taken before the read: an append landing between the read and the wait then
@@ -62,12 +80,15 @@ func (d *Dispatcher) handleFetch(ctx context.Context, r *request) {
 		waits = d.appendWaits(req, r.header.Version)
 	}
 	resp := d.readFetch(r, req)
-	deadline := r.received.Add(time.Duration(max(req.MaxWaitMillis, 0)) * time.Millisecond)
 	if resp.bytes() >= int64(req.MinBytes) || req.MaxWaitMillis <= 0 || hasFetchError(resp) || resp.errorCode != 0 {
-		d.sendWhenWarm(ctx, r, req, resp, deadline, false)
+		d.sendWhenWarm(ctx, r, req, resp, windows, deadline, inline)
 		return
 	}
 	resp.release()
+	if inline {
+		d.longPoll(ctx, r, req, deadline, waits)
+		return
+	}
 	d.spawn(r, func() { d.longPoll(ctx, r, req, deadline, waits) })
 }
 
@@ -89,7 +110,7 @@ func (d *Dispatcher) longPoll(ctx context.Context, r *request, req *kmsg.FetchRe
 		}
 		resp := d.readFetch(r, req)
 		if expired || resp.bytes() >= int64(req.MinBytes) || hasFetchError(resp) {
-			d.sendWhenWarm(ctx, r, req, resp, deadline, true)
+			d.sendWhenWarm(ctx, r, req, resp, nil, deadline, true)
 			return
 		}
 		resp.release()

@@ -49,7 +49,7 @@ type warmFetch struct {
 // warmUp checks ranges for residency and queues the cold ones on the warm-up pool. It
 // returns a nil job when nothing is cold or warm-up is off; else cold indexes ranges,
 // in job order, and resident says whether a resident range carries records.
-func (d *Dispatcher) warmUp(r *request, ranges []log.FileRange) (job *readpath.Job, cold []int, resident bool) {
+func (d *Dispatcher) warmUp(r *request, ranges []log.FileRange, known *fetchWindows) (job *readpath.Job, cold []int, resident bool) {
 	pool := d.cfg.ReadPath
 	if pool == nil || !pool.Enabled() {
 		return nil, nil, false
@@ -60,7 +60,7 @@ func (d *Dispatcher) warmUp(r *request, ranges []log.FileRange) (job *readpath.J
 			continue
 		}
 		rng := readpath.Range{File: rec.File, Offset: rec.Position, Length: rec.Length}
-		if pool.Resident(rng) {
+		if known.covers(i, rec) || pool.Resident(rng) {
 			resident = true
 			continue
 		}
@@ -69,8 +69,7 @@ func (d *Dispatcher) warmUp(r *request, ranges []log.FileRange) (job *readpath.J
 	if len(cold) == 0 {
 		return nil, nil, resident
 	}
-	tenant := readpath.Tenant{Principal: "User:" + r.session.Principal(), ClientID: r.header.ClientID}
-	return pool.Warm(tenant, load), cold, resident
+	return pool.Warm(fetchTenant(r), load), cold, resident
 }
 
 // coldPartition is a partition of a fetch response whose range is not in the page cache.
@@ -124,9 +123,10 @@ func (f *fetchCold) cut(k int, ready int64) {
 }
 
 // sendWhenWarm completes a fetch once its ranges are resident: at once when they are (or
-// warm-up is off), else after warm-up or at the deadline. With inline false the wait
-// runs on its own goroutine, so the caller (the connection's reader) never waits.
-func (d *Dispatcher) sendWhenWarm(ctx context.Context, r *request, req *kmsg.FetchRequest, resp *fetchResponse, deadline time.Time, inline bool) {
+// warm-up is off), else after warm-up or at the deadline. A range inside its partition's
+// window, known loaded, is not checked again. With inline false the wait runs on its own
+// goroutine, so the caller (the connection's reader) never waits.
+func (d *Dispatcher) sendWhenWarm(ctx context.Context, r *request, req *kmsg.FetchRequest, resp *fetchResponse, windows *fetchWindows, deadline time.Time, inline bool) {
 	var ranges []log.FileRange
 	var where []coldPartition
 	for i := range resp.topics {
@@ -135,7 +135,7 @@ func (d *Dispatcher) sendWhenWarm(ctx context.Context, r *request, req *kmsg.Fet
 			where = append(where, coldPartition{topic: i, partition: j, fetchOffset: req.Topics[i].Partitions[j].FetchOffset})
 		}
 	}
-	job, cold, resident := d.warmUp(r, ranges)
+	job, cold, resident := d.warmUp(r, ranges, windows)
 	if job == nil {
 		d.sendFetch(r, resp)
 		return

@@ -103,9 +103,7 @@ func (sf *shareFetch) acquireCold(ctx context.Context, cold *coldScan, resident 
 	for i, rd := range cold.reads {
 		load[i] = readpath.Range{File: rd.rng.File, Offset: rd.rng.Position, Length: rd.rng.Length}
 	}
-	// The fairness key warmUp gives a Fetch's ranges.
-	tenant := readpath.Tenant{Principal: "User:" + sf.r.session.Principal(), ClientID: sf.r.header.ClientID}
-	w := &warmFetch{cold: cold, n: len(cold.reads), resident: resident, job: sf.d.cfg.ReadPath.Warm(tenant, load), deadline: sf.deadline}
+	w := &warmFetch{cold: cold, n: len(cold.reads), resident: resident, job: sf.d.cfg.ReadPath.Warm(fetchTenant(sf.r), load), deadline: sf.deadline}
 	w.wait(ctx)
 	if ctx.Err() != nil {
 		cold.release()
@@ -207,7 +205,7 @@ func (sf *shareFetch) warm() *warmFetch {
 			where = append(where, sharePos{topic: i, partition: j})
 		}
 	}
-	job, cold, resident := sf.d.warmUp(sf.r, ranges)
+	job, cold, resident := sf.d.warmUp(sf.r, ranges, nil)
 	if job == nil {
 		return nil
 	}

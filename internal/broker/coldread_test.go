@@ -288,3 +288,35 @@ func osThreads() int {
 	}
 	return 0
 }
+
+// A fetch in the middle of an evicted segment has the pages its read will touch loaded
+// before reading them: the warm-up job covers the partition's window (from the offset
+// index entry below the fetch offset to past the range's end, where the read scans batch
+// headers), not just the range sent, and that range is then not checked again. Before,
+// the read's header scans were synchronous disk reads on the connection's reader and
+// only the range was warmed (the job's bytes were the range's).
+func TestColdFetchWarmsWindowBeforeRead(t *testing.T) {
+	const topic, n, size, partMax = "window", 3000, 1500, 256 << 10
+	b := startColdBroker(t, true)
+	if b.ReadPath().Method() == readpath.MethodNone {
+		t.Skip("no residency method on this system")
+	}
+	createTopic(t, b.Admin(), topic, 1, nil)
+	produceNumbered(t, b, topic, 1, n, size)
+	evictTopic(t, b, topic)
+	before := b.ReadPath().Stats()
+	resp := fetchRaw(t, b.Client(), topicID(t, b, topic), map[int32]int64{0: 300}, 5000, partMax)
+	after := b.ReadPath().Stats()
+	p := resp.Topics[0].Partitions[0]
+	if p.ErrorCode != 0 || len(p.RecordBatches) == 0 {
+		t.Fatalf("fetch: error %d, %d bytes", p.ErrorCode, len(p.RecordBatches))
+	}
+	sent := int64(len(p.RecordBatches))
+	checks, jobs, loaded := after.ColdChecks+after.ResidentChecks-before.ColdChecks-before.ResidentChecks, after.Jobs-before.Jobs, after.Bytes-before.Bytes
+	if checks != 1 || jobs != 1 {
+		t.Fatalf("%d residency checks and %d warm-up jobs for one cold partition, want 1 and 1", checks, jobs)
+	}
+	if loaded < sent+4096 {
+		t.Fatalf("warm-up loaded %d bytes for a %d-byte range: not the read's window", loaded, sent)
+	}
+}

@@ -147,8 +147,16 @@ func (ix *index) last(dst []byte) bool {
 // floor returns the last entry for which before reports true (entries are sorted so that
 // before is true for a prefix), copied into dst; ok is false when there is none.
 func (ix *index) floor(dst []byte, before func(entry []byte) bool) (ok bool, err error) {
+	var next [timeEntrySize]byte // the larger entry size
+	ok, _, err = ix.around(dst, next[:ix.entrySize], before)
+	return ok, err
+}
+
+// around is floor that also returns the entry after it (the first for which before is
+// false) in next; hasNext is false when there is none.
+func (ix *index) around(floor, next []byte, before func(entry []byte) bool) (hasFloor, hasNext bool, err error) {
 	if err := ix.ensureLoaded(); err != nil {
-		return false, err
+		return false, false, err
 	}
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
@@ -156,11 +164,13 @@ func (ix *index) floor(dst []byte, before func(entry []byte) bool) (ok bool, err
 	i := sort.Search(n, func(i int) bool {
 		return !before(ix.buf[i*ix.entrySize : (i+1)*ix.entrySize])
 	})
-	if i == 0 {
-		return false, nil
+	if i > 0 {
+		copy(floor, ix.buf[(i-1)*ix.entrySize:i*ix.entrySize])
 	}
-	copy(dst, ix.buf[(i-1)*ix.entrySize:i*ix.entrySize])
-	return true, nil
+	if i < n {
+		copy(next, ix.buf[i*ix.entrySize:(i+1)*ix.entrySize])
+	}
+	return i > 0, i < n, nil
 }
 
 // reset empties the index, in memory and on disk, before recovery rebuilds it.

@@ -198,7 +198,9 @@ func (p *Pool) Warm(tenant Tenant, ranges []Range) *Job {
 		j.finishLocked()
 	}
 	p.mu.Unlock()
-	p.work.Broadcast()
+	// One worker; each worker that takes a chunk wakes the next while chunks remain, so
+	// a job wakes as many workers as it can keep busy and not the whole pool per job.
+	p.work.Signal()
 	return j
 }
 
@@ -242,6 +244,9 @@ func (p *Pool) worker() {
 			}
 			p.work.Wait()
 			continue
+		}
+		if p.sched.pending() {
+			p.work.Signal()
 		}
 		j := c.job
 		j.inflight++

@@ -98,6 +98,10 @@ func (cq *clientQueue) take() (chunk, bool) {
 	return chunk{}, false
 }
 
+// pending says whether any job may have chunks left to hand out (a queue whose jobs ran
+// dry is only dropped by the take that finds it so).
+func (s *scheduler) pending() bool { return len(s.principals) > 0 }
+
 // drain empties the scheduler and returns every job still queued.
 func (s *scheduler) drain() []*Job {
 	var jobs []*Job
