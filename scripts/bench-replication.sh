@@ -4,7 +4,8 @@
 #
 #   scripts/bench-replication.sh peak ROUNDS BIN...         # peak records/s, ratio, broker CPU
 #   scripts/bench-replication.sh sustained ROUNDS BIN...    # the same over 10 s runs (no burst into the page cache)
-#   scripts/bench-replication.sh latency RATE ROUNDS BIN... # p50/p99 at RATE, linger 10ms and 1ms
+#   scripts/bench-replication.sh steady ROUNDS BIN...       # RF 3 acks=all after WARM (20s) of the same, over DURATION (30s)
+#   scripts/bench-replication.sh latency RATE ROUNDS BIN... # p50/p99 at RATE over DURATION (5s), each linger of LINGERS (10ms 1ms)
 #
 # Each round of each binary starts a fresh cluster (three `nagare serve` processes, as
 # `nagare cluster up` starts them, plus --http with --pprof for profiles) in $DIR
@@ -107,15 +108,30 @@ sustained)
 		done
 	done
 	;;
+steady)
+	# The peak the cluster holds once the page cache is full of dirty pages: the first
+	# WARM of writing fills it at memory speed, the measured run meets the writeback.
+	rounds=$1
+	shift
+	for r in $(seq 1 "$rounds"); do
+		for bin in "$@"; do
+			up "$bin"
+			w=$(run "$bin" --topic rf3 --acks all --duration "${WARM:-20s}")
+			b=$(run "$bin" --topic rf3 --acks all --duration "${DURATION:-30s}")
+			echo "round $r $bin steady: rf3 acks=all warm-up [$w] measured [$b] dirty $(awk '/^Dirty:/ {print $2 / 1024 " MB"}' /proc/meminfo) load $(cut -d' ' -f1 /proc/loadavg)"
+			down
+		done
+	done
+	;;
 latency)
 	rate=$1 rounds=$2
 	shift 2
 	for r in $(seq 1 "$rounds"); do
 		for bin in "$@"; do
 			up "$bin"
-			for lg in 10ms 1ms; do
-				a=$(run "$bin" --topic rf3 --acks all --duration 5s --rate "$rate" --linger $lg)
-				b=$(run "$bin" --topic rf1 --acks 1 --duration 5s --rate "$rate" --linger $lg)
+			for lg in ${LINGERS:-10ms 1ms}; do
+				a=$(run "$bin" --topic rf3 --acks all --duration "${DURATION:-5s}" --rate "$rate" --linger $lg)
+				b=$(run "$bin" --topic rf1 --acks 1 --duration "${DURATION:-5s}" --rate "$rate" --linger $lg)
 				echo "round $r $bin @$rate linger $lg: rf3 acks=all [$a] rf1 acks=1 [$b] load $(cut -d' ' -f1 /proc/loadavg)"
 			done
 			down

@@ -49,7 +49,8 @@ type abuseOptions struct {
 	inProcess   bool    // abusers in this process (tests)
 	// probeInProcess runs the probe in this process, sharing the broker's Go runtime.
 	probeInProcess bool
-	abuserCPUs     string // taskset CPU list for the abusers' process; "" leaves them unpinned
+	probePlace     childPlacement // where the probe's process runs
+	abuser         childPlacement // where the abusers' process runs
 	topic          string
 	timeout        time.Duration
 	logOutput      io.Writer
@@ -108,10 +109,14 @@ within 1.5x of alone, abuser's broker time within its quota (+15%).`,
 	fs.IntVar(&o.connections, "connections", o.connections, "abusive clients, each with its own connections")
 	fs.IntVar(&o.repeat, "repeat", o.repeat, "rounds of the three phases; the verdict uses medians")
 	fs.Float64Var(&o.quota, "quota", 0, "request_percentage of the quota phase (0: the broker's shipped default)")
-	fs.StringVar(&o.abuserCPUs, "abuser-cpus", "",
+	fs.StringVar(&o.abuser.cpus, "abuser-cpus", "",
 		"pin the abusers' process to these CPUs (taskset list, e.g. 1), so that with the bench itself pinned "+
 			"elsewhere (taskset -c 0 nagare bench abuse ...) their own CPU does not compete with the broker's, "+
 			"as an abuser on another machine would not")
+	fs.IntVar(&o.abuser.nice, "abuser-nice", 0,
+		"niceness of the abusers' process (0-19): at 19 it runs on the CPU time the broker and the probe leave over, "+
+			"as an abuser on another machine would")
+	fs.IntVar(&o.probePlace.nice, "probe-nice", 0, probeNiceUsage)
 	fs.BoolVar(&o.probeInProcess, "probe-in-process", false,
 		"run the probe producer in this process, sharing the broker's Go runtime, not in a child")
 	fs.BoolVar(&o.inProcess, "abusers-in-process", false,
@@ -170,7 +175,7 @@ func (o *abuseOptions) runPhase(ctx context.Context, phase string) (*abuseRun, e
 		}
 	}
 	probeOpts := &coldReadOptions{topic: o.topic, probeSize: o.probeSize, rate: o.rate, timeout: o.timeout, logOutput: o.logOutput}
-	probe, err := startProbe(ctx, cf, probeOpts, o.probeInProcess, "")
+	probe, err := startProbe(ctx, cf, probeOpts, o.probeInProcess, o.probePlace)
 	if err != nil {
 		return nil, err
 	}
@@ -278,7 +283,7 @@ func (o *abuseOptions) startAbusers(ctx context.Context, cf *clientFlags) (*abus
 		}
 		return &abuserHandle{halt: func() (abuserStats, error) { close(stop); <-done; return stats, err }}, nil
 	}
-	child, err := benchChild(ctx, o.abuserCPUs, "bench", abuseClientsName, "--bootstrap", cf.bootstrap,
+	child, err := benchChild(ctx, o.abuser, "bench", abuseClientsName, "--bootstrap", cf.bootstrap,
 		"--topic", o.abuserTopic(), "--timeout", o.timeout.String(), "--connections", strconv.Itoa(o.connections))
 	if err != nil {
 		return nil, err

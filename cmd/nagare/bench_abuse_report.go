@@ -27,12 +27,14 @@ type abuseSettings struct {
 	InProcess      bool    `json:"abusers_in_process"`
 	ProbeInProcess bool    `json:"probe_in_process"`
 	AbuserCPUs     string  `json:"abuser_cpus,omitempty"`
+	AbuserNice     int     `json:"abuser_nice"`
+	ProbeNice      int     `json:"probe_nice"`
 	GOMAXPROCS     int     `json:"gomaxprocs"`
 }
 
 func (o *abuseOptions) settings() abuseSettings {
 	return abuseSettings{Duration: o.duration.String(), Warmup: o.warmup.String(), ProbeRate: o.rate, ProbeSize: o.probeSize,
-		Connections: o.connections, Repeat: o.repeat, Quota: o.quota, InProcess: o.inProcess, ProbeInProcess: o.probeInProcess, AbuserCPUs: o.abuserCPUs, GOMAXPROCS: runtime.GOMAXPROCS(0)}
+		Connections: o.connections, Repeat: o.repeat, Quota: o.quota, InProcess: o.inProcess, ProbeInProcess: o.probeInProcess, AbuserCPUs: o.abuser.cpus, AbuserNice: o.abuser.nice, ProbeNice: o.probePlace.nice, GOMAXPROCS: runtime.GOMAXPROCS(0)}
 }
 
 // abuseRun is one phase of one round.

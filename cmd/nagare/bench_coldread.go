@@ -52,9 +52,11 @@ type coldReadOptions struct {
 	// probeInProcess runs the probe producer in this process, sharing the broker's Go
 	// runtime (bench_probe.go), rather than in a child.
 	probeInProcess bool
-	// consumerCPUs is a taskset CPU list for the consumers' process; "" leaves it unpinned.
-	consumerCPUs string
-	logOutput    io.Writer
+	// probePlace says where the probe's process runs.
+	probePlace childPlacement
+	// consumers says where the consumers' process runs.
+	consumerPlace childPlacement
+	logOutput     io.Writer
 }
 
 func newBenchColdReadCommand(bf *benchFlags) *cobra.Command {
@@ -119,9 +121,13 @@ within 1.5x, p99.9 within 2x, consumers at 80% or more of the disk.`,
 	fs.DurationVar(&o.alone, "alone", o.alone, "how long the probe producer runs alone, per mode")
 	fs.StringSliceVar(&o.modes, "modes", o.modes, "warm-up settings to run, in order: on, off")
 	fs.IntVar(&o.threads, "warmup-threads", 0, "nagare.readpath.warmup.threads (0: the broker's default)")
-	fs.StringVar(&o.consumerCPUs, "consumer-cpus", "",
+	fs.StringVar(&o.consumerPlace.cpus, "consumer-cpus", "",
 		"pin the consumers' process to these CPUs (taskset list, e.g. 1); with the bench pinned elsewhere "+
 			"(taskset -c 0 nagare bench coldread ...) their decoding stops competing with the broker and the probe")
+	fs.IntVar(&o.consumerPlace.nice, "consumer-nice", 0,
+		"niceness of the consumers' process (0-19): at 19 their decoding runs on the CPU time the broker and the "+
+			"probe leave over, as consumers on other machines would")
+	fs.IntVar(&o.probePlace.nice, "probe-nice", 0, probeNiceUsage)
 	fs.BoolVar(&o.probeInProcess, "probe-in-process", false,
 		"run the probe producer in this process, sharing the broker's Go runtime, not in a child")
 	fs.BoolVar(&o.inProcess, "consumers-in-process", false,
@@ -163,7 +169,7 @@ func (o *coldReadOptions) consumeRound(ctx context.Context, cf *clientFlags) (co
 	if o.inProcess {
 		return o.consume(ctx, cf)
 	}
-	child, err := benchChild(ctx, o.consumerCPUs, "bench", coldReadConsumersName, "--bootstrap", cf.bootstrap,
+	child, err := benchChild(ctx, o.consumerPlace, "bench", coldReadConsumersName, "--bootstrap", cf.bootstrap,
 		"--topic", o.topic, "--timeout", o.timeout.String(), "--consumers", strconv.Itoa(o.consumers),
 		"--fetch-partition-bytes", strconv.Itoa(int(o.partBytes)))
 	if err != nil {
@@ -262,7 +268,7 @@ func (o *coldReadOptions) runMode(ctx context.Context, dir string, warmup, fill 
 			return nil, err
 		}
 	}
-	probe, err := startProbe(ctx, cf, o, o.probeInProcess, "")
+	probe, err := startProbe(ctx, cf, o, o.probeInProcess, o.probePlace)
 	if err != nil {
 		return nil, err
 	}

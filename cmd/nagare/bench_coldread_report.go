@@ -39,6 +39,8 @@ type coldReadSettings struct {
 	Alone               string  `json:"alone"`
 	GOMAXPROCS          int     `json:"gomaxprocs"`
 	ProbeInProcess      bool    `json:"probe_in_process"`
+	ConsumerNice        int     `json:"consumer_nice"`
+	ProbeNice           int     `json:"probe_nice"`
 }
 
 func (o *coldReadOptions) settings(dir string) coldReadSettings {
@@ -46,7 +48,7 @@ func (o *coldReadOptions) settings(dir string) coldReadSettings {
 		DataDir: dir, Topic: o.topic, FillBytes: o.fillBytes, FillRecordSize: o.fillRecord,
 		Consumers: o.consumers, Rounds: o.rounds, FetchPartitionBytes: o.partBytes,
 		ProbeRate: o.rate, ProbeSize: o.probeSize, Alone: o.alone.String(), GOMAXPROCS: runtime.GOMAXPROCS(0),
-		ProbeInProcess: o.probeInProcess,
+		ProbeInProcess: o.probeInProcess, ConsumerNice: o.consumerPlace.nice, ProbeNice: o.probePlace.nice,
 	}
 }
 

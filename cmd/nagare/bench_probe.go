@@ -162,11 +162,11 @@ type childProbe struct {
 
 // startProbe starts the probe producer, in a child process unless inProcess, and
 // returns once it is ready to measure.
-func startProbe(ctx context.Context, cf *clientFlags, o *coldReadOptions, inProcess bool, cpus string) (probeRunner, error) {
+func startProbe(ctx context.Context, cf *clientFlags, o *coldReadOptions, inProcess bool, at childPlacement) (probeRunner, error) {
 	if inProcess {
 		return newProbe(ctx, cf, o)
 	}
-	child, err := benchChild(ctx, cpus, "bench", probeName, "--bootstrap", cf.bootstrap, "--topic", o.topic,
+	child, err := benchChild(ctx, at, "bench", probeName, "--bootstrap", cf.bootstrap, "--topic", o.topic,
 		"--timeout", o.timeout.String(), "--rate", strconv.FormatFloat(o.rate, 'g', -1, 64),
 		"--probe-size", strconv.Itoa(o.probeSize))
 	if err != nil {
