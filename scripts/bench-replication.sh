@@ -13,7 +13,9 @@
 # min.insync.replicas=2), runs the bench and deletes the data again, so every round
 # starts with the same free page cache. Broker CPU is utime+stime from /proc, in ticks
 # (1/100 s), over each bench run. Ports: $BASE_PORT+1..3 (Kafka), +11..13 (controller),
-# +21..23 (HTTP). GOMAXPROCS and EXTRA (more --set flags) pass through to the brokers.
+# +21..23 (HTTP). EXTRA (more --set flags) passes through to the brokers, and GOMAXPROCS,
+# which defaults to each broker's share of the machine (at least 2), as `nagare cluster up`
+# gives its nodes.
 set -uo pipefail
 
 DIR=${DIR:-/var/tmp/nagare-bench-repl}
@@ -25,9 +27,10 @@ up() {
 	rm -rf "$DIR" && mkdir -p "$DIR"
 	PIDS=()
 	local voters="1@127.0.0.1:$((BP + 11)),2@127.0.0.1:$((BP + 12)),3@127.0.0.1:$((BP + 13))"
+	local share=$(($(nproc) / 3))
 	for i in 1 2 3; do
 		# shellcheck disable=SC2086 # EXTRA is a list of flags
-		"$bin" serve --data-dir "$DIR/node-$i" --http "127.0.0.1:$((BP + 20 + i))" --pprof \
+		GOMAXPROCS=${GOMAXPROCS:-$((share > 2 ? share : 2))} "$bin" serve --data-dir "$DIR/node-$i" --http "127.0.0.1:$((BP + 20 + i))" --pprof \
 			--set node.id=$i --set process.roles=broker,controller \
 			--set "listeners=PLAINTEXT://127.0.0.1:$((BP + i)),CONTROLLER://127.0.0.1:$((BP + 10 + i))" \
 			--set controller.listener.names=CONTROLLER --set "controller.quorum.voters=$voters" ${EXTRA:-} \

@@ -7,7 +7,9 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -98,8 +100,9 @@ func clusterUp(ctx context.Context, out io.Writer, layout clusterLayout, root, h
 	}
 	nodes := make([]*clusterNode, 0, len(specs))
 	defer func() { stopClusterNodes(out, stopOrder(nodes)) }()
+	env := sharedMachineEnv(os.Environ(), len(specs), runtime.NumCPU())
 	for _, spec := range specs {
-		node, err := startClusterNode(self, root, spec, sets)
+		node, err := startClusterNode(self, root, spec, sets, env)
 		if err != nil {
 			return err
 		}
@@ -120,7 +123,7 @@ func clusterUp(ctx context.Context, out io.Writer, layout clusterLayout, root, h
 }
 
 // startClusterNode starts one node as `nagare serve`, its output going to its log file.
-func startClusterNode(self, root string, spec clusterNodeSpec, sets []string) (*clusterNode, error) {
+func startClusterNode(self, root string, spec clusterNodeSpec, sets []string, env []string) (*clusterNode, error) {
 	node := &clusterNode{clusterNodeSpec: spec, exited: make(chan struct{})}
 	if err := os.MkdirAll(node.dir(root), 0o755); err != nil {
 		return nil, fmt.Errorf("node %d: %w", node.id, err)
@@ -130,7 +133,7 @@ func startClusterNode(self, root string, spec clusterNodeSpec, sets []string) (*
 		return nil, fmt.Errorf("node %d: %w", node.id, err)
 	}
 	node.cmd = exec.Command(self, append([]string{"serve", "--data-dir", node.dir(root), "--http", ""}, node.serveSets(sets)...)...)
-	node.cmd.Stdout, node.cmd.Stderr = logFile, logFile
+	node.cmd.Stdout, node.cmd.Stderr, node.cmd.Env = logFile, logFile, env
 	ownProcessGroup(node.cmd) // Ctrl-C reaches cluster up only, which stops the nodes in turn
 	if err := node.cmd.Start(); err != nil {
 		logFile.Close()
@@ -142,6 +145,22 @@ func startClusterNode(self, root string, spec clusterNodeSpec, sets []string) (*
 		close(node.exited)
 	}()
 	return node, nil
+}
+
+// sharedMachineEnv is the nodes' environment: env, plus GOMAXPROCS at each node's share
+// of the machine's cpus (at least 2) unless env sets it. Each node would otherwise size
+// its Go runtime for the whole machine and add a P per warm-up worker (internal/broker,
+// readpath.go): three nodes on two cpus then ran 30 Ps, whose idle ones woke spinning
+// threads at every network event, and acks=all p99 doubled (docs/BENCHMARKS.md,
+// "Replication, fourth round").
+func sharedMachineEnv(env []string, nodes, cpus int) []string {
+	for _, kv := range env {
+		if strings.HasPrefix(kv, "GOMAXPROCS=") {
+			return env
+		}
+	}
+	share := max(2, cpus/max(nodes, 1))
+	return append(slices.Clip(env), "GOMAXPROCS="+strconv.Itoa(share))
 }
 
 // firstExit reports the first of nodes to exit, until ctx ends.

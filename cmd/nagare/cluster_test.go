@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -207,5 +208,24 @@ func TestLeaderImbalance(t *testing.T) {
 	}
 	if len(imbalanced) != 1 || !strings.HasPrefix(imbalanced[0], "  t-1 leader 1 ") {
 		t.Errorf("imbalanced %q, want t-1 only", imbalanced)
+	}
+}
+
+// cluster up gives each node its share of the machine's cpus, unless the operator set
+// GOMAXPROCS.
+func TestSharedMachineEnv(t *testing.T) {
+	base := []string{"HOME=/h"}
+	for _, c := range []struct {
+		nodes, cpus int
+		want        string
+	}{{3, 2, "GOMAXPROCS=2"}, {3, 16, "GOMAXPROCS=5"}, {1, 8, "GOMAXPROCS=8"}} {
+		env := sharedMachineEnv(base, c.nodes, c.cpus)
+		if len(env) != 2 || env[1] != c.want || len(base) != 1 {
+			t.Errorf("%d nodes on %d cpus: %v, want %s added", c.nodes, c.cpus, env, c.want)
+		}
+	}
+	set := []string{"GOMAXPROCS=7", "HOME=/h"}
+	if env := sharedMachineEnv(set, 3, 2); !slices.Equal(env, set) {
+		t.Errorf("GOMAXPROCS set by the operator was changed: %v", env)
 	}
 }
