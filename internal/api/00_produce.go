@@ -158,7 +158,6 @@ func waitReplicated(ctx context.Context, waits []replicationWait, deadline time.
 	for i := range waits {
 		w := &waits[i]
 		for {
-			wake := w.part.Log().WaitForAppend() // before the check, so no move is missed
 			if code, done := w.check(); done {
 				set(w, code)
 				break
@@ -167,11 +166,20 @@ func waitReplicated(ctx context.Context, waits []replicationWait, deadline time.
 				set(w, kerr.RequestTimedOut.Code)
 				break
 			}
+			// Taken, then checked again: a leadership move between the two is seen by the
+			// check, one after it ends the wait (Log.Wake).
+			wake := w.part.Log().WaitForHighWatermark(w.required)
+			if _, done := w.check(); done {
+				wake.Stop()
+				continue
+			}
 			select {
-			case <-wake:
+			case <-wake.Done():
 			case <-timer.C:
+				wake.Stop()
 				expired = true
 			case <-ctx.Done():
+				wake.Stop()
 				return false
 			}
 		}

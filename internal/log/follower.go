@@ -99,6 +99,7 @@ func (l *Log) AdvanceHighWatermark(hw int64) bool {
 		}
 		if l.highWatermark.CompareAndSwap(cur, hw) {
 			l.wakeWaiters()
+			l.wakeHighWatermark(false)
 			return true
 		}
 	}
@@ -114,6 +115,7 @@ func (l *Log) Wake() {
 	}
 	l.waitObserved.Store(false)
 	l.waitMu.Unlock()
+	l.wakeHighWatermark(true)
 }
 
 // TruncateFullyAndStartAt empties the log and restarts it at offset: a follower whose
@@ -134,5 +136,6 @@ func (l *Log) TruncateFullyAndStartAt(offset int64) error {
 		return fmt.Errorf("truncate %s fully to %d: %w", l.dir, offset, err)
 	}
 	l.highWatermark.Store(offset)
+	l.wakeHighWatermark(false)
 	return nil
 }

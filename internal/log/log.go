@@ -66,15 +66,17 @@ type Log struct {
 	pending        appendInfo     // an append's staged producer updates; guarded by appendMu
 	rollSnapshots  rollSnapshots  // producer snapshots taken at rolls, for the flusher to write (producer_snapshot.go)
 
-	appendMu      sync.Mutex    // serializes appends and every change to the segment list
-	unflushed     int64         // records appended since the last flush; guarded by appendMu
-	lastFlush     atomic.Int64  // unix ms of the last flush
-	flushMu       sync.Mutex    // serializes flushes, and held by Truncate so a flush never straddles one; taken after appendMu
-	waitMu        sync.Mutex    // guards appendWait
-	appendWait    chan struct{} // closed and replaced by the next append if observed
-	waitObserved  atomic.Bool   // someone holds appendWait; Append must close it
-	onRoll        func(*Log)    // tells the owner a sealed segment needs an fsync; may be nil
-	dirtySegments atomic.Bool   // a rolled segment awaits its fsync
+	appendMu      sync.Mutex           // serializes appends and every change to the segment list
+	unflushed     int64                // records appended since the last flush; guarded by appendMu
+	lastFlush     atomic.Int64         // unix ms of the last flush
+	flushMu       sync.Mutex           // serializes flushes, and held by Truncate so a flush never straddles one; taken after appendMu
+	waitMu        sync.Mutex           // guards appendWait
+	appendWait    chan struct{}        // closed and replaced by the next append if observed
+	waitObserved  atomic.Bool          // someone holds appendWait; Append must close it
+	hwWaiters     []*HighWatermarkWait // guarded by waitMu
+	hwWaited      atomic.Bool          // hwWaiters may be non-empty
+	onRoll        func(*Log)           // tells the owner a sealed segment needs an fsync; may be nil
+	dirtySegments atomic.Bool          // a rolled segment awaits its fsync
 
 	// beforeFlushLock, when set (tests only), runs in Flush after it read the log end
 	// and before it takes flushMu: the window in which a truncation can make that read
@@ -123,6 +125,7 @@ func (l *Log) SetHighWatermark(hw int64) {
 		hw = lso
 	}
 	l.highWatermark.Store(hw)
+	l.wakeHighWatermark(false)
 }
 
 // RecoveryPoint is the offset below which every record is known to be on stable storage.
@@ -183,6 +186,7 @@ func (l *Log) Close() error {
 	if l.closed.Swap(true) {
 		return nil
 	}
+	defer l.wakeHighWatermark(true)
 	defer l.wakeWaiters()
 	l.waitObserved.Store(true)
 	if err := l.flushAllLocked(); err != nil {

@@ -48,6 +48,7 @@ func (l *Log) DeleteRetained(now time.Time) (int, error) {
 		l.highWatermark.Store(l.LogStartOffset())
 	}
 	l.appendMu.Unlock()
+	l.wakeHighWatermark(false)
 	// Snapshots below the first remaining segment describe deleted data (Kafka's
 	// deleteProducerSnapshots); the producers themselves stay until they expire. Not
 	// under appendMu: deleting waits for a flush writing roll snapshots (fsyncs), and

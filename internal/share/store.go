@@ -176,29 +176,18 @@ func (idx *stateIndex) committed(ctx context.Context, k string) ([]byte, error) 
 }
 
 func (s *LogStore) awaitCommitted(ctx context.Context, idx *stateIndex, offset int64) error {
-	l := idx.part.Log()
 	timeout := s.WriteTimeout
 	if timeout <= 0 {
 		timeout = 30 * time.Second
 	}
-	deadline := time.NewTimer(timeout)
-	defer deadline.Stop()
-	for {
-		wake := l.WaitForAppend() // before the check, so no move is missed
-		if l.HighWatermark() > offset {
-			return nil
-		}
-		if !idx.part.IsLeader() || idx.part.LeaderEpoch() != idx.epoch {
-			return fmt.Errorf("%w: leadership of %s-%d moved", ErrStateUnavailable, StateTopic, idx.part.Index())
-		}
-		select {
-		case <-wake:
-		case <-deadline.C:
-			return fmt.Errorf("%w: replicas did not copy share state in %v", ErrStateUnavailable, timeout)
-		case <-ctx.Done():
-			return ctx.Err()
-		}
+	err := idx.part.AwaitCommitted(ctx, idx.epoch, offset, timeout)
+	switch {
+	case errors.Is(err, partition.ErrNotLeader):
+		return fmt.Errorf("%w: leadership of %s-%d moved", ErrStateUnavailable, StateTopic, idx.part.Index())
+	case errors.Is(err, partition.ErrNotReplicated):
+		return fmt.Errorf("%w: replicas did not copy share state in %v", ErrStateUnavailable, timeout)
 	}
+	return err
 }
 
 // index returns the loaded index of key's state partition, loading it if needed.

@@ -1,6 +1,7 @@
 package txn
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"time"
@@ -91,24 +92,12 @@ func (m *markerSender) appendLocal(tp TopicPartition, lm log.TxnMarker, now time
 // awaitReplicated waits until p's high watermark covers last (acks=all), or says why
 // it will not: leadership moved, or timeout passed.
 func awaitReplicated(p *partition.Partition, epoch int32, last int64, timeout time.Duration) error {
-	l := p.Log()
-	if l.HighWatermark() > last {
-		return nil
+	err := p.AwaitCommitted(context.Background(), epoch, last, timeout)
+	switch {
+	case errors.Is(err, partition.ErrNotLeader):
+		return fmt.Errorf("%w: leadership of %s-%d moved while waiting for replicas", ErrNotCoordinator, p.Topic(), p.Index())
+	case errors.Is(err, partition.ErrNotReplicated):
+		return fmt.Errorf("%w: replicas of %s-%d did not copy it in %v", ErrCoordinatorNotAvailable, p.Topic(), p.Index(), timeout)
 	}
-	deadline := time.NewTimer(timeout)
-	defer deadline.Stop()
-	for {
-		wake := l.WaitForAppend() // before the check, so no move is missed
-		if l.HighWatermark() > last {
-			return nil
-		}
-		if !p.IsLeader() || p.LeaderEpoch() != epoch {
-			return fmt.Errorf("%w: leadership of %s-%d moved while waiting for replicas", ErrNotCoordinator, p.Topic(), p.Index())
-		}
-		select {
-		case <-wake:
-		case <-deadline.C:
-			return fmt.Errorf("%w: replicas of %s-%d did not copy it in %v", ErrCoordinatorNotAvailable, p.Topic(), p.Index(), timeout)
-		}
-	}
+	return err
 }
