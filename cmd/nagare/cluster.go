@@ -100,7 +100,7 @@ func clusterUp(ctx context.Context, out io.Writer, layout clusterLayout, root, h
 	}
 	nodes := make([]*clusterNode, 0, len(specs))
 	defer func() { stopClusterNodes(out, stopOrder(nodes)) }()
-	env := sharedMachineEnv(os.Environ(), len(specs), runtime.NumCPU())
+	env := sharedMachineEnv(os.Environ(), len(specs), runtime.GOMAXPROCS(0)) // the runtime's count honours cgroup limits
 	for _, spec := range specs {
 		node, err := startClusterNode(self, root, spec, sets, env)
 		if err != nil {
@@ -148,7 +148,7 @@ func startClusterNode(self, root string, spec clusterNodeSpec, sets []string, en
 }
 
 // sharedMachineEnv is the nodes' environment: env, plus GOMAXPROCS at each node's share
-// of the machine's cpus (at least 2) unless env sets it. Each node would otherwise size
+// of the machine's cpus (at least 2 where there are) unless env sets it. Each node would otherwise size
 // its Go runtime for the whole machine and add a P per warm-up worker (internal/broker,
 // readpath.go): three nodes on two cpus then ran 30 Ps, whose idle ones woke spinning
 // threads at every network event, and acks=all p99 doubled (docs/BENCHMARKS.md,
@@ -159,7 +159,7 @@ func sharedMachineEnv(env []string, nodes, cpus int) []string {
 			return env
 		}
 	}
-	share := max(2, cpus/max(nodes, 1))
+	share := min(cpus, max(2, cpus/max(nodes, 1)))
 	return append(slices.Clip(env), "GOMAXPROCS="+strconv.Itoa(share))
 }
 

@@ -218,7 +218,7 @@ func TestSharedMachineEnv(t *testing.T) {
 	for _, c := range []struct {
 		nodes, cpus int
 		want        string
-	}{{3, 2, "GOMAXPROCS=2"}, {3, 16, "GOMAXPROCS=5"}, {1, 8, "GOMAXPROCS=8"}} {
+	}{{3, 2, "GOMAXPROCS=2"}, {3, 16, "GOMAXPROCS=5"}, {1, 8, "GOMAXPROCS=8"}, {3, 1, "GOMAXPROCS=1"}} {
 		env := sharedMachineEnv(base, c.nodes, c.cpus)
 		if len(env) != 2 || env[1] != c.want || len(base) != 1 {
 			t.Errorf("%d nodes on %d cpus: %v, want %s added", c.nodes, c.cpus, env, c.want)

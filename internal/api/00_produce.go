@@ -141,9 +141,11 @@ func (d *Dispatcher) awaitReplication(ctx context.Context, r *request, resp *kms
 	done := waitReplicated(ctx, waits, deadline, func(w *replicationWait, code int16) {
 		resp.Topics[w.topic].Partitions[w.partition].ErrorCode = code
 	})
-	if done {
-		r.respond(resp)
+	if !done {
+		r.reply.NoResponse() // the connection is closing; its writer waits for every reply
+		return
 	}
+	r.respond(resp)
 }
 
 // waitReplicated waits for each wait in turn and reports its outcome through set: 0
@@ -196,7 +198,7 @@ func (w *replicationWait) check() (int16, bool) {
 		}
 		return 0, true
 	}
-	if !p.IsLeader() || p.LeaderEpoch() != w.leaderEpoch {
+	if !p.IsLeader() || p.LeaderEpoch() != w.leaderEpoch || p.Log().Closed() {
 		return kerr.NotLeaderForPartition.Code, true
 	}
 	return 0, false

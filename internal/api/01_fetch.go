@@ -60,9 +60,11 @@ func (d *Dispatcher) handleFetch(ctx context.Context, r *request) {
 	if windows != nil && windows.job != nil {
 		d.spawn(r, func() {
 			windows.wait(ctx, deadline)
-			if ctx.Err() == nil {
-				d.serveFetch(ctx, r, req, windows, deadline, true)
+			if ctx.Err() != nil {
+				r.reply.NoResponse() // the connection is closing; its writer waits for every reply
+				return
 			}
+			d.serveFetch(ctx, r, req, windows, deadline, true)
 		})
 		return
 	}

@@ -94,10 +94,12 @@ func (d *Dispatcher) handleWriteTxnMarkers(ctx context.Context, r *request) {
 			s := slots[w.topic]
 			resp.Markers[s.marker].Topics[s.topic].Partitions[s.partition].ErrorCode = code
 		})
-		if done {
-			d.notifyMarkers(req, resp)
-			r.respond(resp)
+		if !done {
+			r.reply.NoResponse() // the connection is closing; its writer waits for every reply
+			return
 		}
+		d.notifyMarkers(req, resp)
+		r.respond(resp)
 	})
 }
 

@@ -15,12 +15,14 @@ package api
 
 import (
 	"context"
+	"math"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/nagare-dev/nagare/internal/acl"
 	"github.com/nagare-dev/nagare/internal/log"
+	"github.com/nagare-dev/nagare/internal/partition"
 	"github.com/nagare-dev/nagare/internal/readpath"
 )
 
@@ -40,8 +42,10 @@ func fetchTenant(r *request) readpath.Tenant {
 
 // checkWindows finds each partition's window and checks it for residency, queueing the
 // cold ones on the warm-up pool (w.job then non-nil). It returns nil when warm-up is
-// off. Partitions the client may not read, or that are not here, are skipped: their
-// reads answer with an error and touch no file.
+// off. Partitions the read will refuse (not readable by the client, not led here, fenced,
+// sent to a preferred read replica) are skipped: their reads touch no file. Windows are
+// sized as the reads will be, within the request's max_bytes in partition order, so a
+// fetch does not load what it cannot send.
 func (d *Dispatcher) checkWindows(r *request, req *kmsg.FetchRequest) *fetchWindows {
 	pool := d.cfg.ReadPath
 	if pool == nil || !pool.Enabled() {
@@ -55,20 +59,29 @@ func (d *Dispatcher) checkWindows(r *request, req *kmsg.FetchRequest) *fetchWind
 	}
 	w := &fetchWindows{}
 	var load []readpath.Range
+	budget := int64(req.MaxBytes)
+	if budget <= 0 {
+		budget = math.MaxInt32
+	}
 	for _, t := range req.Topics {
 		name := fetchTopicName(img, t, version)
 		allowed := replica || d.authorizedTopic(r, acl.OpRead, name)
 		for _, p := range t.Partitions {
 			i := len(w.spans)
 			w.spans, w.loaded = append(w.spans, readpath.Range{}), append(w.loaded, false)
-			part, ok := d.cfg.Partitions.Get(name, p.Partition)
-			if !allowed || !ok {
+			maxBytes := min(int64(p.PartitionMaxBytes), budget)
+			if !allowed || maxBytes <= 0 {
 				continue
 			}
-			win, ok := part.Log().Window(p.FetchOffset, int(p.PartitionMaxBytes))
+			part := d.windowPartition(name, p, version, replica, req.Rack)
+			if part == nil {
+				continue
+			}
+			win, ok := part.Log().Window(p.FetchOffset, int(maxBytes))
 			if !ok {
 				continue
 			}
+			budget -= maxBytes // the most the read can take
 			span := readpath.Range{File: win.File, Offset: win.Position, Length: win.Length}
 			w.spans[i] = span
 			if pool.Resident(span) {
@@ -83,6 +96,23 @@ func (d *Dispatcher) checkWindows(r *request, req *kmsg.FetchRequest) *fetchWind
 		w.job = pool.Warm(fetchTenant(r), load)
 	}
 	return w
+}
+
+// windowPartition is the partition a fetch's read of p will read from this broker, by
+// the read's own checks; nil when the read will not touch the log.
+func (d *Dispatcher) windowPartition(topic string, p kmsg.FetchRequestTopicPartition, version int16, replica bool, rack string) *partition.Partition {
+	if replica {
+		part, code := d.servedPartition(topic, p.Partition, p.CurrentLeaderEpoch)
+		if code != 0 {
+			return nil
+		}
+		return part
+	}
+	part, code := d.fetchablePartition(topic, p.Partition, p.CurrentLeaderEpoch, version)
+	if code != 0 || d.preferredReadReplica(part, rack, p.FetchOffset) >= 0 {
+		return nil
+	}
+	return part
 }
 
 // wait waits for the cold windows to load, until the deadline (then the reads go ahead

@@ -17,7 +17,8 @@ type HighWatermarkWait struct {
 
 // WaitForHighWatermark returns a wait that is done once the high watermark is at or past
 // offset, or when Wake or Close is called (leadership moved, the log closed: the waiter
-// must look again). Stop it when giving up before then.
+// must look again, and treat Closed as leadership gone, or it would wait in a loop). Stop
+// it when giving up before then.
 func (l *Log) WaitForHighWatermark(offset int64) *HighWatermarkWait {
 	w := &HighWatermarkWait{l: l, offset: offset, ch: make(chan struct{})}
 	l.waitMu.Lock()

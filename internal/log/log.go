@@ -106,6 +106,9 @@ func (l *Log) Config() Config { return *l.config.Load() }
 // SetConfig replaces the log's settings; they apply from the next append or check.
 func (l *Log) SetConfig(c Config) { l.config.Store(&c) }
 
+// Closed says whether Close was called: nothing more is appended, and waits end at once.
+func (l *Log) Closed() bool { return l.closed.Load() }
+
 // LogEndOffset is the offset the next appended record will get.
 func (l *Log) LogEndOffset() int64 { return l.logEndOffset.Load() }
 
