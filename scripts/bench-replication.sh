@@ -80,69 +80,69 @@ run() {
 	echo "$out cpu$((c1 - c0))"
 }
 
-mode=${1:-}
-shift || true
-case $mode in
-peak)
-	rounds=$1
-	shift
-	for r in $(seq 1 "$rounds"); do
-		for bin in "$@"; do
-			up "$bin"
-			a=$(run "$bin" --topic rf1 --acks 1 --records 300000)
-			b=$(run "$bin" --topic rf3 --acks all --records 300000)
-			ratio=$(awk -v a="${a%% *}" -v b="${b%% *}" 'BEGIN { printf "%.2f", b / a }')
-			echo "round $r $bin: rf1 acks=1 [$a] rf3 acks=all [$b] ratio $ratio load $(cut -d' ' -f1 /proc/loadavg)"
-			down
-		done
-	done
-	;;
-sustained)
-	rounds=$1
-	shift
-	for r in $(seq 1 "$rounds"); do
-		for bin in "$@"; do
-			up "$bin"
-			a=$(run "$bin" --topic rf1 --acks 1 --duration 10s)
-			b=$(run "$bin" --topic rf3 --acks all --duration 10s)
-			ratio=$(awk -v a="${a%% *}" -v b="${b%% *}" 'BEGIN { printf "%.2f", b / a }')
-			echo "round $r $bin sustained: rf1 acks=1 [$a] rf3 acks=all [$b] ratio $ratio load $(cut -d' ' -f1 /proc/loadavg)"
-			down
-		done
-	done
-	;;
-steady)
-	# The peak the cluster holds once the page cache is full of dirty pages: the first
-	# WARM of writing fills it at memory speed, the measured run meets the writeback.
-	rounds=$1
-	shift
-	for r in $(seq 1 "$rounds"); do
-		for bin in "$@"; do
-			up "$bin"
-			w=$(run "$bin" --topic rf3 --acks all --duration "${WARM:-20s}")
-			b=$(run "$bin" --topic rf3 --acks all --duration "${DURATION:-30s}")
-			echo "round $r $bin steady: rf3 acks=all warm-up [$w] measured [$b] dirty $(awk '/^Dirty:/ {print $2 / 1024 " MB"}' /proc/meminfo) load $(cut -d' ' -f1 /proc/loadavg)"
-			down
-		done
-	done
-	;;
-latency)
-	rate=$1 rounds=$2
+# each ROUNDS FN BIN...: for every round and binary in turn, a fresh cluster, FN ROUND BIN,
+# and the cluster gone again.
+each() {
+	local rounds=$1 fn=$2
 	shift 2
 	for r in $(seq 1 "$rounds"); do
 		for bin in "$@"; do
 			up "$bin"
-			for lg in ${LINGERS:-10ms 1ms}; do
-				a=$(run "$bin" --topic rf3 --acks all --duration "${DURATION:-5s}" --rate "$rate" --linger $lg)
-				b=$(run "$bin" --topic rf1 --acks 1 --duration "${DURATION:-5s}" --rate "$rate" --linger $lg)
-				echo "round $r $bin @$rate linger $lg: rf3 acks=all [$a] rf1 acks=1 [$b] load $(cut -d' ' -f1 /proc/loadavg)"
-			done
+			"$fn" "$r" "$bin"
 			down
 		done
 	done
+}
+
+# ratio A B: B's records/s over A's.
+ratio() { awk -v a="${1%% *}" -v b="${2%% *}" 'BEGIN { printf "%.2f", b / a }'; }
+
+load() { cut -d' ' -f1 /proc/loadavg; }
+
+peak_round() {
+	local a b
+	a=$(run "$2" --topic rf1 --acks 1 --records 300000)
+	b=$(run "$2" --topic rf3 --acks all --records 300000)
+	echo "round $1 $2: rf1 acks=1 [$a] rf3 acks=all [$b] ratio $(ratio "$a" "$b") load $(load)"
+}
+
+sustained_round() {
+	local a b
+	a=$(run "$2" --topic rf1 --acks 1 --duration 10s)
+	b=$(run "$2" --topic rf3 --acks all --duration 10s)
+	echo "round $1 $2 sustained: rf1 acks=1 [$a] rf3 acks=all [$b] ratio $(ratio "$a" "$b") load $(load)"
+}
+
+# The peak the cluster holds once the page cache is full of dirty pages: the first WARM
+# of writing fills it at memory speed, the measured run meets the writeback.
+steady_round() {
+	local w b
+	w=$(run "$2" --topic rf3 --acks all --duration "${WARM:-20s}")
+	b=$(run "$2" --topic rf3 --acks all --duration "${DURATION:-30s}")
+	echo "round $1 $2 steady: rf3 acks=all warm-up [$w] measured [$b] dirty $(awk '/^Dirty:/ {print $2 / 1024 " MB"}' /proc/meminfo) load $(load)"
+}
+
+latency_round() {
+	local a b
+	for lg in ${LINGERS:-10ms 1ms}; do
+		a=$(run "$2" --topic rf3 --acks all --duration "${DURATION:-5s}" --rate "$RATE" --linger "$lg")
+		b=$(run "$2" --topic rf1 --acks 1 --duration "${DURATION:-5s}" --rate "$RATE" --linger "$lg")
+		echo "round $1 $2 @$RATE linger $lg: rf3 acks=all [$a] rf1 acks=1 [$b] load $(load)"
+	done
+}
+
+mode=${1:-}
+shift || true
+case $mode in
+peak | sustained | steady)
+	each "$1" "${mode}_round" "${@:2}"
+	;;
+latency)
+	RATE=$1
+	each "$2" latency_round "${@:3}"
 	;;
 *)
-	sed -n 2,15p "$0"
+	sed -n 2,18p "$0"
 	exit 2
 	;;
 esac
