@@ -57,7 +57,11 @@ func (d *Dispatcher) checkWindows(r *request, req *kmsg.FetchRequest) *fetchWind
 	if replica && !d.authorizedCluster(r, acl.OpClusterAction) {
 		return nil
 	}
-	w := &fetchWindows{}
+	n := 0
+	for _, t := range req.Topics {
+		n += len(t.Partitions)
+	}
+	w := &fetchWindows{spans: make([]readpath.Range, 0, n), loaded: make([]bool, 0, n)} // every fetch, followers' included
 	var load []readpath.Range
 	budget := int64(req.MaxBytes)
 	if budget <= 0 {

@@ -168,12 +168,7 @@ func acquireRaw(t *testing.T, ctx context.Context, b *brokertest.Broker, group, 
 		req := kmsg.NewPtrShareFetchRequest()
 		req.GroupID, req.MemberID = kmsg.StringPtr(group), kmsg.StringPtr(member)
 		req.MaxWaitMillis, req.MaxBytes, req.MaxRecords = 500, 1<<20, max
-		ft := kmsg.NewShareFetchRequestTopic()
-		ft.TopicID = topicID
-		fp := kmsg.NewShareFetchRequestTopicPartition()
-		fp.PartitionMaxBytes = 1 << 20
-		ft.Partitions = append(ft.Partitions, fp)
-		req.Topics = append(req.Topics, ft)
+		fetchPartition0(req, topicID)
 		resp, err := req.RequestWith(ctx, raw)
 		if err == nil && resp.ErrorCode == 0 && len(resp.Topics) == 1 && resp.Topics[0].Partitions[0].ErrorCode == 0 {
 			if acq := resp.Topics[0].Partitions[0].AcquiredRecords; len(acq) > 0 {

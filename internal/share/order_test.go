@@ -123,18 +123,23 @@ func shareFetchRequest(group, member string, epoch, maxWait int32) *kmsg.ShareFe
 	return req
 }
 
+// fetchPartition0 adds partition 0 of topicID to req, with up to 1 MiB from it.
+func fetchPartition0(req *kmsg.ShareFetchRequest, topicID [16]byte) *kmsg.ShareFetchRequest {
+	ft := kmsg.NewShareFetchRequestTopic()
+	ft.TopicID = topicID
+	fp := kmsg.NewShareFetchRequestTopicPartition()
+	fp.PartitionMaxBytes = 1 << 20
+	ft.Partitions = append(ft.Partitions, fp)
+	req.Topics = append(req.Topics, ft)
+	return req
+}
+
 // openSession opens member's share session on topic-0 (epoch 0) and returns what the
 // open acquired, retrying while the share-partition cannot be loaded yet.
 func openSession(t *testing.T, ctx context.Context, cl *kgo.Client, group, member string, topicID [16]byte, maxWait int32) []kmsg.ShareFetchResponseTopicPartitionAcquiredRecord {
 	t.Helper()
 	for ctx.Err() == nil {
-		req := shareFetchRequest(group, member, 0, maxWait)
-		ft := kmsg.NewShareFetchRequestTopic()
-		ft.TopicID = topicID
-		fp := kmsg.NewShareFetchRequestTopicPartition()
-		fp.PartitionMaxBytes = 1 << 20
-		ft.Partitions = append(ft.Partitions, fp)
-		req.Topics = append(req.Topics, ft)
+		req := fetchPartition0(shareFetchRequest(group, member, 0, maxWait), topicID)
 		resp, err := req.RequestWith(ctx, cl)
 		if err == nil && resp.ErrorCode == 0 && len(resp.Topics) == 1 && resp.Topics[0].Partitions[0].ErrorCode == 0 {
 			return resp.Topics[0].Partitions[0].AcquiredRecords

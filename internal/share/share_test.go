@@ -143,12 +143,7 @@ func TestShareLockExpiryRedelivers(t *testing.T) {
 	fetch := kmsg.NewPtrShareFetchRequest()
 	fetch.GroupID, fetch.MemberID = kmsg.StringPtr("g"), kmsg.StringPtr("dying-member-0000000000000000000000")
 	fetch.MaxWaitMillis, fetch.MaxBytes, fetch.MaxRecords = 500, 1<<20, 100
-	ft := kmsg.NewShareFetchRequestTopic()
-	ft.TopicID = id
-	fp := kmsg.NewShareFetchRequestTopicPartition()
-	fp.PartitionMaxBytes = 1 << 20
-	ft.Partitions = append(ft.Partitions, fp)
-	fetch.Topics = append(fetch.Topics, ft)
+	fetchPartition0(fetch, id)
 	resp, err := fetch.RequestWith(ctx, raw)
 	if err != nil || resp.ErrorCode != 0 || len(resp.Topics) != 1 {
 		t.Fatalf("share fetch: %v %+v", err, resp)

@@ -69,19 +69,24 @@ type clusterPythonResult struct {
 	Committed  map[string]*int64 `json:"committed"`
 }
 
-func TestClusterInterop(t *testing.T) {
-	kcatPath(t)
-	requireKafkaPython(t)
+// startInteropCluster starts three brokers in process. Teardown: brokers 3 and 2 shut
+// down in a controlled way while a quorum remains; the last one can reach no quorum
+// leader for its own controlled shutdown and would wait ~11 s for it, so it is halted.
+func startInteropCluster(t *testing.T) []*brokertest.Broker {
 	brokers := brokertest.StartCluster(t, 3,
 		brokertest.WithProperties(map[string]string{"group.initial.rebalance.delay.ms": "0"}))
-	// Teardown: brokers 3 and 2 shut down in a controlled way while a quorum remains;
-	// the last one can reach no quorum leader for its own controlled shutdown and would
-	// wait ~11 s for it, so it is halted instead.
 	t.Cleanup(func() {
 		brokers[2].Stop()
 		brokers[1].Stop()
 		brokers[0].Kill()
 	})
+	return brokers
+}
+
+func TestClusterInterop(t *testing.T) {
+	kcatPath(t)
+	requireKafkaPython(t)
+	brokers := startInteropCluster(t)
 	const topic, groupID, partitions, n = "cluster-interop", "py-cluster-readers", 3, 150
 	ctx := testContext(t)
 

@@ -12,26 +12,13 @@ import (
 
 	"github.com/IBM/sarama"
 	"github.com/twmb/franz-go/pkg/kadm"
-
-	"github.com/nagare-dev/nagare/internal/brokertest"
 )
 
 func TestSaramaCluster(t *testing.T) {
-	brokers := brokertest.StartCluster(t, 3,
-		brokertest.WithProperties(map[string]string{"group.initial.rebalance.delay.ms": "0"}))
-	// As in TestClusterInterop: the last broker has no quorum left for a controlled
-	// shutdown, so it is halted.
-	t.Cleanup(func() {
-		brokers[2].Stop()
-		brokers[1].Stop()
-		brokers[0].Kill()
-	})
+	brokers := startInteropCluster(t)
 	const topic, groupID, partitions, n = "sarama-cluster", "sarama-cluster-readers", 3, 90
 	rec := newAPIRecorder()
-	cfg := saramaConfig(sarama.MaxVersion, rec)
-	cfg.Producer.RequiredAcks = sarama.WaitForAll
-	cfg.Producer.Idempotent = true
-	cfg.Net.MaxOpenRequests = 1
+	cfg := idempotent(saramaConfig(sarama.MaxVersion, rec))
 	cfg.Producer.Compression = sarama.CompressionLZ4
 	cfg.Consumer.Offsets.Initial = sarama.OffsetOldest
 	cfg.Consumer.Offsets.AutoCommit.Interval = 100 * time.Millisecond

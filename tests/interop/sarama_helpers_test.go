@@ -125,6 +125,15 @@ func (c *recordingConn) Write(p []byte) (int, error) {
 
 // saramaConfig is a sarama config for a test: the given version, short timeouts and
 // backoffs (a loopback broker answers at once), and the recording dialer.
+// idempotent makes cfg's producer idempotent, with what sarama requires for it: acks=all
+// and one request in flight per connection.
+func idempotent(cfg *sarama.Config) *sarama.Config {
+	cfg.Producer.Idempotent = true
+	cfg.Producer.RequiredAcks = sarama.WaitForAll
+	cfg.Net.MaxOpenRequests = 1
+	return cfg
+}
+
 func saramaConfig(version sarama.KafkaVersion, rec *apiRecorder) *sarama.Config {
 	cfg := sarama.NewConfig()
 	cfg.Version = version

@@ -24,10 +24,7 @@ func TestSaramaIdempotentProducer(t *testing.T) {
 			const partitions, n = 2, 40
 			createTopic(t, b, topic, partitions)
 			rec := newAPIRecorder()
-			cfg := saramaConfig(v.version, rec)
-			cfg.Producer.Idempotent = true
-			cfg.Producer.RequiredAcks = sarama.WaitForAll
-			cfg.Net.MaxOpenRequests = 1
+			cfg := idempotent(saramaConfig(v.version, rec))
 			cfg.Producer.Flush.Messages = 7
 			producer := saramaSyncProducer(t, cfg, b.Addr())
 			var msgs []*sarama.ProducerMessage
@@ -87,10 +84,7 @@ func TestSaramaTransactions(t *testing.T) {
 			const partitions, n = 2, 10
 			createTopic(t, b, topic, partitions)
 			rec := newAPIRecorder()
-			cfg := saramaConfig(v.version, rec)
-			cfg.Producer.Idempotent = true
-			cfg.Producer.RequiredAcks = sarama.WaitForAll
-			cfg.Net.MaxOpenRequests = 1
+			cfg := idempotent(saramaConfig(v.version, rec))
 			cfg.Producer.Transaction.ID = "sarama-txn-" + v.name
 			cfg.Producer.Transaction.Timeout = 10 * time.Second
 			cfg.Producer.Partitioner = sarama.NewManualPartitioner
