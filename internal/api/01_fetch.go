@@ -55,6 +55,9 @@ const readCommitted = 1
 
 func (d *Dispatcher) handleFetch(ctx context.Context, r *request) {
 	req := r.body.(*kmsg.FetchRequest)
+	if fetchReplicaID(req, r.header.Version) >= 0 && d.authorizedCluster(r, acl.OpClusterAction) {
+		r.exemptFromQuota() // a follower: replication is not a client (quota.go)
+	}
 	deadline := r.received.Add(time.Duration(max(req.MaxWaitMillis, 0)) * time.Millisecond)
 	windows := d.checkWindows(r, req) // fetch_window.go
 	if windows != nil && windows.job != nil {

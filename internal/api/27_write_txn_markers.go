@@ -55,6 +55,9 @@ func (d *Dispatcher) handleWriteTxnMarkers(ctx context.Context, r *request) {
 	req := r.body.(*kmsg.WriteTxnMarkersRequest)
 	resp := req.ResponseKind().(*kmsg.WriteTxnMarkersResponse)
 	allowed := d.authorizedCluster(r, acl.OpClusterAction)
+	if allowed {
+		r.exemptFromQuota() // a coordinator's markers: not a client's work (quota.go)
+	}
 	now := d.cfg.Now()
 	var waits []replicationWait
 	var slots []markerWait

@@ -30,7 +30,17 @@ type requestQuota struct {
 	// mutationThrottle is from the controller mutation rate, decided per topic by the
 	// handler (mutation_quota.go).
 	mutationThrottle time.Duration
+	exempt           bool // a broker's own request: charged to no client (exemptFromQuota)
 }
+
+// exemptFromQuota takes a broker's own request, authorized by CLUSTER_ACTION (a
+// follower's fetch, transaction markers), out of client quotas, as Kafka exempts cluster
+// actions: its broker time still feeds the overhead calibration but is charged to no
+// client, and its response carries no throttle and does not mute the connection. A
+// follower throttled by the default request quota would stall every acks=all producer of
+// the partitions it follows; replication has its own quota (replication_throttle.go).
+// The handler calls it before anything is charged.
+func (r *request) exemptFromQuota() { r.quota.exempt = true }
 
 // chargeHandled charges the time from Handle's entry to now, once; it returns whether
 // this call did. check says whether to judge the rate (and so return a throttle). now is
@@ -43,6 +53,10 @@ func (r *request) chargeHandled(check bool, now time.Time) (charged bool, thrott
 	}
 	if now.IsZero() {
 		now = time.Now()
+	}
+	if q.exempt {
+		q.manager.RecordExempt(now.Sub(q.start), true)
+		return true, 0
 	}
 	return true, q.manager.RecordRequest(r.session.Principal(), r.header.ClientID, now.Sub(q.start), check)
 }
@@ -65,6 +79,9 @@ func (r *request) throttleNow(responseBytes int64) (throttle time.Duration, deci
 	}
 	decided = time.Now()
 	charged, throttle := r.chargeHandled(true, decided)
+	if q.exempt {
+		return 0, decided
+	}
 	if !charged {
 		// The handler returned earlier and charged its time; judge the rate as it is.
 		throttle = q.manager.RecordTime(r.session.Principal(), r.header.ClientID, 0, true)
@@ -81,7 +98,11 @@ func (r *request) throttleNow(responseBytes int64) (throttle time.Duration, deci
 // chargeEncode charges the encoding that followed the throttle decision, unjudged (as
 // Kafka's recordNoThrottle charges what follows its decision).
 func (r *request) chargeEncode(d time.Duration) {
-	if m := r.quota.manager; m != nil {
+	switch m := r.quota.manager; {
+	case m == nil:
+	case r.quota.exempt:
+		m.RecordExempt(d, false)
+	default:
 		m.RecordTime(r.session.Principal(), r.header.ClientID, d, false)
 	}
 }

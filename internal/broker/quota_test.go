@@ -250,3 +250,47 @@ func TestQuotaHoldsClientIgnoringThrottle(t *testing.T) {
 	}
 	t.Logf("abuser used %v in %v (allowed ~%v); throttled %d times", used, elapsed, allowed, throttled)
 }
+
+// TestQuotaExemptsFollowerFetch: a follower's fetch (replica id >= 0, CLUSTER_ACTION) is
+// charged to no client and never throttled, as in Kafka, where a consumer's fetch from the
+// same client-id under the same quota is.
+func TestQuotaExemptsFollowerFetch(t *testing.T) {
+	b := brokertest.Start(t, brokertest.WithProperties(shortWindows))
+	id := "fetcher"
+	alterQuota(t, b.Admin(), clientIDEntity(&id), kadm.AlterClientQuotaOp{Key: "request_percentage", Value: 0.01})
+	cl := b.Client(kgo.ClientID(id))
+	defer cl.Close()
+	ctx := testContext(t)
+	fetch := func(replica int32) *kmsg.FetchResponse {
+		req := kmsg.NewPtrFetchRequest()
+		req.ReplicaID, req.ReplicaState.ID, req.MaxWaitMillis = replica, replica, 0
+		rt := kmsg.NewFetchRequestTopic()
+		rt.Topic = "no-such-topic"
+		rp := kmsg.NewFetchRequestTopicPartition()
+		rp.PartitionMaxBytes = 1 << 20
+		rt.Partitions = append(rt.Partitions, rp)
+		req.Topics = append(req.Topics, rt)
+		resp, err := req.RequestWith(ctx, cl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp
+	}
+	for range 50 {
+		if resp := fetch(1); resp.ThrottleMillis != 0 {
+			t.Fatalf("a follower fetch was throttled %d ms", resp.ThrottleMillis)
+		}
+	}
+	for _, u := range b.Quotas().Usage() {
+		if u.ClientID == id && u.TimeUsed > 0 {
+			t.Fatalf("follower fetches charged %v to client %s", u.TimeUsed, id)
+		}
+	}
+	var throttled bool
+	for i := 0; i < 50 && !throttled; i++ {
+		throttled = fetch(-1).ThrottleMillis > 0
+	}
+	if !throttled {
+		t.Fatal("the same client's consumer fetches were never throttled: the quota was not in force")
+	}
+}

@@ -64,3 +64,14 @@ func (m *Manager) RecordRequest(user, clientID string, d time.Duration, check bo
 	m.overhead.requests.Add(1)
 	return m.recordTime(user, clientID, d, m.RequestOverhead(), check)
 }
+
+// RecordExempt counts broker time d of a request exempt from client quotas (a broker's
+// own cluster action) in the overhead calibration, charging no client: its CPU is in the
+// process's, so leaving it out would load its cost onto every other request's overhead.
+// first says whether this is the request's first record (it counts one request).
+func (m *Manager) RecordExempt(d time.Duration, first bool) {
+	if first {
+		m.overhead.requests.Add(1)
+	}
+	m.overhead.measured.Add(int64(d))
+}
