@@ -201,6 +201,7 @@ func (b *Broker) openLogs() error {
 		Dir:                    b.dataDir,
 		Defaults:               defaults,
 		Logger:                 b.logger,
+		PreallocateAhead:       b.conf.Long("nagare.log.preallocate.ahead.bytes"),
 		RetentionCheckInterval: b.conf.Duration("log.retention.check.interval.ms"),
 		CheckpointInterval:     b.conf.Duration("log.flush.offset.checkpoint.interval.ms"),
 

@@ -293,6 +293,10 @@ var table = []Definition{
 		Doc: "Default file.delete.delay.ms.", valid: atLeast(0)},
 	{Name: "log.preallocate", Kinds: KindBroker, Type: TypeBoolean, Default: "false", Update: ClusterWide,
 		Doc: "Default preallocate."},
+	// Nagare: the active segment keeps this much disk allocated past its end (fallocate,
+	// size unchanged), so appends never wait for ext4's delayed allocation at writeback.
+	{Name: "nagare.log.preallocate.ahead.bytes", Kinds: KindBroker, Type: TypeLong, Default: "4194304",
+		Doc: "Disk each partition's active segment keeps allocated past its end, taken in steps of this size; 0 turns it off.", valid: atLeast(0)},
 	{Name: "log.message.timestamp.type", Kinds: KindBroker, Type: TypeString, Default: "CreateTime", Update: ClusterWide,
 		Doc: "Default message.timestamp.type.", valid: oneOf("CreateTime", "LogAppendTime")},
 	{Name: "log.message.timestamp.before.max.ms", Kinds: KindBroker, Type: TypeLong, Default: maxLong, Update: ClusterWide,

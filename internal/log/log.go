@@ -20,6 +20,7 @@ type Config struct {
 	FlushMessages      int64         // flush.messages: fsync after this many records (<= 0 = never)
 	FlushInterval      time.Duration // flush.ms: fsync when data is this old (0 = never)
 	LogAppendTime      bool          // message.timestamp.type=LogAppendTime
+	Preallocate        bool          // preallocate: allocate each segment's segment.bytes when it starts
 	Compacted          bool          // cleanup.policy includes compact: offsets may have gaps
 
 	// Compaction (cleaner*.go); they matter only when Compacted is set.
@@ -66,17 +67,20 @@ type Log struct {
 	pending        appendInfo     // an append's staged producer updates; guarded by appendMu
 	rollSnapshots  rollSnapshots  // producer snapshots taken at rolls, for the flusher to write (producer_snapshot.go)
 
-	appendMu      sync.Mutex           // serializes appends and every change to the segment list
-	unflushed     int64                // records appended since the last flush; guarded by appendMu
-	lastFlush     atomic.Int64         // unix ms of the last flush
-	flushMu       sync.Mutex           // serializes flushes, and held by Truncate so a flush never straddles one; taken after appendMu
-	waitMu        sync.Mutex           // guards appendWait
-	appendWait    chan struct{}        // closed and replaced by the next append if observed
-	waitObserved  atomic.Bool          // someone holds appendWait; Append must close it
-	hwWaiters     []*HighWatermarkWait // guarded by waitMu
-	hwWaited      atomic.Bool          // hwWaiters may be non-empty
-	onRoll        func(*Log)           // tells the owner a sealed segment needs an fsync; may be nil
-	dirtySegments atomic.Bool          // a rolled segment awaits its fsync
+	appendMu     sync.Mutex           // serializes appends and every change to the segment list
+	unflushed    int64                // records appended since the last flush; guarded by appendMu
+	lastFlush    atomic.Int64         // unix ms of the last flush
+	flushMu      sync.Mutex           // serializes flushes, and held by Truncate so a flush never straddles one; taken after appendMu
+	waitMu       sync.Mutex           // guards appendWait
+	appendWait   chan struct{}        // closed and replaced by the next append if observed
+	waitObserved atomic.Bool          // someone holds appendWait; Append must close it
+	hwWaiters    []*HighWatermarkWait // guarded by waitMu
+	hwWaited     atomic.Bool          // hwWaiters may be non-empty
+	onRoll       func(*Log)           // tells the owner a sealed segment needs an fsync; may be nil
+	// preallocateAhead is the disk the active segment keeps allocated past its end
+	// (prealloc.go); the topic's preallocate takes the whole segment instead.
+	preallocateAhead int64
+	dirtySegments    atomic.Bool // a rolled segment awaits its fsync
 
 	// beforeFlushLock, when set (tests only), runs in Flush after it read the log end
 	// and before it takes flushMu: the window in which a truncation can make that read

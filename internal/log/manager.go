@@ -31,6 +31,8 @@ type ManagerConfig struct {
 	// HighWatermarkCheckpointInterval is replica.high.watermark.checkpoint.interval.ms:
 	// how often the replication-offset-checkpoint is written (default 5s).
 	HighWatermarkCheckpointInterval time.Duration
+	// PreallocateAhead is nagare.log.preallocate.ahead.bytes (OpenOptions).
+	PreallocateAhead int64
 	// RecoveryThreads opens logs in parallel at start (num.recovery.threads.per.data.dir).
 	RecoveryThreads int
 	// ProducerIDExpiration returns producer.id.expiration.ms (read at each check, so a
@@ -214,6 +216,7 @@ func (m *Manager) openOne(tp TopicPartition, clean bool, recovery, starts, clean
 		Dir: filepath.Join(m.cfg.Dir, tp.String()), Topic: tp.Topic, Partition: tp.Partition,
 		Config: m.cfg.Defaults, Logger: m.logger, RecoveryPoint: rp, LogStartOffset: starts[tp],
 		Clean: clean && known, OnRoll: m.noteRoll, Cleaned: compacted || cleaned == nil,
+		PreallocateAhead: m.cfg.PreallocateAhead,
 	})
 	if err != nil {
 		return fmt.Errorf("open log %s: %w", tp, err)
@@ -289,6 +292,7 @@ func (m *Manager) GetOrCreate(tp TopicPartition, cfg Config) (*Log, error) {
 	l, err := Open(OpenOptions{
 		Dir: filepath.Join(m.cfg.Dir, tp.String()), Topic: tp.Topic, Partition: tp.Partition,
 		Config: cfg, Logger: m.logger, Clean: true, OnRoll: m.noteRoll,
+		PreallocateAhead: m.cfg.PreallocateAhead,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("create log %s: %w", tp, err)

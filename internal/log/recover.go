@@ -30,6 +30,9 @@ type OpenOptions struct {
 	// OnRoll is called (under the append lock, so it must not block) when a segment is
 	// sealed and needs an fsync off the append path.
 	OnRoll func(*Log)
+	// PreallocateAhead is nagare.log.preallocate.ahead.bytes: disk the active segment
+	// keeps allocated past its end (prealloc.go); 0 turns it off.
+	PreallocateAhead int64
 	// Cleaned says the log was compacted before (the Manager knows it from its
 	// cleaner-offset-checkpoint): recovery accepts offset gaps even if Config.Compacted
 	// is not set yet.
@@ -47,7 +50,8 @@ func Open(opts OpenOptions) (*Log, error) {
 		return nil, fmt.Errorf("create log dir %s: %w", opts.Dir, err)
 	}
 	l := &Log{dir: opts.Dir, topic: opts.Topic, partition: opts.Partition, logger: opts.Logger, onRoll: opts.OnRoll,
-		producers: newProducerState()}
+		preallocateAhead: opts.PreallocateAhead,
+		producers:        newProducerState()}
 	epochs, err := loadEpochCache(opts.Dir)
 	if err != nil {
 		return nil, err
@@ -297,6 +301,7 @@ func (s *segment) recover(rules recoveryRules, active bool) (next int64, truncat
 			if err := s.file.Truncate(pos); err != nil {
 				return 0, false, fmt.Errorf("truncate %s at %d: %w", s.logPath, pos, err)
 			}
+			s.preallocEnd = 0 // the truncation freed it
 			truncated = true
 			break
 		}
@@ -413,6 +418,7 @@ func (s *segment) truncateAt(offset int64, rules recoveryRules) (int64, error) {
 		if err := s.file.Truncate(pos); err != nil {
 			return 0, fmt.Errorf("truncate %s at %d: %w", s.logPath, pos, err)
 		}
+		s.preallocEnd = 0 // the truncation freed it
 		s.size.Store(pos)
 	}
 	next, _, err := s.recover(rules, true)

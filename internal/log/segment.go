@@ -30,6 +30,7 @@ type segment struct {
 
 	// Appender-owned (Log.appendMu).
 	bytesSinceIndex  int
+	preallocEnd      int64 // file offset up to which blocks are allocated (prealloc.go); 0: none asked
 	rollingTimestamp int64 // first batch's maxTimestamp, for segment.ms; -1 when unknown
 	created          time.Time
 }
@@ -141,11 +142,13 @@ func (s *segment) release() {
 
 // appendBatches writes validated batches (offsets already assigned) at the end of the
 // file and indexes them, then publishes the new size. One write per call.
-func (s *segment) appendBatches(records []byte, indexInterval int) error {
+func (s *segment) appendBatches(records []byte, indexInterval int, preallocateAhead int64) error {
 	pos := s.size.Load()
+	s.preallocateFor(pos+int64(len(records)), preallocateAhead)
 	if _, err := s.file.WriteAt(records, pos); err != nil {
 		// Cut whatever part of the write landed so the file ends on a batch boundary.
 		_ = s.file.Truncate(pos)
+		s.preallocEnd = 0
 		return fmt.Errorf("append to %s at %d: %w", s.logPath, pos, err)
 	}
 	var entry [timeEntrySize]byte
@@ -229,7 +232,10 @@ func (s *segment) seal() error {
 	if err := s.offsets.trim(); err != nil {
 		return err
 	}
-	return s.times.trim()
+	if err := s.times.trim(); err != nil {
+		return err
+	}
+	return s.trimPreallocation()
 }
 
 // unseal makes a sealed segment the active one again (after Truncate).

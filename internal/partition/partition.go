@@ -144,6 +144,7 @@ func LogConfig(t config.Topic) log.Config {
 		SegmentIndexBytes:  t.SegmentIndexBytes,
 		FlushMessages:      t.FlushMessages,
 		LogAppendTime:      t.MessageTimestampType == config.LogAppendTime,
+		Preallocate:        t.Preallocate,
 		Compacted:          t.CleanupPolicy.Compact,
 
 		MinCleanableDirtyRatio: t.MinCleanableDirtyRatio,
