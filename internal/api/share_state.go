@@ -15,10 +15,11 @@ import (
 // shareStateCheck is what every share coordinator API checks first: CLUSTER_ACTION
 // (only brokers call them) and a coordinator on this broker.
 func (d *Dispatcher) shareStateCheck(r *request) int16 {
-	switch {
-	case !d.authorizedCluster(r, acl.OpClusterAction):
+	if !d.authorizedCluster(r, acl.OpClusterAction) {
 		return kerr.ClusterAuthorizationFailed.Code
-	case d.cfg.Shares == nil || d.cfg.Shares.Coordinator() == nil:
+	}
+	r.exemptFromQuota() // a broker's share state: not a client's work (quota.go)
+	if d.cfg.Shares == nil || d.cfg.Shares.Coordinator() == nil {
 		return kerr.CoordinatorNotAvailable.Code
 	}
 	return 0

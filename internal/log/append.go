@@ -69,7 +69,8 @@ func (l *Log) Append(records []byte, opts AppendOptions) (AppendResult, error) {
 	if err := l.maybeRollLocked(cfg, next-1, len(records), now); err != nil {
 		return AppendResult{}, err
 	}
-	if err := l.activeSegment().appendBatches(records, cfg.IndexIntervalBytes, l.preallocation(cfg)); err != nil {
+	ahead, whole := l.preallocation(cfg)
+	if err := l.activeSegment().appendBatches(records, cfg.IndexIntervalBytes, ahead, whole); err != nil {
 		return AppendResult{}, err
 	}
 	l.assignEpochs(records, base, opts.LeaderEpoch)

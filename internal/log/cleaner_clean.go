@@ -458,7 +458,7 @@ func (c *cleaner) writeOutput(ctx context.Context, out *segment, st *roundState)
 	if len(c.output) == 0 {
 		return nil
 	}
-	if err := out.appendBatches(c.output, st.cfg.IndexIntervalBytes, 0); err != nil { // written once, then sealed
+	if err := out.appendBatches(c.output, st.cfg.IndexIntervalBytes, 0, 0); err != nil { // written once, then sealed
 		return err
 	}
 	st.stats.bytesWritten += int64(len(c.output))

@@ -51,7 +51,8 @@ func (l *Log) AppendAsFollower(records []byte) (AppendResult, error) {
 	if err := l.maybeRollLocked(cfg, next-1, len(records), now); err != nil {
 		return AppendResult{}, err
 	}
-	if err := l.activeSegment().appendBatches(records, cfg.IndexIntervalBytes, l.preallocation(cfg)); err != nil {
+	ahead, whole := l.preallocation(cfg)
+	if err := l.activeSegment().appendBatches(records, cfg.IndexIntervalBytes, ahead, whole); err != nil {
 		return AppendResult{}, err
 	}
 	l.assignEpochs(records, base, -1) // each batch's own epoch, as the leader stamped it

@@ -13,40 +13,41 @@ import "fmt"
 // (FALLOC_FL_KEEP_SIZE), so readers, recovery and the on-disk format see nothing of it,
 // and sealing the segment gives back what it did not use.
 
-// preallocation is how far ahead of its end the active segment is kept allocated:
-// Kafka's preallocate takes the whole segment (segment.bytes, of which the segment
-// gives back what it did not fill when it is sealed), else the broker's setting.
-func (l *Log) preallocation(cfg *Config) int64 {
+// preallocation is how far ahead of its end the active segment is kept allocated, and
+// up to where: Kafka's preallocate takes the whole segment (to segment.bytes; unlike
+// Kafka's sparse setLength this reserves the disk), else the broker's setting, in steps.
+func (l *Log) preallocation(cfg *Config) (ahead, whole int64) {
 	if cfg.Preallocate {
-		return int64(cfg.SegmentBytes)
+		return 0, int64(cfg.SegmentBytes)
 	}
-	return l.preallocateAhead
+	return l.preallocateAhead, 0
 }
 
-// preallocateFor keeps s allocated at least ahead bytes past end, in one call per ahead
-// bytes appended. ahead <= 0 turns it off. An error only costs the benefit: a file system
-// that cannot preallocate is not asked again for this segment, any other failure (a full
-// disk) is left to the write that follows.
-func (s *segment) preallocateFor(end, ahead int64) {
-	if ahead <= 0 || end <= s.preallocEnd {
+// preallocateFor keeps s allocated to whole (when > 0) or at least ahead bytes past end,
+// in one call per ahead bytes appended; both 0 turn it off. A failure only costs the
+// benefit, and is not retried for this segment: a file system that cannot preallocate,
+// a full disk (the write that follows decides), an interrupted call.
+func (s *segment) preallocateFor(end, ahead, whole int64) {
+	to := end + ahead
+	if whole > 0 {
+		to = max(whole, end)
+	}
+	if to <= end || end <= s.preallocEnd {
 		return
 	}
 	from := max(s.preallocEnd, s.size.Load())
-	to := end + ahead
-	switch err := allocateKeepSize(s.file, from, to-from); {
-	case err == nil:
-		s.preallocEnd = to
-	case isUnsupported(err):
+	if err := allocateKeepSize(s.file, from, to-from); err != nil {
 		s.preallocEnd = 1<<63 - 1
+		return
 	}
+	s.preallocEnd = to
 }
 
-// trimPreallocation gives back the blocks allocated past the segment's end: truncating
-// a file to its own size frees them (ext4 and XFS both do, by design).
+// trimPreallocation gives back any blocks allocated past the segment's end: truncating a
+// file to its own size frees them (ext4 and XFS both do, by design). It runs whatever
+// this process preallocated, since a segment reopened after a crash may hold blocks
+// allocated before it: one system call per sealed segment.
 func (s *segment) trimPreallocation() error {
-	if s.preallocEnd == 0 {
-		return nil
-	}
 	s.preallocEnd = 0
 	if err := s.file.Truncate(s.size.Load()); err != nil {
 		return fmt.Errorf("trim preallocation of %s: %w", s.logPath, err)

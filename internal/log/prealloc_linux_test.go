@@ -96,6 +96,9 @@ func TestPreallocatedSegmentRecovers(t *testing.T) {
 	l := openPreallocLog(t, dir, cfg, ahead, true)
 	appendN(t, l, 20, 3, 50, 0)
 	want := readBatches(t, l, 0)
+	if _, blocks := allocated(t, l.activeSegment().logPath); blocks < ahead {
+		t.Fatalf("%d bytes allocated before the crash, want at least %d", blocks, ahead)
+	}
 	leo := l.LogEndOffset()
 	// A crash: the files stay as they are, nothing is sealed or closed cleanly.
 	reopened := openPreallocLog(t, dir, cfg, ahead, false)
@@ -107,13 +110,18 @@ func TestPreallocatedSegmentRecovers(t *testing.T) {
 	if got := readBatches(t, reopened, 0); len(got) != len(want) {
 		t.Fatalf("recovered %d batches, want %d", len(got), len(want))
 	}
-	appendN(t, reopened, 2, 1, 50, 1000)
+	// Sealed before any append of this process: the blocks the crashed one allocated
+	// are given back all the same.
 	path := reopened.activeSegment().logPath
 	if err := reopened.Roll(); err != nil {
 		t.Fatal(err)
 	}
 	if size, blocks := allocated(t, path); blocks >= ahead {
 		t.Fatalf("sealed after recovery: %d bytes allocated for %d of data", blocks, size)
+	}
+	appendN(t, reopened, 2, 1, 50, 1000)
+	if got := readBatches(t, reopened, 0); len(got) != len(want)+2 {
+		t.Fatalf("read %d batches after appending 2 to %d", len(got), len(want))
 	}
 }
 

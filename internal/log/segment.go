@@ -142,9 +142,9 @@ func (s *segment) release() {
 
 // appendBatches writes validated batches (offsets already assigned) at the end of the
 // file and indexes them, then publishes the new size. One write per call.
-func (s *segment) appendBatches(records []byte, indexInterval int, preallocateAhead int64) error {
+func (s *segment) appendBatches(records []byte, indexInterval int, preallocateAhead, preallocateWhole int64) error {
 	pos := s.size.Load()
-	s.preallocateFor(pos+int64(len(records)), preallocateAhead)
+	s.preallocateFor(pos+int64(len(records)), preallocateAhead, preallocateWhole)
 	if _, err := s.file.WriteAt(records, pos); err != nil {
 		// Cut whatever part of the write landed so the file ends on a batch boundary.
 		_ = s.file.Truncate(pos)
