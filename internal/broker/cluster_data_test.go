@@ -96,14 +96,7 @@ func TestClusterServesLeadersOnly(t *testing.T) {
 		t.Errorf("produce v%d: current leader %+v, endpoints %+v; want node %d", presp.Version, prp.CurrentLeader, presp.Brokers, leader)
 	}
 
-	fetch := kmsg.NewPtrFetchRequest()
-	fetch.ReplicaID, fetch.MaxBytes = -1, 1<<20
-	ft := kmsg.NewFetchRequestTopic()
-	ft.Topic, ft.TopicID = topic, details[topic].ID
-	fp := kmsg.NewFetchRequestTopicPartition()
-	fp.PartitionMaxBytes = 1 << 20
-	ft.Partitions = append(ft.Partitions, fp)
-	fetch.Topics = append(fetch.Topics, ft)
+	fetch := fetchPartition0(topic, details[topic].ID)
 	fresp, err := fetch.RequestWith(ctx, seed)
 	if err != nil {
 		t.Fatal(err)

@@ -262,14 +262,8 @@ func TestQuotaExemptsFollowerFetch(t *testing.T) {
 	defer cl.Close()
 	ctx := testContext(t)
 	fetch := func(replica int32) *kmsg.FetchResponse {
-		req := kmsg.NewPtrFetchRequest()
-		req.ReplicaID, req.ReplicaState.ID, req.MaxWaitMillis = replica, replica, 0
-		rt := kmsg.NewFetchRequestTopic()
-		rt.Topic = "no-such-topic"
-		rp := kmsg.NewFetchRequestTopicPartition()
-		rp.PartitionMaxBytes = 1 << 20
-		rt.Partitions = append(rt.Partitions, rp)
-		req.Topics = append(req.Topics, rt)
+		req := fetchPartition0("no-such-topic", [16]byte{})
+		req.ReplicaID, req.ReplicaState.ID = replica, replica
 		resp, err := req.RequestWith(ctx, cl)
 		if err != nil {
 			t.Fatal(err)
@@ -293,4 +287,18 @@ func TestQuotaExemptsFollowerFetch(t *testing.T) {
 	if !throttled {
 		t.Fatal("the same client's consumer fetches were never throttled: the quota was not in force")
 	}
+}
+
+// fetchPartition0 is a consumer's Fetch of partition 0 of one topic from offset 0, up to
+// 1 MiB, without waiting.
+func fetchPartition0(topic string, id [16]byte) *kmsg.FetchRequest {
+	req := kmsg.NewPtrFetchRequest()
+	req.ReplicaID, req.MaxBytes = -1, 1<<20
+	rt := kmsg.NewFetchRequestTopic()
+	rt.Topic, rt.TopicID = topic, id
+	rp := kmsg.NewFetchRequestTopicPartition()
+	rp.PartitionMaxBytes = 1 << 20
+	rt.Partitions = append(rt.Partitions, rp)
+	req.Topics = append(req.Topics, rt)
+	return req
 }

@@ -42,13 +42,20 @@ func openPreallocLog(t *testing.T, dir string, cfg Config, ahead int64, clean bo
 	return l
 }
 
-func TestPreallocateAheadKeepsSizeAndIsGivenBack(t *testing.T) {
-	const ahead = 1 << 20
+// preallocTest opens a log in a new directory that preallocates ahead bytes, with small
+// segments; it skips where the file system cannot preallocate.
+func preallocTest(t *testing.T, ahead int64) (string, Config, *Log) {
+	t.Helper()
 	dir := t.TempDir()
 	requirePreallocation(t, t.TempDir())
 	cfg := smallConfig()
 	cfg.SegmentBytes = 64 << 10
-	l := openPreallocLog(t, dir, cfg, ahead, true)
+	return dir, cfg, openPreallocLog(t, dir, cfg, ahead, true)
+}
+
+func TestPreallocateAheadKeepsSizeAndIsGivenBack(t *testing.T) {
+	const ahead = 1 << 20
+	dir, cfg, l := preallocTest(t, ahead)
 	defer l.Close()
 	appendN(t, l, 5, 2, 100, 0)
 	first := filepath.Join(dir, "00000000000000000000.log")
@@ -89,11 +96,7 @@ func TestPreallocateAheadKeepsSizeAndIsGivenBack(t *testing.T) {
 // on, and sealing the segment gives the leftover back.
 func TestPreallocatedSegmentRecovers(t *testing.T) {
 	const ahead = 1 << 20
-	dir := t.TempDir()
-	requirePreallocation(t, t.TempDir())
-	cfg := smallConfig()
-	cfg.SegmentBytes = 64 << 10
-	l := openPreallocLog(t, dir, cfg, ahead, true)
+	dir, cfg, l := preallocTest(t, ahead)
 	appendN(t, l, 20, 3, 50, 0)
 	want := readBatches(t, l, 0)
 	if _, blocks := allocated(t, l.activeSegment().logPath); blocks < ahead {
