@@ -359,15 +359,7 @@ func produceOne(ctx context.Context, cl *kgo.Client, topic string) error {
 // version, v13+ reads the ID).
 func fetchCode(t *testing.T, cl *kgo.Client, topic string, id [16]byte) int16 {
 	t.Helper()
-	req := kmsg.NewPtrFetchRequest()
-	req.MaxWaitMillis, req.MaxBytes = 0, 1<<20
-	rt := kmsg.NewFetchRequestTopic()
-	rt.Topic, rt.TopicID = topic, id
-	rp := kmsg.NewFetchRequestTopicPartition()
-	rp.PartitionMaxBytes = 1 << 20
-	rt.Partitions = append(rt.Partitions, rp)
-	req.Topics = append(req.Topics, rt)
-	resp, err := req.RequestWith(testContext(t), cl)
+	resp, err := fetchPartition0(topic, id).RequestWith(testContext(t), cl)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -411,4 +403,18 @@ func consumeGroup(t *testing.T, b *brokertest.Broker, group, topic string) {
 	if err := cl.CommitUncommittedOffsets(ctx); err != nil {
 		t.Fatalf("commit: %v", err)
 	}
+}
+
+// fetchPartition0 is a consumer's Fetch of partition 0 of one topic from offset 0, up to
+// 1 MiB, without waiting.
+func fetchPartition0(topic string, id [16]byte) *kmsg.FetchRequest {
+	req := kmsg.NewPtrFetchRequest()
+	req.ReplicaID, req.MaxBytes = -1, 1<<20
+	rt := kmsg.NewFetchRequestTopic()
+	rt.Topic, rt.TopicID = topic, id
+	rp := kmsg.NewFetchRequestTopicPartition()
+	rp.PartitionMaxBytes = 1 << 20
+	rt.Partitions = append(rt.Partitions, rp)
+	req.Topics = append(req.Topics, rt)
+	return req
 }

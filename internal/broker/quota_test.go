@@ -288,17 +288,3 @@ func TestQuotaExemptsFollowerFetch(t *testing.T) {
 		t.Fatal("the same client's consumer fetches were never throttled: the quota was not in force")
 	}
 }
-
-// fetchPartition0 is a consumer's Fetch of partition 0 of one topic from offset 0, up to
-// 1 MiB, without waiting.
-func fetchPartition0(topic string, id [16]byte) *kmsg.FetchRequest {
-	req := kmsg.NewPtrFetchRequest()
-	req.ReplicaID, req.MaxBytes = -1, 1<<20
-	rt := kmsg.NewFetchRequestTopic()
-	rt.Topic, rt.TopicID = topic, id
-	rp := kmsg.NewFetchRequestTopicPartition()
-	rp.PartitionMaxBytes = 1 << 20
-	rt.Partitions = append(rt.Partitions, rp)
-	req.Topics = append(req.Topics, rt)
-	return req
-}
