@@ -1,7 +1,6 @@
 package log
 
 import (
-	"errors"
 	"os"
 
 	"golang.org/x/sys/unix"
@@ -20,8 +19,4 @@ func allocateKeepSize(f *os.File, off, n int64) error {
 		return err
 	}
 	return ferr
-}
-
-func isUnsupported(err error) bool {
-	return errors.Is(err, unix.EOPNOTSUPP) || errors.Is(err, unix.ENOSYS)
 }
