@@ -342,6 +342,10 @@ func (sf *shareFetch) acquirePartition(ctx context.Context, tp share.TopicPartit
 	if p := sf.partitionMaxBytes(tp); p > 0 {
 		maxBytes = min(maxBytes, p)
 	}
+	if win, isCold := sf.coldWindow(l, offset, maxBytes); isCold {
+		cold.add(coldRead{tp: tp, sp: sp, part: part, rng: win, window: true, readAt: offset, maxBytes: maxBytes})
+		return 0, min(maxBytes, win.Length), nil
+	}
 	res, err := l.Read(offset, log.ReadOptions{MaxBytes: int(maxBytes), MinOneBatch: true})
 	if err != nil {
 		if errors.Is(err, log.ErrOffsetOutOfRange) {

@@ -26,12 +26,18 @@ import (
 )
 
 // coldRead is a partition's log read found not in the page cache: nothing of it has
-// been read or acquired yet.
+// been read or acquired yet. When its window was cold (window set), rng is that window
+// and the Read itself waits until the window is loaded, since the Read's header scan
+// would read the cold pages on the caller's goroutine.
 type coldRead struct {
 	tp   share.TopicPartition
 	sp   *share.Partition
 	part *partition.Partition
 	rng  log.FileRange // owned: released when acquired from or dropped
+
+	window   bool  // rng is the window of a Read at readAt within maxBytes, not yet done
+	readAt   int64 // the offset to Read once the window is loaded
+	maxBytes int64 // that Read's limit
 }
 
 // coldScan is a ShareFetch's cold reads, to acquire from once warmed. As coldRanges,
@@ -86,6 +92,26 @@ func (c *coldScan) cut(k int, ready int64) {
 	rng.Length = n
 }
 
+// coldWindow returns the window of a Read at offset within maxBytes (log.Window: every
+// page the Read's header scan and range can touch, from the offset index alone) when the
+// read path is on and the window is not all in the page cache; the caller owns it then.
+// Checked before the Read, so that a cold partition costs the caller no disk read.
+func (sf *shareFetch) coldWindow(l *log.Log, offset, maxBytes int64) (log.FileRange, bool) {
+	pool := sf.d.cfg.ReadPath
+	if pool == nil || !pool.Enabled() {
+		return log.FileRange{}, false
+	}
+	win, ok := l.Window(offset, int(maxBytes))
+	if !ok {
+		return log.FileRange{}, false
+	}
+	if pool.Resident(readpath.Range{File: win.File, Offset: win.Position, Length: win.Length}) {
+		win.Release()
+		return log.FileRange{}, false
+	}
+	return win, true
+}
+
 // resident reports whether rng is in the page cache (or the read path is off), so
 // its batch headers can be read here without waiting for the disk.
 func (sf *shareFetch) resident(rng log.FileRange) bool {
@@ -116,6 +142,9 @@ func (sf *shareFetch) acquireCold(ctx context.Context, cold *coldScan, resident 
 			rd.rng.Release()
 			continue
 		}
+		if rd.window && !sf.readWarmedWindow(rd) {
+			continue
+		}
 		n, _, err := sf.acquireRange(rd.tp, rd.sp, rd.part, rd.rng, cold.records-acquired)
 		if err != nil {
 			rp := sf.partition(rd.tp.TopicID, rd.tp.Partition)
@@ -127,6 +156,25 @@ func (sf *shareFetch) acquireCold(ctx context.Context, cold *coldScan, resident 
 	}
 	cold.reads = nil
 	return acquired
+}
+
+// readWarmedWindow does the Read of a cold read whose window is now loaded (or cut, at
+// the deadline, to its loaded whole batches), replacing the window in rd by the read's
+// range. It reports whether there is a resident range to acquire from: a read reaching
+// past what was loaded acquires nothing this time, and its records stay available.
+func (sf *shareFetch) readWarmedWindow(rd *coldRead) bool {
+	rd.rng.Release()
+	rd.rng = log.FileRange{}
+	res, err := rd.part.Log().Read(rd.readAt, log.ReadOptions{MaxBytes: int(rd.maxBytes), MinOneBatch: true})
+	if err != nil || res.Range.Length == 0 {
+		return false
+	}
+	if !sf.resident(res.Range) {
+		res.Range.Release()
+		return false
+	}
+	rd.rng = res.Range
+	return true
 }
 
 // sharePos locates a partition's range: records[topic][partition].

@@ -131,18 +131,27 @@ func TestColdShareFetchMaxWaitZeroProgresses(t *testing.T) {
 	}
 	evictTopic(t, b, topic)
 	before := rp.Stats()
+	p := shareFetchUntilAcquired(t, cl, group, member, topicID(t, b, topic), 0, 1<<20)
+	checkAcquiredSent(t, p)
+	checkColdWarmed(t, rp, before)
+}
 
+// shareFetchUntilAcquired sends the member's ShareFetch of partition 0 (at most 100
+// records, maxBytes in all and for the partition) until it acquires some, as the share-partition's state loads with the first
+// fetches, and returns that partition's answer.
+func shareFetchUntilAcquired(t *testing.T, cl *kgo.Client, group, member string, id [16]byte, maxWait, maxBytes int32) kmsg.ShareFetchResponseTopicPartition {
+	t.Helper()
 	req := kmsg.NewPtrShareFetchRequest()
 	req.GroupID, req.MemberID, req.ShareSessionEpoch = kmsg.StringPtr(group), kmsg.StringPtr(member), 0
-	req.MaxWaitMillis, req.MaxBytes, req.MaxRecords = 0, 1<<20, 100
+	req.MaxWaitMillis, req.MaxBytes, req.MaxRecords = maxWait, maxBytes, 100
 	rt := kmsg.NewShareFetchRequestTopic()
-	rt.TopicID = topicID(t, b, topic)
+	rt.TopicID = id
 	rp0 := kmsg.NewShareFetchRequestTopicPartition()
-	rp0.PartitionMaxBytes = 1 << 20
+	rp0.PartitionMaxBytes = maxBytes
 	rt.Partitions = append(rt.Partitions, rp0)
 	req.Topics = append(req.Topics, rt)
 	var p kmsg.ShareFetchResponseTopicPartition
-	for range 50 { // the share-partition's state loads with the first fetches
+	for range 50 {
 		resp := direct(t, cl, req).(*kmsg.ShareFetchResponse)
 		if resp.ErrorCode != 0 || len(resp.Topics) != 1 || len(resp.Topics[0].Partitions) != 1 {
 			t.Fatalf("share fetch: %+v", resp)
@@ -156,8 +165,31 @@ func TestColdShareFetchMaxWaitZeroProgresses(t *testing.T) {
 	if p.ErrorCode != 0 || len(p.AcquiredRecords) == 0 {
 		t.Fatalf("nothing acquired from the cold partition: error %d, %+v", p.ErrorCode, p.AcquiredRecords)
 	}
+	return p
+}
+
+// A share fetch of an evicted segment has its read's window loaded before the read, as
+// Fetch does (TestColdFetchWarmsWindowBeforeRead): the warm-up pool loads from the index
+// entry below the start to past max_bytes, where the read scans batch headers,
+// and the read then touches no cold page on the request goroutine. Before, the read ran
+// first (its header scans synchronous disk reads, on the connection's reader for the
+// first pass) and only the range it found was loaded, at most max_bytes.
+func TestColdShareFetchWarmsWindowBeforeRead(t *testing.T) {
+	const topic, n, size, maxBytes = "coldsharewin", 3000, 100, 64 << 10
+	b, rp := startColdShareTopic(t, topic, n, size)
+	cl := b.Client()
+	const group, member = "cold-win", "cold-win-member-00000000000000000000"
+	if code := shareHeartbeat(t, cl, group, member, 0, topic); code != 0 {
+		t.Fatalf("ShareGroupHeartbeat join: error %d", code)
+	}
+	evictTopic(t, b, topic)
+	before := rp.Stats()
+	p := shareFetchUntilAcquired(t, cl, group, member, topicID(t, b, topic), 5000, maxBytes)
 	checkAcquiredSent(t, p)
 	checkColdWarmed(t, rp, before)
+	if loaded := rp.Stats().Bytes - before.Bytes; loaded < maxBytes+4096 {
+		t.Fatalf("warm-up loaded %d bytes for a read of at most %d: the range, not the read's window", loaded, maxBytes)
+	}
 }
 
 // checkAcquiredSent checks that the partition's batches are whole, start at offset 0,
