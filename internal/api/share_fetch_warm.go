@@ -72,17 +72,35 @@ func (c *coldScan) release() {
 
 func (c *coldScan) length(k int) int64 { return c.reads[k].rng.Length }
 
+// loaded is how much of read k can be used with ready bytes of it loaded: its whole
+// loaded batches, or for a window all of it or nothing, since the read a window stands
+// for may end anywhere in it (a partial one would send that read to the disk).
 func (c *coldScan) loaded(k int, ready int64) int64 {
-	n, _, err := share.WholeBatches(c.reads[k].rng, ready)
+	rd := &c.reads[k]
+	if rd.window {
+		if ready >= rd.rng.Length {
+			return rd.rng.Length
+		}
+		return 0
+	}
+	n, _, err := share.WholeBatches(rd.rng, ready)
 	if err != nil {
 		return 0
 	}
 	return n
 }
 
-// cut shortens read k to its whole loaded batches; with none it is dropped.
+// cut shortens read k to what loaded allows; with nothing it is dropped.
 func (c *coldScan) cut(k int, ready int64) {
 	rng := &c.reads[k].rng
+	if c.reads[k].window && ready < rng.Length {
+		rng.Release()
+		*rng = log.FileRange{}
+		return
+	}
+	if c.reads[k].window {
+		return
+	}
 	n, _, err := share.WholeBatches(*rng, ready)
 	if err != nil || n == 0 {
 		rng.Release()
@@ -158,18 +176,17 @@ func (sf *shareFetch) acquireCold(ctx context.Context, cold *coldScan, resident 
 	return acquired
 }
 
-// readWarmedWindow does the Read of a cold read whose window is now loaded (or cut, at
-// the deadline, to its loaded whole batches), replacing the window in rd by the read's
-// range. It reports whether there is a resident range to acquire from: a read reaching
-// past what was loaded acquires nothing this time, and its records stay available.
+// readWarmedWindow does the Read of a cold read whose window is now loaded (a window is
+// loaded whole or dropped: coldScan.loaded), replacing the window in rd by the read's
+// range, and reports whether there is one to acquire from. The read touches only loaded
+// pages, but for the two cases Window cannot bound (a first batch over max_bytes, an
+// offset past its segment's last batch), which then read the disk here, on the request's
+// own goroutine; the response's ranges are checked again before sending (send).
 func (sf *shareFetch) readWarmedWindow(rd *coldRead) bool {
 	rd.rng.Release()
 	rd.rng = log.FileRange{}
 	res, err := rd.part.Log().Read(rd.readAt, log.ReadOptions{MaxBytes: int(rd.maxBytes), MinOneBatch: true})
 	if err != nil || res.Range.Length == 0 {
-		return false
-	}
-	if !sf.resident(res.Range) {
 		res.Range.Release()
 		return false
 	}

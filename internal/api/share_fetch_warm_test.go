@@ -121,3 +121,36 @@ func TestColdScanDeadlineCutsToLoaded(t *testing.T) {
 		t.Fatal("cold reads pending with no records left to acquire")
 	}
 }
+
+// A cold window (a read not yet done) is used whole or not at all: the read it stands
+// for may end anywhere in it, so a part of it loaded at the deadline is dropped, and the
+// wait then loads the first cold read whole (warmFetch's progress rule) instead.
+func TestColdScanWindowAllOrNothing(t *testing.T) {
+	f, pool := gatedSegment(t)
+	win := log.FileRange{File: f, Position: 0, Length: 10000}
+	c := &coldScan{reads: []coldRead{{rng: win, window: true}}}
+	if got := c.loaded(0, 9999); got != 0 {
+		t.Fatalf("window with 9999 of 10000 bytes loaded counts %d, want 0", got)
+	}
+	if got := c.loaded(0, 10000); got != 10000 {
+		t.Fatalf("loaded window counts %d, want 10000", got)
+	}
+	c.cut(0, 10000)
+	if got := c.reads[0].rng.Length; got != 10000 {
+		t.Fatalf("cut of a loaded window left %d bytes, want it whole", got)
+	}
+	c.cut(0, 4000)
+	if got := c.reads[0].rng; got.Length != 0 || got.File != nil {
+		t.Fatalf("partly loaded window kept as %+v, want dropped", got)
+	}
+
+	// At the deadline with only a part loaded (the gated pool loads 4096 bytes), the
+	// window is not cut to its whole batches as a range would be.
+	cold := (&coldScan{reads: []coldRead{{rng: win, window: true}}}).pending(100)
+	w := &warmFetch{cold: cold, n: 1, resident: true, deadline: time.Now().Add(100 * time.Millisecond),
+		job: pool.Warm(readpath.Tenant{ClientID: "test"}, []readpath.Range{{File: f, Offset: 0, Length: 10000}})}
+	w.wait(context.Background())
+	if got := cold.reads[0].rng; got.Length != 0 || got.File != nil {
+		t.Fatalf("window cut at the deadline to %+v, want dropped", got)
+	}
+}
