@@ -122,18 +122,25 @@ func TestColdShareFetchWarmsBeforeScan(t *testing.T) {
 // cold range is loaded rather than answering empty), every acquired offset is in the
 // batches sent, and no batch is sent past the last acquired offset.
 func TestColdShareFetchMaxWaitZeroProgresses(t *testing.T) {
-	const topic, n, size = "coldshare0", 500, 100
-	b, rp := startColdShareTopic(t, topic, n, size)
+	p, rp, before := coldShareFetch(t, "coldshare0", 500, "cold-raw", 0, 1<<20)
+	checkAcquiredSent(t, p)
+	checkColdWarmed(t, rp, before)
+}
+
+// coldShareFetch writes n records of 100 bytes to a one-partition topic, joins one
+// member of group, evicts the topic and share-fetches until records are acquired; it
+// returns the partition's answer, the read path and its stats from before the fetch.
+func coldShareFetch(t *testing.T, topic string, n int, group string, maxWait, maxBytes int32) (kmsg.ShareFetchResponseTopicPartition, *readpath.Pool, readpath.Stats) {
+	t.Helper()
+	b, rp := startColdShareTopic(t, topic, n, 100)
 	cl := b.Client()
-	const group, member = "cold-raw", "cold-raw-member-00000000000000000000"
+	member := group + "-member-00000000000000000000"
 	if code := shareHeartbeat(t, cl, group, member, 0, topic); code != 0 {
 		t.Fatalf("ShareGroupHeartbeat join: error %d", code)
 	}
 	evictTopic(t, b, topic)
 	before := rp.Stats()
-	p := shareFetchUntilAcquired(t, cl, group, member, topicID(t, b, topic), 0, 1<<20)
-	checkAcquiredSent(t, p)
-	checkColdWarmed(t, rp, before)
+	return shareFetchUntilAcquired(t, cl, group, member, topicID(t, b, topic), maxWait, maxBytes), rp, before
 }
 
 // shareFetchUntilAcquired sends the member's ShareFetch of partition 0 (at most 100
@@ -175,16 +182,8 @@ func shareFetchUntilAcquired(t *testing.T, cl *kgo.Client, group, member string,
 // first (its header scans synchronous disk reads, on the connection's reader for the
 // first pass) and only the range it found was loaded, at most max_bytes.
 func TestColdShareFetchWarmsWindowBeforeRead(t *testing.T) {
-	const topic, n, size, maxBytes = "coldsharewin", 3000, 100, 64 << 10
-	b, rp := startColdShareTopic(t, topic, n, size)
-	cl := b.Client()
-	const group, member = "cold-win", "cold-win-member-00000000000000000000"
-	if code := shareHeartbeat(t, cl, group, member, 0, topic); code != 0 {
-		t.Fatalf("ShareGroupHeartbeat join: error %d", code)
-	}
-	evictTopic(t, b, topic)
-	before := rp.Stats()
-	p := shareFetchUntilAcquired(t, cl, group, member, topicID(t, b, topic), 5000, maxBytes)
+	const maxBytes = 64 << 10
+	p, rp, before := coldShareFetch(t, "coldsharewin", 3000, "cold-win", 5000, maxBytes)
 	checkAcquiredSent(t, p)
 	checkColdWarmed(t, rp, before)
 	if loaded := rp.Stats().Bytes - before.Bytes; loaded < maxBytes+4096 {
