@@ -55,7 +55,7 @@ const readCommitted = 1
 
 func (d *Dispatcher) handleFetch(ctx context.Context, r *request) {
 	req := r.body.(*kmsg.FetchRequest)
-	if fetchReplicaID(req, r.header.Version) >= 0 && d.authorizedCluster(r, acl.OpClusterAction) {
+	if d.fromBroker(r, fetchReplicaID(req, r.header.Version)) {
 		r.exemptFromQuota() // a follower: replication is not a client (quota.go)
 	}
 	deadline := r.received.Add(time.Duration(max(req.MaxWaitMillis, 0)) * time.Millisecond)

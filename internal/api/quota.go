@@ -6,6 +6,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/nagare-dev/nagare/internal/acl"
 	"github.com/nagare-dev/nagare/internal/quota"
 )
 
@@ -31,6 +32,20 @@ type requestQuota struct {
 	// handler (mutation_quota.go).
 	mutationThrottle time.Duration
 	exempt           bool // a broker's own request: charged to no client (exemptFromQuota)
+}
+
+// fromBroker says whether a fetch naming replica came from a broker: one the cluster
+// knows by that id, authorized for CLUSTER_ACTION. Kafka exempts any follower fetch;
+// naming a registered broker at least keeps a client from escaping its quota with an
+// arbitrary replica id where no authorizer is configured.
+func (d *Dispatcher) fromBroker(r *request, replica int32) bool {
+	if replica < 0 {
+		return false
+	}
+	if _, ok := d.cfg.Metadata.Image().Broker(replica); !ok {
+		return false
+	}
+	return d.authorizedCluster(r, acl.OpClusterAction)
 }
 
 // exemptFromQuota takes a broker's own request, authorized by CLUSTER_ACTION (a

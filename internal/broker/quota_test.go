@@ -251,9 +251,10 @@ func TestQuotaHoldsClientIgnoringThrottle(t *testing.T) {
 	t.Logf("abuser used %v in %v (allowed ~%v); throttled %d times", used, elapsed, allowed, throttled)
 }
 
-// TestQuotaExemptsFollowerFetch: a follower's fetch (replica id >= 0, CLUSTER_ACTION) is
-// charged to no client and never throttled, as in Kafka, where a consumer's fetch from the
-// same client-id under the same quota is.
+// TestQuotaExemptsFollowerFetch: a follower's fetch (the replica id of a registered
+// broker, CLUSTER_ACTION) is charged to no client and never throttled, as in Kafka, where a
+// consumer's fetch from the same client-id under the same quota is, and so is one naming
+// a replica id no broker has.
 func TestQuotaExemptsFollowerFetch(t *testing.T) {
 	b := brokertest.Start(t, brokertest.WithProperties(shortWindows))
 	id := "fetcher"
@@ -280,11 +281,15 @@ func TestQuotaExemptsFollowerFetch(t *testing.T) {
 			t.Fatalf("follower fetches charged %v to client %s", u.TimeUsed, id)
 		}
 	}
-	var throttled bool
-	for i := 0; i < 50 && !throttled; i++ {
-		throttled = fetch(-1).ThrottleMillis > 0
-	}
-	if !throttled {
-		t.Fatal("the same client's consumer fetches were never throttled: the quota was not in force")
+	// A consumer's fetches, and fetches naming a replica id no broker has, are held to
+	// the quota.
+	for _, replica := range []int32{-1, 99} {
+		var throttled bool
+		for i := 0; i < 50 && !throttled; i++ {
+			throttled = fetch(replica).ThrottleMillis > 0
+		}
+		if !throttled {
+			t.Fatalf("fetches with replica id %d were never throttled: exempt, or the quota not in force", replica)
+		}
 	}
 }
