@@ -148,11 +148,11 @@ func startClusterNode(self, root string, spec clusterNodeSpec, sets []string, en
 }
 
 // sharedMachineEnv is the nodes' environment: env, plus GOMAXPROCS at each node's share
-// of the machine's cpus (at least 2 where there are) unless env sets it. Each node would otherwise size
-// its Go runtime for the whole machine and add a P per warm-up worker (internal/broker,
-// readpath.go): three nodes on two cpus then ran 30 Ps, whose idle ones woke spinning
-// threads at every network event, and acks=all p99 doubled (docs/BENCHMARKS.md,
-// "Replication, fourth round").
+// of the machine's cpus (at least 2 where there are) unless env sets it. Each node would
+// otherwise size its Go runtime for the whole machine and add a P per warm-up worker
+// (internal/broker, readpath.go): three nodes on two cpus then ran 30 Ps, whose idle
+// ones woke spinning threads at every network event, and acks=all p99 doubled
+// (docs/BENCHMARKS.md, "Replication, fourth round").
 func sharedMachineEnv(env []string, nodes, cpus int) []string {
 	for _, kv := range env {
 		if strings.HasPrefix(kv, "GOMAXPROCS=") {

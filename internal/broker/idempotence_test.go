@@ -216,14 +216,8 @@ func TestTxnMarkersAndReadCommitted(t *testing.T) {
 	if got := listLatest(ctx, t, cl, topic, 1); got != 3 {
 		t.Fatalf("read_committed latest offset %d after the abort, want 3", got)
 	}
-	fr := kmsg.NewPtrFetchRequest()
-	fr.IsolationLevel, fr.MaxBytes, fr.ReplicaID = 1, 1<<20, -1
-	ft := kmsg.NewFetchRequestTopic()
-	ft.Topic = topic
-	fp := kmsg.NewFetchRequestTopicPartition()
-	fp.PartitionMaxBytes = 1 << 20
-	ft.Partitions = append(ft.Partitions, fp)
-	fr.Topics = append(fr.Topics, ft)
+	fr := fetchPartition0(topic, [16]byte{})
+	fr.IsolationLevel = 1
 	fresp, err := cl.SeedBrokers()[0].Request(ctx, fr)
 	if err != nil {
 		t.Fatal(err)

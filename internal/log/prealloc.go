@@ -48,9 +48,16 @@ func (s *segment) preallocateFor(end, ahead, whole int64) {
 // this process preallocated, since a segment reopened after a crash may hold blocks
 // allocated before it: one system call per sealed segment.
 func (s *segment) trimPreallocation() error {
-	s.preallocEnd = 0
-	if err := s.file.Truncate(s.size.Load()); err != nil {
+	if err := s.truncateFile(s.size.Load()); err != nil {
 		return fmt.Errorf("trim preallocation of %s: %w", s.logPath, err)
 	}
 	return nil
+}
+
+// truncateFile cuts the segment's file at pos, which also frees every block allocated
+// past it: every truncation of a segment file goes through here, so the preallocation
+// is asked again from the new end.
+func (s *segment) truncateFile(pos int64) error {
+	s.preallocEnd = 0
+	return s.file.Truncate(pos)
 }

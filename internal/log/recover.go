@@ -298,10 +298,9 @@ func (s *segment) recover(rules recoveryRules, active bool) (next int64, truncat
 		}
 		if err != nil {
 			rules.logger.Warn("truncating log segment at first invalid batch", "segment", s.logPath, "position", pos, "cause", err)
-			if err := s.file.Truncate(pos); err != nil {
+			if err := s.truncateFile(pos); err != nil {
 				return 0, false, fmt.Errorf("truncate %s at %d: %w", s.logPath, pos, err)
 			}
-			s.preallocEnd = 0 // the truncation freed it
 			truncated = true
 			break
 		}
@@ -415,10 +414,9 @@ func (s *segment) truncateAt(offset int64, rules recoveryRules) (int64, error) {
 		return 0, err
 	}
 	if found {
-		if err := s.file.Truncate(pos); err != nil {
+		if err := s.truncateFile(pos); err != nil {
 			return 0, fmt.Errorf("truncate %s at %d: %w", s.logPath, pos, err)
 		}
-		s.preallocEnd = 0 // the truncation freed it
 		s.size.Store(pos)
 	}
 	next, _, err := s.recover(rules, true)

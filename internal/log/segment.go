@@ -147,8 +147,7 @@ func (s *segment) appendBatches(records []byte, indexInterval int, preallocateAh
 	s.preallocateFor(pos+int64(len(records)), preallocateAhead, preallocateWhole)
 	if _, err := s.file.WriteAt(records, pos); err != nil {
 		// Cut whatever part of the write landed so the file ends on a batch boundary.
-		_ = s.file.Truncate(pos)
-		s.preallocEnd = 0
+		_ = s.truncateFile(pos)
 		return fmt.Errorf("append to %s at %d: %w", s.logPath, pos, err)
 	}
 	var entry [timeEntrySize]byte

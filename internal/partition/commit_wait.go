@@ -14,9 +14,9 @@ var ErrNotReplicated = errors.New("partition: replicas did not copy the write in
 // AwaitCommitted waits until the high watermark covers last, an offset this broker wrote
 // as leader in epoch: an internal writer's acks=all (a coordinator's state record, a
 // transaction marker). It returns ErrNotLeader (wrapped) when the leadership moved or the
-// log closed,
-// ErrNotReplicated after timeout, or ctx's error; the caller maps them to its protocol's
-// errors. The wait wakes when the high watermark reaches last, not at every append.
+// log closed, ErrNotReplicated after timeout, or ctx's error; the caller maps them to its
+// protocol's errors. The wait wakes when the high watermark reaches last, not at every
+// append.
 func (p *Partition) AwaitCommitted(ctx context.Context, epoch int32, last int64, timeout time.Duration) error {
 	if p.log.HighWatermark() > last {
 		return nil
