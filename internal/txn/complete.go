@@ -7,66 +7,96 @@ import (
 )
 
 // completer writes CompleteCommit/CompleteAbort for transactions whose markers are all
-// written: one goroutine for the Coordinator, taking everything ready at once and
-// writing one batch per shard, so completions that finish together cost one append
-// and one replication wait. A failed write is tried again after the marker backoff;
-// NOT_COORDINATOR leaves the transaction to the next coordinator.
+// written. Each shard with completions queued has one writer goroutine, started by the
+// push that finds it without one and ended once its queue is empty: it takes
+// everything queued for its shard at once and writes it as one batch, so completions
+// that finish together cost one append and one replication wait, and those pushed
+// while a write waits for the ISR go in the shard's next batch, in push order. Shards
+// write independently, as their partitions replicate independently (their followers
+// may be other brokers): one shard's slow write does not hold back another's
+// completions. So there are at most as many writers as shards with work, each counted
+// in the Coordinator's WaitGroup; at Close a writer abandons what is queued rather
+// than write it. A failed write is tried again after the marker backoff (a push
+// later); NOT_COORDINATOR leaves the transaction to the next coordinator.
 type completer struct {
-	c    *Coordinator
-	wake chan struct{} // capacity 1
+	c *Coordinator
 
-	mu    sync.Mutex
-	ready []*completion // guarded by mu
+	mu     sync.Mutex
+	queues map[*shard][]*completion // guarded by mu: a shard is here while its writer runs
+	closed bool                     // guarded by mu: set before Close waits for the writers
 }
 
-func (c *Coordinator) startCompleter() {
-	c.completer = &completer{c: c, wake: make(chan struct{}, 1)}
-	c.wg.Add(1)
+func newCompleter(c *Coordinator) *completer {
+	return &completer{c: c, queues: map[*shard][]*completion{}}
+}
+
+// push queues comp for its shard, starting the shard's writer if it has none. It
+// never blocks and takes no transaction's lock: it may run under one (markers.go's
+// roundDone). Once the Coordinator is closed comp is dropped, still completing:
+// nothing serves the id any more, and the next coordinator completes it from the log.
+func (cp *completer) push(comp *completion) {
+	cp.mu.Lock()
+	defer cp.mu.Unlock()
+	if cp.closed {
+		return
+	}
+	queued, running := cp.queues[comp.s]
+	cp.queues[comp.s] = append(queued, comp)
+	if running {
+		return
+	}
+	cp.c.wg.Add(1) // under mu, before close: never after Close began to wait
 	go func() {
-		defer c.wg.Done()
-		c.completer.run()
+		defer cp.c.wg.Done()
+		cp.run(comp.s)
 	}()
 }
 
-func (cp *completer) push(comp *completion) {
-	cp.mu.Lock()
-	cp.ready = append(cp.ready, comp)
-	cp.mu.Unlock()
-	select {
-	case cp.wake <- struct{}{}:
-	default:
-	}
-}
-
-func (cp *completer) take() []*completion {
+// take returns what is queued for s. When nothing is, s's writer ends (false): it
+// leaves the map in the same critical section, so the next push starts another.
+func (cp *completer) take(s *shard) ([]*completion, bool) {
 	cp.mu.Lock()
 	defer cp.mu.Unlock()
-	ready := cp.ready
-	cp.ready = nil
-	return ready
+	comps := cp.queues[s]
+	if len(comps) == 0 {
+		delete(cp.queues, s)
+		return nil, false
+	}
+	cp.queues[s] = nil // still present: the writer runs
+	return comps, true
 }
 
-// run writes completions until the Coordinator closes; those left are abandoned.
-func (cp *completer) run() {
+// close stops new writers; Close then waits for those running.
+func (cp *completer) close() {
+	cp.mu.Lock()
+	cp.closed = true
+	cp.mu.Unlock()
+}
+
+// run is s's writer: it writes s's completions until none is queued. Once the
+// Coordinator closes, what it takes is abandoned instead.
+func (cp *completer) run(s *shard) {
 	for {
+		comps, ok := cp.take(s)
+		if !ok {
+			return
+		}
+		closed := false
 		select {
 		case <-cp.c.stop:
-			for _, comp := range cp.take() {
-				comp.abandon()
-			}
-			return
-		case <-cp.wake:
+			closed = true
+		default:
 		}
-		byShard := map[*shard][]*completion{}
-		for _, comp := range cp.take() {
-			if comp.abandoned {
+		live := comps[:0]
+		for _, comp := range comps {
+			if closed || comp.abandoned {
 				comp.abandon()
 				continue
 			}
-			byShard[comp.s] = append(byShard[comp.s], comp)
+			live = append(live, comp)
 		}
-		for s, comps := range byShard {
-			cp.write(s, comps)
+		if len(live) > 0 {
+			cp.write(s, live)
 		}
 	}
 }

@@ -119,7 +119,7 @@ func New(cfg Config) *Coordinator {
 		Partitions: cfg.Partitions, LocalLeaderOnly: true, Load: c.loadLocked, Unload: c.unloadLocked})
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	c.markers = newMarkerSender(c)
-	c.startCompleter()
+	c.completer = newCompleter(c)
 	c.startLoop(s.AbortInterval, c.abortTimedOut)
 	c.startLoop(s.RemoveInterval, c.expireIDs)
 	return c
@@ -154,7 +154,8 @@ func (c *Coordinator) Close() {
 	}
 	close(c.stop)
 	c.cancel()
-	c.markers.close() // first: no marker queue starts once the wait begins
+	c.markers.close()   // first: no marker queue starts once the wait begins
+	c.completer.close() // nor a completion writer
 	c.wg.Wait()
 }
 

@@ -19,7 +19,8 @@
 //	markers_queue.go one queue and goroutine per destination broker, batching transactions
 //	markers_local.go markers to partitions led here, appended directly (no round trip)
 //	markers_remote.go WriteTxnMarkers to other brokers, many transactions per request
-//	complete.go     CompleteCommit/CompleteAbort records, one batch per shard per round
+//	complete.go     CompleteCommit/CompleteAbort records: a writer per shard with work, one
+//	                batch per round, shards independent
 //	statewrite.go   group commit of a shard's state records
 //	park.go         requests that wait for a completion instead of CONCURRENT_TRANSACTIONS
 //	expire.go       aborting timed-out transactions, expiring idle transactional ids
@@ -57,10 +58,12 @@
 // which every other transition refuses, so the state cannot move under that write. Lock order: the Shards' lock (internal/coordinator: it loads and
 // unloads shards with it held), then transaction.mu, then shard.mu (held for map
 // operations only). Markers are sent by one goroutine per destination broker
-// (markers_queue.go) and completion records written by one completer goroutine
-// (complete.go), which takes the locks of the transactions it writes only before and
-// after the write, never across its replication wait; nothing that holds a
-// transaction's lock waits for either (queuing never blocks). The transaction's
+// (markers_queue.go) and completion records written by one goroutine per shard that
+// has completions queued (complete.go: started on demand, gone when idle, so shards
+// never wait for each other's replication), which takes the locks of the
+// transactions it writes only before and after the write, never across its
+// replication wait; nothing that holds a transaction's lock waits for either
+// (queuing never blocks). The transaction's
 // completing flag makes its other requests wait for the completion, up to
 // Settings.ConcurrentWait, and then answer CONCURRENT_TRANSACTIONS; with the lock free
 // during the completion write, that bound holds however long the write takes. Goroutines are

@@ -70,13 +70,22 @@ func newTestCoordinator(t *testing.T, store *memStore, now func() time.Time) *Co
 // newTestCoordinatorWith is newTestCoordinator with settings other than the timeouts.
 func newTestCoordinatorWith(t *testing.T, store *memStore, now func() time.Time, set Settings) *Coordinator {
 	t.Helper()
+	return newTestCoordinatorShards(t, []*memStore{store}, now, set)
+}
+
+// newTestCoordinatorShards serves len(stores) state partitions, partition i from
+// stores[i].
+func newTestCoordinatorShards(t *testing.T, stores []*memStore, now func() time.Time, set Settings) *Coordinator {
+	t.Helper()
 	set.MaxTimeout, set.IDExpiration = 15*time.Minute, time.Hour
 	c := New(Config{Metadata: emptyMetadata{metadata.NewFSM(nil, nil).Image()}, ProducerIDs: &counterIDs{},
 		Settings: set, Now: now})
 	t.Cleanup(c.Close)
-	s := c.loadStore(0, store, nil, 7)
-	c.shards.Install(0, 1, s)
-	waitFor(t, func() bool { return s.Ready() == nil })
+	for i, store := range stores {
+		s := c.loadStore(int32(i), store, nil, 7)
+		c.shards.Install(int32(i), len(stores), s)
+		waitFor(t, func() bool { return s.Ready() == nil })
+	}
 	return c
 }
 
