@@ -1,7 +1,6 @@
 package share
 
 import (
-	"encoding/binary"
 	"fmt"
 	"io"
 
@@ -9,7 +8,11 @@ import (
 )
 
 // batchHeaderPrefix is how much of a record batch header a scan reads: base offset,
-// length, leader epoch, magic, crc, attributes and last offset delta.
+// length, leader epoch, magic, crc, attributes and last offset delta. It reads these
+// into a whole header's buffer (log.BatchHeaderSize, 61 bytes, what
+// log.ParseBatchHeader takes) whose rest stays zero: the fields after last offset
+// delta are not used, and reading only the prefix keeps WholeBatches' reads within the
+// loaded part of a cold range.
 const batchHeaderPrefix = 27
 
 // Scan is the batches of a log read's range, listed from their headers (27 bytes each):
@@ -24,20 +27,18 @@ type Scan struct {
 
 // Read lists the batches of r, replacing what s held.
 func (s *Scan) Read(r log.FileRange) error {
-	var hdr [batchHeaderPrefix]byte
+	var hdr [log.BatchHeaderSize]byte
 	s.Batches, s.ends = s.Batches[:0], s.ends[:0]
 	for pos, end := r.Position, r.Position+r.Length; pos < end; {
-		if _, err := r.File.ReadAt(hdr[:], pos); err != nil && err != io.EOF {
+		if _, err := r.File.ReadAt(hdr[:batchHeaderPrefix], pos); err != nil && err != io.EOF {
 			return fmt.Errorf("share: reading batch header at %d: %w", pos, err)
 		}
-		base := int64(binary.BigEndian.Uint64(hdr[0:]))
-		size := 12 + int64(int32(binary.BigEndian.Uint32(hdr[8:])))
+		h := log.ParseBatchHeader(hdr[:])
+		size := int64(h.Size())
 		if size < batchHeaderPrefix || pos+size > end {
 			return fmt.Errorf("share: batch of %d bytes at position %d overruns the range", size, pos)
 		}
-		attrs := binary.BigEndian.Uint16(hdr[21:])
-		last := base + int64(int32(binary.BigEndian.Uint32(hdr[23:])))
-		s.Batches = append(s.Batches, Batch{BaseOffset: base, LastOffset: last, Control: attrs&0x20 != 0})
+		s.Batches = append(s.Batches, Batch{BaseOffset: h.BaseOffset, LastOffset: h.LastOffset(), Control: h.Control()})
 		pos += size
 		s.ends = append(s.ends, pos)
 	}
@@ -61,21 +62,21 @@ func (s *Scan) Cut(r log.FileRange, last int64) log.FileRange {
 // and the last offset of its last batch (-1 when no whole batch fits). A share fetch
 // cut at its warm-up deadline sends that prefix and gives back the records after it.
 func WholeBatches(r log.FileRange, maxBytes int64) (length, last int64, err error) {
-	var hdr [batchHeaderPrefix]byte
+	var hdr [log.BatchHeaderSize]byte
 	last = -1
 	limit := r.Position + min(maxBytes, r.Length)
 	// A header not wholly within the prefix starts a batch that cannot fit either; not
 	// reading it keeps the reads within maxBytes, the part of a cold range loaded so far.
 	for pos := r.Position; pos+batchHeaderPrefix <= limit; {
-		if _, err := r.File.ReadAt(hdr[:], pos); err != nil && err != io.EOF {
+		if _, err := r.File.ReadAt(hdr[:batchHeaderPrefix], pos); err != nil && err != io.EOF {
 			return 0, -1, fmt.Errorf("share: reading batch header at %d: %w", pos, err)
 		}
-		size := 12 + int64(int32(binary.BigEndian.Uint32(hdr[8:])))
+		h := log.ParseBatchHeader(hdr[:])
+		size := int64(h.Size())
 		if size < batchHeaderPrefix || pos+size > limit {
 			break
 		}
-		base := int64(binary.BigEndian.Uint64(hdr[0:]))
-		last = base + int64(int32(binary.BigEndian.Uint32(hdr[23:])))
+		last = h.LastOffset()
 		pos += size
 		length = pos - r.Position
 	}

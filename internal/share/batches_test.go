@@ -59,3 +59,27 @@ func TestScanOverrunAndReuse(t *testing.T) {
 		t.Fatalf("reused scan: %+v, %v", s.Batches, err)
 	}
 }
+
+// A scan marks control batches (attributes bit 5) and only those: a transactional
+// data batch (bit 4) is not one.
+func TestScanControlBatches(t *testing.T) {
+	f, err := os.Create(filepath.Join(t.TempDir(), "seg"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	for i, attrs := range []byte{0x00, 0x10, 0x30} { // plain, transactional, transaction marker
+		b := fakeBatch(int64(i*5), 5, 100)
+		b[22] = attrs // attributes, int16 at 21
+		if _, err := f.Write(b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var s Scan
+	if err := s.Read(log.FileRange{File: f, Position: 0, Length: 300}); err != nil {
+		t.Fatal(err)
+	}
+	if len(s.Batches) != 3 || s.Batches[0].Control || s.Batches[1].Control || !s.Batches[2].Control {
+		t.Fatalf("batches %+v, want only the last a control batch", s.Batches)
+	}
+}
