@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"hash/crc32"
+	"slices"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kbin"
@@ -36,17 +37,32 @@ type Producer struct {
 
 // AppendRecord appends one record of a batch to dst: length, attributes, timestamp
 // delta 0, offset delta, key, value (length -1 for a nil value, a tombstone), no
-// headers.
+// headers. The length comes first but counts what follows, so it is computed from the
+// fields' sizes and the record written straight into dst, grown at most once.
 func AppendRecord(dst []byte, key, value []byte, offsetDelta int32) []byte {
-	var body []byte
-	body = append(body, 0)                      // attributes
-	body = kbin.AppendVarlong(body, 0)          // timestamp delta
-	body = kbin.AppendVarint(body, offsetDelta) // offset delta
-	body = kbin.AppendVarintBytes(body, key)
-	body = kbin.AppendVarintBytes(body, value) // nil: length -1, a tombstone
-	body = kbin.AppendVarint(body, 0)          // headers
-	dst = kbin.AppendVarint(dst, int32(len(body)))
-	return append(dst, body...)
+	length := 1 + // attributes
+		kbin.VarlongLen(0) + // timestamp delta
+		kbin.VarintLen(offsetDelta) +
+		varintBytesLen(key) +
+		varintBytesLen(value) +
+		kbin.VarintLen(0) // headers
+	dst = slices.Grow(dst, kbin.VarintLen(int32(length))+length)
+	dst = kbin.AppendVarint(dst, int32(length))
+	dst = append(dst, 0)                      // attributes
+	dst = kbin.AppendVarlong(dst, 0)          // timestamp delta
+	dst = kbin.AppendVarint(dst, offsetDelta) // offset delta
+	dst = kbin.AppendVarintBytes(dst, key)
+	dst = kbin.AppendVarintBytes(dst, value) // nil: length -1, a tombstone
+	return kbin.AppendVarint(dst, 0)         // headers
+}
+
+// varintBytesLen is the size of b as kbin.AppendVarintBytes writes it: a varint
+// length (-1 for nil), then b.
+func varintBytesLen(b []byte) int {
+	if b == nil {
+		return kbin.VarintLen(-1)
+	}
+	return kbin.VarintLen(int32(len(b))) + len(b)
 }
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)

@@ -3,9 +3,11 @@ package coordinator
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kbin"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -55,3 +57,82 @@ func TestBatchRoundTrip(t *testing.T) {
 		t.Errorf("truncated batch: err = %v, want one wrapping errCorrupt", err)
 	}
 }
+
+// appendRecordTwoStep is AppendRecord as it was first written: the body built in a
+// slice of its own, then its length and a copy of it appended to dst. AppendRecord
+// must produce the same bytes.
+func appendRecordTwoStep(dst []byte, key, value []byte, offsetDelta int32) []byte {
+	var body []byte
+	body = append(body, 0)
+	body = kbin.AppendVarlong(body, 0)
+	body = kbin.AppendVarint(body, offsetDelta)
+	body = kbin.AppendVarintBytes(body, key)
+	body = kbin.AppendVarintBytes(body, value)
+	body = kbin.AppendVarint(body, 0)
+	dst = kbin.AppendVarint(dst, int32(len(body)))
+	return append(dst, body...)
+}
+
+// TestAppendRecordEncoding: AppendRecord's bytes are the two-step construction's, for
+// nil and empty keys and values and sizes either side of the varint length steps (the
+// record's own length too: 63/64 and 8191/8192 bytes), and decode as Kafka's Record.
+func TestAppendRecordEncoding(t *testing.T) {
+	var sizes []int
+	for _, n := range []int{0, 1, 63, 64, 8191, 8192} {
+		sizes = append(sizes, n, n+50) // +50: the body around a step, not the field
+	}
+	bytesOf := func(n int) []byte { return bytes.Repeat([]byte{'x'}, n) }
+	keys := [][]byte{nil, {}, []byte("k")}
+	values := [][]byte{nil}
+	for _, n := range sizes {
+		keys, values = append(keys, bytesOf(n)), append(values, bytesOf(n))
+	}
+	for _, prefix := range [][]byte{nil, []byte("earlier records")} {
+		for _, delta := range []int32{0, 1, 63, 64, 1 << 20} {
+			for _, key := range keys {
+				for _, value := range values {
+					name := fmt.Sprintf("prefix %d, delta %d, key %d (nil %t), value %d (nil %t)",
+						len(prefix), delta, len(key), key == nil, len(value), value == nil)
+					want := appendRecordTwoStep(bytes.Clone(prefix), key, value, delta)
+					got := AppendRecord(bytes.Clone(prefix), key, value, delta)
+					if !bytes.Equal(got, want) {
+						t.Fatalf("%s: AppendRecord differs from the two-step construction", name)
+					}
+					var rec kmsg.Record
+					if err := rec.ReadFrom(got[len(prefix):]); err != nil {
+						t.Fatalf("%s: %v", name, err)
+					}
+					if rec.OffsetDelta != delta || !bytes.Equal(rec.Key, key) || !bytes.Equal(rec.Value, value) ||
+						(rec.Value == nil) != (value == nil) || len(rec.Headers) != 0 {
+						t.Fatalf("%s: decoded as %+v", name, rec)
+					}
+				}
+			}
+		}
+	}
+}
+
+// BenchmarkAppendRecord encodes a transaction state record (a 30-byte key, a 120-byte
+// value): into a reused buffer, as txn's batches are built, and into a nil one, as the
+// group and share coordinators encode a record on its own.
+func BenchmarkAppendRecord(b *testing.B) {
+	key, value := bytes.Repeat([]byte{'k'}, 30), bytes.Repeat([]byte{'v'}, 120)
+	size := int64(len(AppendRecord(nil, key, value, 7)))
+	b.Run("reused", func(b *testing.B) {
+		b.ReportAllocs()
+		b.SetBytes(size)
+		var dst []byte
+		for b.Loop() {
+			dst = AppendRecord(dst[:0], key, value, 7)
+		}
+	})
+	b.Run("nil", func(b *testing.B) {
+		b.ReportAllocs()
+		b.SetBytes(size)
+		for b.Loop() {
+			sink = AppendRecord(nil, key, value, 7)
+		}
+	})
+}
+
+var sink []byte
