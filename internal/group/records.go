@@ -86,15 +86,18 @@ func encodeProducerBatches(records []record, now time.Time, maxBytes int, produc
 		body, count = body[:0], 0
 	}
 	for _, r := range records {
-		enc := coordinator.AppendRecord(nil, r.key, r.value, count)
-		if coordinator.BatchOverhead+len(enc) > maxBytes && maxBytes > 0 {
-			return nil, fmt.Errorf("%w: one record is %d bytes, max.message.bytes is %d", ErrCommitTooLarge, len(enc)+coordinator.BatchOverhead, maxBytes)
+		// Encoded in place; a record that overflows the batch is taken back out and
+		// encoded again as the next batch's first.
+		start := len(body)
+		body = coordinator.AppendRecord(body, r.key, r.value, count)
+		if size := len(body) - start; maxBytes > 0 && coordinator.BatchOverhead+size > maxBytes {
+			return nil, fmt.Errorf("%w: one record is %d bytes, max.message.bytes is %d", ErrCommitTooLarge, size+coordinator.BatchOverhead, maxBytes)
 		}
-		if maxBytes > 0 && count > 0 && coordinator.BatchOverhead+len(body)+len(enc) > maxBytes {
+		if maxBytes > 0 && count > 0 && coordinator.BatchOverhead+len(body) > maxBytes {
+			body = body[:start]
 			flush()
-			enc = coordinator.AppendRecord(nil, r.key, r.value, 0)
+			body = coordinator.AppendRecord(body, r.key, r.value, 0)
 		}
-		body = append(body, enc...)
 		count++
 	}
 	flush()
