@@ -113,14 +113,13 @@ func deleteTopicResult(t kmsg.DeleteTopicsRequestTopic) kmsg.DeleteTopicsRespons
 
 // deleteTopic removes one topic from the metadata, returning it when it was found.
 func (d *Dispatcher) deleteTopic(ctx context.Context, t kmsg.DeleteTopicsRequestTopic, mutations mutationQuota) (*metadata.Topic, error) {
-	img := d.cfg.Metadata.Image()
 	var topic *metadata.Topic
 	var ok bool
 	if t.Topic != nil {
-		if topic, ok = img.TopicByName(*t.Topic); !ok {
+		if topic, ok = d.adminImage(ctx, *t.Topic).TopicByName(*t.Topic); !ok {
 			return nil, newError(kerr.UnknownTopicOrPartition, "This server does not host this topic-partition.")
 		}
-	} else if topic, ok = img.TopicByID(t.TopicID); !ok {
+	} else if topic, ok = d.adminImageByID(ctx, t.TopicID).TopicByID(t.TopicID); !ok {
 		return nil, newError(kerr.UnknownTopicID, "This server does not host this topic ID.")
 	}
 	if isInternalTopic(topic.Name) {

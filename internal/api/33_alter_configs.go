@@ -65,7 +65,7 @@ func (d *Dispatcher) alterConfigsResource(ctx context.Context, res kmsg.AlterCon
 	}
 	switch res.ResourceType {
 	case kmsg.ConfigResourceTypeTopic:
-		t, ok := d.cfg.Metadata.Image().TopicByName(res.ResourceName)
+		t, ok := d.adminImage(ctx, res.ResourceName).TopicByName(res.ResourceName)
 		if !ok {
 			return unknownTopicError(res.ResourceName)
 		}

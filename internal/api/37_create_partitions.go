@@ -60,7 +60,7 @@ func (d *Dispatcher) handleCreatePartitions(ctx context.Context, r *request) {
 }
 
 func (d *Dispatcher) createPartitions(ctx context.Context, t kmsg.CreatePartitionsRequestTopic, validateOnly bool, mutations mutationQuota) error {
-	img := d.cfg.Metadata.Image()
+	img := d.adminImage(ctx, t.Topic)
 	topic, ok := img.TopicByName(t.Topic)
 	if !ok {
 		return unknownTopicError(t.Topic)

@@ -61,7 +61,7 @@ func (d *Dispatcher) incrementalAlterResource(ctx context.Context, res kmsg.Incr
 	}
 	switch res.ResourceType {
 	case kmsg.ConfigResourceTypeTopic:
-		t, ok := d.cfg.Metadata.Image().TopicByName(res.ResourceName)
+		t, ok := d.adminImage(ctx, res.ResourceName).TopicByName(res.ResourceName)
 		if !ok {
 			return unknownTopicError(res.ResourceName)
 		}

@@ -82,7 +82,7 @@ func (d *Dispatcher) reassignPartition(ctx context.Context, topic string, partit
 		}
 		var change metadata.ChangePartition
 		var ok bool
-		change, ok, err = reassignmentChange(d.cfg.Metadata.Image(), topic, partition, target)
+		change, ok, err = reassignmentChange(d.adminImage(ctx, topic), topic, partition, target)
 		if err != nil || !ok {
 			return err
 		}

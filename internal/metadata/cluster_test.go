@@ -109,6 +109,16 @@ func TestClusterQuorum(t *testing.T) {
 	}
 	checkForwardedQuorum(ctx, t, follower, leader)
 
+	// CatchUp: once it returns, a follower's Image has what the leader had applied.
+	other := stores[(leader+1)%3+1]
+	propose(t, stores[leader], CreateTopic{Name: "caught-up", TopicID: NewTopicID(), Partitions: []PartitionAssignment{assignment(0, 1)}})
+	if err := other.CatchUp(ctx); err != nil {
+		t.Fatalf("CatchUp on a follower: %v", err)
+	}
+	if !hasTopic(other, "caught-up") {
+		t.Fatal("CatchUp returned before the follower applied the leader's record")
+	}
+
 	// Failover: stop the leader; the survivors elect another and proposals go on.
 	start = time.Now()
 	stores[leader].Close()

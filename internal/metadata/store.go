@@ -426,6 +426,18 @@ func (s *Store) hasLeader() bool {
 	return addr != ""
 }
 
+// CatchUp waits until this node has applied every record the quorum's leader had applied
+// when asked (a read index through the leader, as at start-up), so that its Image holds
+// whatever the controller had recorded before the call: an admin request naming a topic
+// created a moment ago on another broker finds it here as Kafka's controller would.
+func (s *Store) CatchUp(ctx context.Context) error {
+	index, err := s.toLeader(ctx, reqReadIndex, nil, s.localReadIndex)
+	if err != nil {
+		return fmt.Errorf("metadata: catch up: %w", err)
+	}
+	return s.waitApplied(ctx, index)
+}
+
 // localReadIndex answers a read-index request on the leader itself.
 func (s *Store) localReadIndex(context.Context) (uint64, error) {
 	return s.serveRequest(s.ctx, reqReadIndex, nil)
