@@ -20,8 +20,8 @@ func idIn(t *testing.T, index int32, count int, prefix string) string {
 	return ""
 }
 
-// commitOne runs one transaction of id through EndTxn (commit); its completion follows.
-func commitOne(t *testing.T, c *Coordinator, id string) {
+// beginTxn gives id a producer id and opens a transaction on t-0.
+func beginTxn(t *testing.T, c *Coordinator, id string) ProducerIDAndEpoch {
 	t.Helper()
 	pe, err := c.InitProducerID(ctx, InitRequest{TransactionalID: id, Timeout: time.Minute, ProducerID: -1, ProducerEpoch: -1})
 	if err != nil {
@@ -30,6 +30,13 @@ func commitOne(t *testing.T, c *Coordinator, id string) {
 	if err := c.AddPartitions(ctx, id, pe.ID, pe.Epoch, []TopicPartition{{"t", 0}}); err != nil {
 		t.Fatal(err)
 	}
+	return pe
+}
+
+// commitOne runs one transaction of id through EndTxn (commit); its completion follows.
+func commitOne(t *testing.T, c *Coordinator, id string) {
+	t.Helper()
+	pe := beginTxn(t, c, id)
 	if err := c.EndTxn(ctx, id, pe.ID, pe.Epoch, true); err != nil {
 		t.Fatal(err)
 	}

@@ -31,13 +31,7 @@ func TestInitParksUntilAbortCompletes(t *testing.T) {
 // has begun, so the completer is inside it.
 func beginAndCommit(t *testing.T, c *Coordinator, store *memStore, id string) (ProducerIDAndEpoch, chan struct{}) {
 	t.Helper()
-	pe, err := c.InitProducerID(ctx, InitRequest{TransactionalID: id, Timeout: time.Minute, ProducerID: -1, ProducerEpoch: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := c.AddPartitions(ctx, id, pe.ID, pe.Epoch, []TopicPartition{{"t", 0}}); err != nil {
-		t.Fatal(err)
-	}
+	pe := beginTxn(t, c, id)
 	gate := make(chan struct{})
 	store.mu.Lock()
 	held := store.writes + 1 // after PrepareCommit
