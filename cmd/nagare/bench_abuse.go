@@ -54,6 +54,7 @@ type abuseOptions struct {
 	topic          string
 	timeout        time.Duration
 	logOutput      io.Writer
+	brokerSets     []string // --broker-set: more broker configs, under the phase's own
 }
 
 func newBenchAbuseCommand(bf *benchFlags) *cobra.Command {
@@ -102,6 +103,7 @@ within 1.5x of alone, abuser's broker time within its quota (+15%).`,
 		},
 	}
 	fs := cmd.Flags()
+	fs.StringArrayVar(&o.brokerSets, "broker-set", nil, "more config key=value for the bench's brokers (repeatable); the phase's request quota wins")
 	fs.DurationVar(&o.duration, "duration", o.duration, "probe measurement per phase")
 	fs.DurationVar(&o.warmup, "warmup", o.warmup, "how long the abuser runs before the probe is measured")
 	fs.Float64Var(&o.rate, "rate", o.rate, "probe producer records per second")
@@ -145,6 +147,9 @@ func runAbuse(ctx context.Context, o *abuseOptions) (*abuseReport, error) {
 // the phase is alone.
 func (o *abuseOptions) runPhase(ctx context.Context, phase string) (*abuseRun, error) {
 	props := map[string]string{}
+	if err := applySets(props, o.brokerSets, "--broker-set"); err != nil {
+		return nil, err
+	}
 	switch {
 	case phase == phaseNoQuota:
 		props["nagare.quota.default.request.percentage"] = "0"

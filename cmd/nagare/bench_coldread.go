@@ -57,6 +57,7 @@ type coldReadOptions struct {
 	// consumers says where the consumers' process runs.
 	consumerPlace childPlacement
 	logOutput     io.Writer
+	brokerSets    []string // --broker-set: more broker configs, under the mode's own
 }
 
 func newBenchColdReadCommand(bf *benchFlags) *cobra.Command {
@@ -109,6 +110,7 @@ within 1.5x, p99.9 within 2x, consumers at 80% or more of the disk.`,
 		},
 	}
 	fs := cmd.Flags()
+	fs.StringArrayVar(&o.brokerSets, "broker-set", nil, "more config key=value for the bench's broker (repeatable); the mode's warm-up setting wins")
 	fs.StringVar(&o.dataDir, "data-dir", "", "broker data dir; kept when given (default: a temporary dir, removed)")
 	fs.BoolVar(&o.keepData, "keep-data", false, "keep the temporary data dir and print its path")
 	fs.Var(byteSizeFlag{&o.fillBytes}, "fill-bytes", "bytes the cold topic holds (e.g. 4GiB)")
@@ -244,7 +246,11 @@ func (o *coldReadOptions) prepareDataDir() (string, func(), error) {
 
 // runMode starts a broker with warm-up on or off and measures one mode.
 func (o *coldReadOptions) runMode(ctx context.Context, dir string, warmup, fill bool) (*coldReadRun, error) {
-	props := map[string]string{"nagare.readpath.warmup.enable": strconv.FormatBool(warmup)}
+	props := map[string]string{}
+	if err := applySets(props, o.brokerSets, "--broker-set"); err != nil {
+		return nil, err
+	}
+	props["nagare.readpath.warmup.enable"] = strconv.FormatBool(warmup)
 	if o.threads > 0 {
 		props["nagare.readpath.warmup.threads"] = strconv.Itoa(o.threads)
 	}

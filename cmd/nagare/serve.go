@@ -114,14 +114,23 @@ func serveProperties(o serveOptions) (map[string]string, error) {
 			return nil, fmt.Errorf("config file %s: %w", o.configFile, err)
 		}
 	}
-	for _, kv := range o.sets {
+	if err := applySets(props, o.sets, "--set"); err != nil {
+		return nil, err
+	}
+	return props, nil
+}
+
+// applySets puts each key=value of sets, the values of the repeatable flag named flag,
+// into props.
+func applySets(props map[string]string, sets []string, flag string) error {
+	for _, kv := range sets {
 		k, v, ok := strings.Cut(kv, "=")
 		if !ok || strings.TrimSpace(k) == "" {
-			return nil, fmt.Errorf("--set %q: want key=value", kv)
+			return fmt.Errorf("%s %q: want key=value", flag, kv)
 		}
 		props[strings.TrimSpace(k)] = v
 	}
-	return props, nil
+	return nil
 }
 
 // raiseFileLimit lifts the open-file soft limit to the hard limit: every segment keeps
