@@ -2,6 +2,7 @@ package broker_test
 
 import (
 	"encoding/binary"
+	"fmt"
 	"io"
 	"net"
 	"testing"
@@ -53,26 +54,48 @@ func FuzzGroupRequests(f *testing.F) {
 // close; mayClose allows the broker to close instead of answering.
 func exchange(t *testing.T, addr string, req kmsg.Request, mayClose bool) {
 	t.Helper()
-	conn, err := net.DialTimeout("tcp", addr, 5*time.Second)
-	if err != nil {
-		t.Fatalf("dial: %v", err)
-	}
+	conn := dialFuzz(t, addr)
 	defer conn.Close()
-	conn.SetDeadline(time.Now().Add(15 * time.Second))
 	frame := kmsg.NewRequestFormatter(kmsg.FormatterClientID("fuzz")).AppendRequest(nil, req, 1)
 	if _, err := conn.Write(frame); err != nil {
 		t.Fatalf("write: %v", err)
 	}
-	var size [4]byte
-	if _, err := io.ReadFull(conn, size[:]); err != nil {
+	if _, err := readResponse(conn); err != nil {
 		if mayClose && !isTimeout(err) {
 			return
 		}
 		t.Fatalf("%s v%d: no response: %v", kmsg.NameForKey(req.Key()), req.GetVersion(), err)
 	}
-	if _, err := io.CopyN(io.Discard, conn, int64(binary.BigEndian.Uint32(size[:]))); err != nil {
-		t.Fatalf("read response: %v", err)
+}
+
+// dialFuzz opens a connection for one exchange, with a deadline for all of it.
+func dialFuzz(t *testing.T, addr string) net.Conn {
+	t.Helper()
+	conn, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		t.Fatalf("dial: %v", err)
 	}
+	conn.SetDeadline(time.Now().Add(15 * time.Second))
+	return conn
+}
+
+// readResponse reads one response frame and returns its correlation id.
+func readResponse(conn net.Conn) (int32, error) {
+	var head [8]byte
+	if _, err := io.ReadFull(conn, head[:4]); err != nil {
+		return 0, err
+	}
+	size := int64(binary.BigEndian.Uint32(head[:4]))
+	if size < 4 {
+		return 0, fmt.Errorf("response of %d bytes", size)
+	}
+	if _, err := io.ReadFull(conn, head[4:]); err != nil {
+		return 0, err
+	}
+	if _, err := io.CopyN(io.Discard, conn, size-4); err != nil {
+		return 0, err
+	}
+	return int32(binary.BigEndian.Uint32(head[4:])), nil
 }
 
 func isTimeout(err error) bool {

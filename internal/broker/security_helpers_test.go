@@ -66,7 +66,7 @@ func startSecureBroker(t *testing.T, extra map[string]string) (*brokertest.Broke
 	return brokertest.Start(t, brokertest.WithProperties(props), brokertest.WithAddScram(specs...)), files
 }
 
-func listenerAddr(t *testing.T, b *brokertest.Broker, name string) string {
+func listenerAddr(t testing.TB, b *brokertest.Broker, name string) string {
 	t.Helper()
 	addr, ok := b.ListenerAddr(name)
 	if !ok {
