@@ -3,8 +3,10 @@ package broker_test
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"fmt"
 	"hash/crc32"
+	"io"
 	"log/slog"
 	"strings"
 	"sync"
@@ -69,13 +71,16 @@ func FuzzRequests(f *testing.F) {
 		}
 		boundWaits(req)
 		counted, logged := panics.count(t, b)
+		defer func() { // also when an exchange failed: a panic explains a missing response
+			if c, l := panics.count(t, b); c != counted || l != logged {
+				t.Errorf("%s v%d: handler_panics_total %v -> %v, logged panics %d -> %d:\n%s",
+					kmsg.NameForKey(api.key), req.GetVersion(), counted, c, logged, l, panics.String())
+			}
+		}()
 		exchangeThen(t, plain, req, apiVersionsProbe(), true)
+		// On the SASL listener they change the connection's state; a close is allowed.
 		if api.key == saslHandshakeKey || api.key == saslAuthenticateKey {
-			exchangeThen(t, sasl, req, apiVersionsProbe(), true)
-		}
-		if c, l := panics.count(t, b); c != counted || l != logged {
-			t.Fatalf("%s v%d: handler_panics_total %v -> %v, logged panics %d -> %d:\n%s",
-				kmsg.NameForKey(api.key), req.GetVersion(), counted, c, logged, l, panics.String())
+			exchangeThen(t, sasl, req, apiVersionsProbe(), false)
 		}
 		// The broker still serves a new connection.
 		exchange(t, plain, apiVersionsProbe(), false)
@@ -331,35 +336,87 @@ func boundWaits(req kmsg.Request) {
 }
 
 // exchangeThen sends req and then next on one fresh connection, without waiting
-// between them, and waits for next's response: Kafka answers in request order, so that
-// one comes last (and it is the only one for an acks=0 Produce). A close instead is
-// allowed when mayClose.
-func exchangeThen(t *testing.T, addr string, req, next kmsg.Request, mayClose bool) {
+// between them, and waits for next's response. When strict, both must be answered in
+// order (req not at all if it is an acks=0 Produce), and req's response must decode as
+// its version of the response: a handler that closes the connection instead of
+// answering, or answers what a client cannot read, fails. Otherwise a close is allowed
+// and anything read before next's response is skipped (after a v0 SaslHandshake the
+// frames are bare SASL tokens).
+func exchangeThen(t *testing.T, addr string, req, next kmsg.Request, strict bool) {
 	t.Helper()
 	conn := dialFuzz(t, addr)
 	defer conn.Close()
 	format := kmsg.NewRequestFormatter(kmsg.FormatterClientID("fuzz"))
 	// AppendRequest writes the size at dst[0:4]: each frame needs a buffer of its own.
 	frames := append(format.AppendRequest(nil, req, 1), format.AppendRequest(nil, next, 2)...)
+	name := fmt.Sprintf("%s v%d", kmsg.NameForKey(req.Key()), req.GetVersion())
 	if _, err := conn.Write(frames); err != nil {
-		if mayClose && !isTimeout(err) {
+		if !strict && !isTimeout(err) {
 			return // closed after the first
 		}
-		t.Fatalf("write: %v", err)
+		t.Fatalf("%s: write: %v", name, err)
+	}
+	want := int32(1)
+	if produce, ok := req.(*kmsg.ProduceRequest); ok && produce.Acks == 0 {
+		want = 2 // acks=0: no response
 	}
 	for {
-		correlationID, err := readResponse(conn)
-		if err != nil {
-			if mayClose && !isTimeout(err) {
-				return
-			}
-			t.Fatalf("%s v%d then %s: no response: %v", kmsg.NameForKey(req.Key()), req.GetVersion(),
-				kmsg.NameForKey(next.Key()), err)
-		}
-		if correlationID == 2 {
+		correlationID, body, err := readResponse(conn)
+		switch {
+		case err != nil && !strict && !isTimeout(err):
 			return
+		case err != nil:
+			t.Fatalf("%s then %s: no response (waiting for correlation id %d): %v", name, kmsg.NameForKey(next.Key()), want, err)
+		case correlationID == 2 && (!strict || want == 2):
+			return
+		case !strict:
+		case correlationID != want:
+			t.Fatalf("%s: response with correlation id %d, want %d", name, correlationID, want)
+		default:
+			if err := decodeResponse(req, body); err != nil {
+				t.Fatalf("%s: response does not decode: %v", name, err)
+			}
+			want = 2
 		}
 	}
+}
+
+// decodeResponse reads body, a response after its correlation id, as req's response.
+func decodeResponse(req kmsg.Request, body []byte) error {
+	resp := req.ResponseKind()
+	resp.SetVersion(req.GetVersion())
+	if resp.IsFlexible() && req.Key() != 18 { // ApiVersions keeps response header v0
+		var err error
+		if body, err = skipTags(body); err != nil {
+			return fmt.Errorf("response header: %w", err)
+		}
+	}
+	return resp.ReadFrom(body)
+}
+
+// skipTags skips a tagged field section.
+func skipTags(b []byte) ([]byte, error) {
+	uvarint := func() uint64 {
+		v, n := binary.Uvarint(b)
+		if n <= 0 {
+			b = nil
+			return 0
+		}
+		b = b[n:]
+		return v
+	}
+	for n := uvarint(); n > 0 && b != nil; n-- {
+		uvarint()
+		size := uvarint()
+		if size > uint64(len(b)) {
+			return nil, io.ErrUnexpectedEOF
+		}
+		b = b[size:]
+	}
+	if b == nil {
+		return nil, io.ErrUnexpectedEOF
+	}
+	return b, nil
 }
 
 // panicLog is a slog handler that keeps the panics the broker logs (the server's

@@ -60,7 +60,7 @@ func exchange(t *testing.T, addr string, req kmsg.Request, mayClose bool) {
 	if _, err := conn.Write(frame); err != nil {
 		t.Fatalf("write: %v", err)
 	}
-	if _, err := readResponse(conn); err != nil {
+	if _, _, err := readResponse(conn); err != nil {
 		if mayClose && !isTimeout(err) {
 			return
 		}
@@ -79,23 +79,21 @@ func dialFuzz(t *testing.T, addr string) net.Conn {
 	return conn
 }
 
-// readResponse reads one response frame and returns its correlation id.
-func readResponse(conn net.Conn) (int32, error) {
-	var head [8]byte
-	if _, err := io.ReadFull(conn, head[:4]); err != nil {
-		return 0, err
+// readResponse reads one response frame: its correlation id, and what follows it.
+func readResponse(conn net.Conn) (int32, []byte, error) {
+	var size [4]byte
+	if _, err := io.ReadFull(conn, size[:]); err != nil {
+		return 0, nil, err
 	}
-	size := int64(binary.BigEndian.Uint32(head[:4]))
-	if size < 4 {
-		return 0, fmt.Errorf("response of %d bytes", size)
+	n := binary.BigEndian.Uint32(size[:])
+	if n < 4 || n > 64<<20 {
+		return 0, nil, fmt.Errorf("response of %d bytes", n)
 	}
-	if _, err := io.ReadFull(conn, head[4:]); err != nil {
-		return 0, err
+	frame := make([]byte, n)
+	if _, err := io.ReadFull(conn, frame); err != nil {
+		return 0, nil, err
 	}
-	if _, err := io.CopyN(io.Discard, conn, size-4); err != nil {
-		return 0, err
-	}
-	return int32(binary.BigEndian.Uint32(head[4:])), nil
+	return int32(binary.BigEndian.Uint32(frame)), frame[4:], nil
 }
 
 func isTimeout(err error) bool {
