@@ -11,6 +11,11 @@ package api
 // v6 a topic is refused with THROTTLING_QUOTA_EXCEEDED while the quota is exhausted;
 // earlier versions are only throttled.
 //
+// A request whose topics add up to more than maxNewPartitions partitions is refused
+// whole, every topic POLICY_VIOLATION, as Kafka's controller refuses it
+// (validateTotalNumberOfPartitions): creating a million partitions would otherwise hold
+// the broker for minutes.
+//
 // Differs from Kafka: no create.topic.policy.class.name (POLICY_VIOLATION) yet.
 
 import (
@@ -30,9 +35,16 @@ func (d *Dispatcher) handleCreateTopics(ctx context.Context, r *request) {
 	for _, t := range req.Topics {
 		seen[t.Topic]++
 	}
+	tooMany := d.requestedPartitions(req.Topics) > maxNewPartitions
 	for _, t := range req.Topics {
 		rt := kmsg.NewCreateTopicsResponseTopic()
 		rt.Topic = t.Topic
+		if tooMany {
+			rt.ErrorCode = kerr.PolicyViolation.Code
+			rt.ErrorMessage = ptr("Excessively large number of partitions per request.")
+			resp.Topics = append(resp.Topics, rt)
+			continue
+		}
 		if seen[t.Topic] > 1 {
 			rt.ErrorCode = kerr.InvalidRequest.Code
 			rt.ErrorMessage = ptr("topic named more than once in one request")
@@ -61,6 +73,24 @@ func (d *Dispatcher) handleCreateTopics(ctx context.Context, r *request) {
 		resp.Topics = append(resp.Topics, rt)
 	}
 	r.respond(resp)
+}
+
+// requestedPartitions is how many partitions topics would create, counted as Kafka's
+// controller counts them: the assignment's length, else the count asked for (-1 is
+// num.partitions; other counts below 1 are refused later and count nothing here).
+func (d *Dispatcher) requestedPartitions(topics []kmsg.CreateTopicsRequestTopic) int64 {
+	var total int64
+	for _, t := range topics {
+		switch {
+		case len(t.ReplicaAssignment) > 0:
+			total += int64(len(t.ReplicaAssignment))
+		case t.NumPartitions == -1:
+			total += int64(d.cfg.Broker.Int("num.partitions"))
+		case t.NumPartitions > 0:
+			total += int64(t.NumPartitions)
+		}
+	}
+	return total
 }
 
 func createSpec(t kmsg.CreateTopicsRequestTopic) topicSpec {

@@ -29,8 +29,9 @@ import (
 	"github.com/nagare-dev/nagare/internal/metadata"
 )
 
-// maxNewPartitions bounds the partitions one topic may gain in one request, as Kafka's
-// controller bounds the records of one operation (MAX_RECORDS_PER_USER_OP).
+// maxNewPartitions bounds the partitions one topic may gain in one request, and those one
+// CreateTopics may create, as Kafka's controller bounds the records of one operation
+// (MAX_RECORDS_PER_USER_OP, MAX_PARTITIONS_PER_BATCH).
 const maxNewPartitions = 10000
 
 func (d *Dispatcher) handleCreatePartitions(ctx context.Context, r *request) {

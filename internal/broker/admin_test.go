@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -67,6 +68,41 @@ func TestAdminTopics(t *testing.T) {
 		adminWantErr(t, "delete unknown", adminDeleteTopic(t, adm, "never-created"), kerr.UnknownTopicOrPartition)
 		createTopic(t, adm, "__consumer_offsets", 1, nil)
 		adminWantErr(t, "delete internal", adminDeleteTopic(t, adm, "__consumer_offsets"), kerr.InvalidTopicException)
+	})
+
+	// A hostile CreateTopics asking for a million partitions held the broker for minutes
+	// (FuzzRequests); Kafka refuses more than 10,000 in one request, counting them over
+	// all its topics, and so does Nagare, answering at once.
+	t.Run("create topics refuses an excessive number of partitions per request", func(t *testing.T) {
+		ctx := testContext(t)
+		for _, counts := range [][]int32{{1 << 20}, {6000, 6000}} {
+			req := kmsg.NewPtrCreateTopicsRequest()
+			for i, n := range counts {
+				rt := kmsg.NewCreateTopicsRequestTopic()
+				rt.Topic, rt.NumPartitions, rt.ReplicationFactor = "excessive-"+strconv.Itoa(i), n, 1
+				req.Topics = append(req.Topics, rt)
+			}
+			start := time.Now()
+			resp, err := req.RequestWith(ctx, b.Client())
+			if err != nil {
+				t.Fatalf("%v partitions: %v", counts, err)
+			}
+			if took := time.Since(start); took > 5*time.Second {
+				t.Errorf("%v partitions: refused after %v", counts, took)
+			}
+			for _, rt := range resp.Topics {
+				if err := kerr.ErrorForCode(rt.ErrorCode); !errors.Is(err, kerr.PolicyViolation) {
+					t.Errorf("%v partitions: %s: %v, want POLICY_VIOLATION", counts, rt.Topic, err)
+				}
+			}
+			topics, err := adm.ListTopics(ctx, "excessive-0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := topics["excessive-0"].Err; !errors.Is(err, kerr.UnknownTopicOrPartition) {
+				t.Fatalf("%v partitions: listing excessive-0: %v, want UNKNOWN_TOPIC_OR_PARTITION", counts, err)
+			}
+		}
 	})
 
 	t.Run("create partitions grows, never shrinks", func(t *testing.T) {
