@@ -306,7 +306,7 @@ func fuzzSeeds(apis []servedAPI) []kmsg.Request {
 	authenticate := kmsg.NewPtrSASLAuthenticateRequest()
 	authenticate.SASLAuthBytes = []byte("\x00carol\x00" + carolPassword)
 
-	return append(seeds,
+	seeds = append(seeds,
 		at(-1, produce), at(9, produceRequest(-1, recordBatch("x"))), at(-1, produceRequest(0, recordBatch("y"))),
 		at(-1, fetch), at(12, &fetchByName),
 		at(-1, metadata), at(-1, create), at(-1, initPID), at(3, addParts), at(-1, addPartsBatch), at(-1, endTxn),
@@ -315,6 +315,14 @@ func fuzzSeeds(apis []servedAPI) []kmsg.Request {
 		at(-1, deleteRecords), at(-1, createPartitions), at(-1, txnCommit), at(-1, markers),
 		at(0, handshake), at(1, &handshakeV1), at(-1, authenticate),
 	)
+	for _, r := range hostileSeeds() {
+		version := r.GetVersion() // a version the seed chose, else the highest
+		if version == 0 {
+			version = -1
+		}
+		seeds = append(seeds, at(version, r))
+	}
+	return seeds
 }
 
 // boundWaits caps the fields with which a request asks the broker to wait: waiting as
@@ -482,4 +490,120 @@ func gatherCounter(t *testing.T, r prometheus.Gatherer, name string) float64 {
 	}
 	t.Fatalf("no metric %s", name)
 	return 0
+}
+
+// hostileSeeds are requests that are valid on the wire but ask for what no broker
+// should do as asked: huge partition counts, negative and far-out offsets and epochs,
+// invalid configs, duplicate replicas, a regular expression that cannot compile. Each
+// must be answered with an error code, quickly (CreateTopics of 1<<20 partitions once
+// held the broker for minutes).
+func hostileSeeds() []kmsg.Request {
+	str := func(s string) *string { return &s }
+	var reqs []kmsg.Request
+	{
+		r := kmsg.NewPtrCreateTopicsRequest()
+		r.Topics = []kmsg.CreateTopicsRequestTopic{{Topic: "huge", NumPartitions: 1 << 20, ReplicationFactor: 1}}
+		reqs = append(reqs, r)
+	}
+	{
+		r := kmsg.NewPtrCreateTopicsRequest()
+		r.Topics = []kmsg.CreateTopicsRequestTopic{{Topic: "manual", NumPartitions: -1, ReplicationFactor: -1,
+			ReplicaAssignment: []kmsg.CreateTopicsRequestTopicReplicaAssignment{{Partition: 5, Replicas: []int32{1}}, {Partition: 1 << 30, Replicas: []int32{1, 1}}}}}
+		reqs = append(reqs, r)
+	}
+	{
+		r := kmsg.NewPtrCreatePartitionsRequest()
+		r.Topics = []kmsg.CreatePartitionsRequestTopic{{Topic: fuzzTopic, Count: 1 << 20}}
+		reqs = append(reqs, r)
+	}
+	{
+		r := kmsg.NewPtrCreatePartitionsRequest()
+		r.Topics = []kmsg.CreatePartitionsRequestTopic{{Topic: fuzzTopic, Count: 5, Assignment: []kmsg.CreatePartitionsRequestTopicAssignment{{Replicas: []int32{1}}}}}
+		reqs = append(reqs, r)
+	}
+	for _, cfg := range [][2]string{{"segment.bytes", "1"}, {"segment.bytes", "-5"}, {"max.message.bytes", "-1"}, {"segment.index.bytes", "1"}, {"retention.ms", "-9"}, {"min.insync.replicas", "9"}, {"segment.ms", "0"}, {"message.timestamp.type", "x"}, {"cleanup.policy", ""}, {"compression.type", "zstd"}, {"compression.zstd.level", "99"}, {"segment.index.bytes", "0"}, {"index.interval.bytes", "-1"}, {"segment.jitter.ms", "-1"}} {
+		r := kmsg.NewPtrIncrementalAlterConfigsRequest()
+		r.ValidateOnly = true
+		r.Resources = []kmsg.IncrementalAlterConfigsRequestResource{{ResourceType: kmsg.ConfigResourceTypeTopic, ResourceName: fuzzTopic,
+			Configs: []kmsg.IncrementalAlterConfigsRequestResourceConfig{{Name: cfg[0], Op: kmsg.IncrementalAlterConfigOpSet, Value: str(cfg[1])}}}}
+		reqs = append(reqs, r)
+		r2 := kmsg.NewPtrCreateTopicsRequest()
+		r2.ValidateOnly = true
+		r2.Topics = []kmsg.CreateTopicsRequestTopic{{Topic: "cfg", NumPartitions: 1, ReplicationFactor: 1, Configs: []kmsg.CreateTopicsRequestTopicConfig{{Name: cfg[0], Value: str(cfg[1])}}}}
+		reqs = append(reqs, r2)
+	}
+	{
+		r := kmsg.NewPtrFetchRequest()
+		r.MaxWaitMillis, r.MaxBytes = 10, -1
+		r.Topics = []kmsg.FetchRequestTopic{{Topic: fuzzTopic, Partitions: []kmsg.FetchRequestTopicPartition{{Partition: -1, FetchOffset: -5, PartitionMaxBytes: -1}, {Partition: 0, FetchOffset: 1 << 62, PartitionMaxBytes: 1 << 30, LogStartOffset: 1 << 62}, {Partition: 0, FetchOffset: 0, PartitionMaxBytes: -1}}}}
+		r.SetVersion(12)
+		reqs = append(reqs, r)
+	}
+	{
+		r := kmsg.NewPtrDeleteRecordsRequest()
+		r.Topics = []kmsg.DeleteRecordsRequestTopic{{Topic: fuzzTopic, Partitions: []kmsg.DeleteRecordsRequestTopicPartition{{Partition: 0, Offset: 1 << 62}, {Partition: 1, Offset: -7}, {Partition: 99, Offset: 1}}}}
+		reqs = append(reqs, r)
+	}
+	{
+		r := kmsg.NewPtrOffsetForLeaderEpochRequest()
+		r.ReplicaID = -1
+		r.Topics = []kmsg.OffsetForLeaderEpochRequestTopic{{Topic: fuzzTopic, Partitions: []kmsg.OffsetForLeaderEpochRequestTopicPartition{{Partition: 0, CurrentLeaderEpoch: 1 << 30, LeaderEpoch: 1 << 30}, {Partition: 0, CurrentLeaderEpoch: -1, LeaderEpoch: -5}}}}
+		reqs = append(reqs, r)
+	}
+	{
+		r := kmsg.NewPtrListOffsetsRequest()
+		r.ReplicaID = -1
+		r.Topics = []kmsg.ListOffsetsRequestTopic{{Topic: fuzzTopic, Partitions: []kmsg.ListOffsetsRequestTopicPartition{{Partition: 0, Timestamp: -4, CurrentLeaderEpoch: -1}, {Partition: 0, Timestamp: -5}, {Partition: 0, Timestamp: -99}, {Partition: 0, Timestamp: 1 << 62}, {Partition: -1, Timestamp: -1}}}}
+		reqs = append(reqs, r)
+	}
+	{
+		r := kmsg.NewPtrAlterPartitionAssignmentsRequest()
+		r.Topics = []kmsg.AlterPartitionAssignmentsRequestTopic{{Topic: fuzzTopic, Partitions: []kmsg.AlterPartitionAssignmentsRequestTopicPartition{{Partition: 0, Replicas: []int32{1, 1}}, {Partition: 1, Replicas: []int32{}}, {Partition: 2, Replicas: []int32{-1}}, {Partition: 77, Replicas: []int32{1}}}}}
+		reqs = append(reqs, r)
+	}
+	{
+		r := kmsg.NewPtrElectLeadersRequest()
+		r.ElectionType = 9
+		r.Topics = []kmsg.ElectLeadersRequestTopic{{Topic: fuzzTopic, Partitions: []int32{-1, 0, 99}}}
+		reqs = append(reqs, r)
+	}
+	{
+		r := kmsg.NewPtrDescribeProducersRequest()
+		r.Topics = []kmsg.DescribeProducersRequestTopic{{Topic: fuzzTopic, Partitions: []int32{-1, 0, 99, 0, 0}}}
+		reqs = append(reqs, r)
+	}
+	{
+		r := kmsg.NewPtrInitProducerIDRequest()
+		r.TransactionalID, r.TransactionTimeoutMillis = str("tx2"), -1
+		reqs = append(reqs, r)
+		r2 := kmsg.NewPtrInitProducerIDRequest()
+		r2.TransactionalID, r2.TransactionTimeoutMillis = str("tx3"), 1<<31-1
+		reqs = append(reqs, r2)
+		r3 := kmsg.NewPtrInitProducerIDRequest()
+		r3.ProducerID, r3.ProducerEpoch = 1<<62, 32767
+		reqs = append(reqs, r3)
+	}
+	{
+		r := kmsg.NewPtrAlterClientQuotasRequest()
+		r.Entries = []kmsg.AlterClientQuotasRequestEntry{{Entity: []kmsg.AlterClientQuotasRequestEntryEntity{{Type: "client-id"}}, Ops: []kmsg.AlterClientQuotasRequestEntryOp{{Key: "request_percentage", Value: -1}, {Key: "producer_byte_rate", Value: 1e300}}}}
+		reqs = append(reqs, r)
+	}
+	{
+		r := kmsg.NewPtrAlterUserSCRAMCredentialsRequest()
+		r.Upsertions = []kmsg.AlterUserSCRAMCredentialsRequestUpsertion{{Name: "u", Mechanism: 1, Iterations: 1 << 30, Salt: []byte("s"), SaltedPassword: []byte("p")}}
+		reqs = append(reqs, r)
+	}
+	{
+		r := kmsg.NewPtrOffsetCommitRequest()
+		r.Group, r.Generation = "g", -1
+		r.Topics = []kmsg.OffsetCommitRequestTopic{{Topic: fuzzTopic, Partitions: []kmsg.OffsetCommitRequestTopicPartition{{Partition: 0, Offset: -5, Metadata: str(string(make([]byte, 100000)))}}}}
+		reqs = append(reqs, r)
+	}
+	{
+		r := kmsg.NewPtrConsumerGroupHeartbeatRequest()
+		r.Group, r.MemberEpoch, r.RebalanceTimeoutMillis = "cg", 0, 1000
+		r.SubscribedTopicRegex = str("(((a*)*)*)*b[")
+		reqs = append(reqs, r)
+	}
+	return reqs
 }
