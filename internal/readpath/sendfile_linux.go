@@ -13,13 +13,9 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// maxSendfileChunk bounds one sendfile call to a socket. The kernel copies the whole call
-// without a preemption point when it runs with preempt=none (the default of many server
-// and VM kernels, this project's CI machine among them), so a thread woken on that CPU,
-// say the one that will read another client's produce request, waits for the copy to end:
-// 100-250 µs for 1 MiB on loopback here, a quarter of that for 256 KiB. Smaller calls cost
-// more syscalls per byte (four per MiB) and shorten that wait (docs/BENCHMARKS.md, issue 8).
-const maxSendfileChunk = 256 << 10
+// maxSendfileChunk bounds one sendfile call, as the Go runtime does, so that one call
+// never holds an OS thread for a whole huge range.
+const maxSendfileChunk = 4 << 20
 
 // SendFile writes length bytes of f starting at offset to conn with sendfile(2), the
 // kernel copying from the page cache to the socket. It passes an explicit offset, so the

@@ -28,11 +28,6 @@ func openNullSink() (*nullSink, error) {
 
 func (s *nullSink) Close() error { return s.file.Close() }
 
-// maxLoadChunk bounds one sendfile to /dev/null. Unlike a send to a socket it copies
-// nothing (the null device drops the pages) and mostly sleeps on the disk, so it can be
-// long without holding a CPU; larger calls let readahead see the whole chunk.
-const maxLoadChunk = 4 << 20
-
 // load brings [offset, offset+length) of f into the page cache with sendfile(2) to
 // /dev/null: the kernel reads the pages (waiting for the disk, and letting readahead see
 // a sequential reader) and the null device drops them uncopied. Measured against
@@ -48,7 +43,7 @@ func (s *nullSink) load(f *os.File, offset, length int64) error {
 	ctlErr := rc.Control(func(in uintptr) {
 		pos, end := offset, offset+length
 		for pos < end {
-			n, err := unix.Sendfile(s.fd, int(in), &pos, int(min(end-pos, maxLoadChunk)))
+			n, err := unix.Sendfile(s.fd, int(in), &pos, int(min(end-pos, maxSendfileChunk)))
 			switch {
 			case errors.Is(err, unix.EINTR):
 				continue
