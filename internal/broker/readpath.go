@@ -14,7 +14,6 @@ import (
 func (b *Broker) openReadPath() error {
 	if b.tuneRuntime {
 		b.tuneProcs()
-		b.tuneScheduler()
 	}
 	pool, err := readpath.NewPool(readpath.Config{
 		Enabled: b.conf.Bool("nagare.readpath.warmup.enable"),

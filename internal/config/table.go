@@ -395,13 +395,6 @@ var table = []Definition{
 	// Nagare: 0 is 4 per CPU, at least 4 and at most 64 (readpath.DefaultWorkers).
 	{Name: "nagare.readpath.warmup.threads", Kinds: KindBroker, Type: TypeInt, Default: "0",
 		Doc: "Warm-up workers, each blocking at most one OS thread on the disk; 0 is 4 per CPU (4 to 64).", valid: atLeast(0)},
-	// Nagare: the EEVDF slice of every thread of `nagare serve` (sched_setattr's
-	// sched_runtime, Linux 6.12+), so that a woken broker thread waits less for a CPU that
-	// another thread holds in a long system call (internal/broker/sched_linux.go).
-	{Name: "nagare.sched.slice.us", Kinds: KindBroker, Type: TypeInt, Default: "0",
-		Doc:   "Scheduler slice of the broker's threads in microseconds (100 to 100000); 0 leaves the kernel's default.",
-		valid: zeroOrBetween(100, 100_000)},
-
 	// ---- Broker: request metrics (Nagare only; internal/stats). ----
 	// Nagare: every request is attributed to its client (principal, client id) and timed by
 	// stage, for /metrics, /v1/clients and `nagare top`; the cap bounds label cardinality.

@@ -235,17 +235,6 @@ func between(lo, hi int64) validator {
 	}
 }
 
-// zeroOrBetween accepts 0 (off) or a value in [lo, hi].
-func zeroOrBetween(lo, hi int64) validator {
-	in := between(lo, hi)
-	return func(v value) string {
-		if v.num == 0 {
-			return ""
-		}
-		return in(v)
-	}
-}
-
 // betweenDouble is Kafka's Range.between for DOUBLE configs, both ends included.
 func betweenDouble(lo, hi float64) validator {
 	return func(v value) string {
