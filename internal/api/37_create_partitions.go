@@ -15,8 +15,9 @@ package api
 // (earlier versions only throttle).
 //
 // Differs from Kafka: timeout_ms is not waited on; the work is done when the response
-// leaves. Adding more than maxNewPartitions in one request is POLICY_VIOLATION with Kafka's
-// message for an oversized controller operation (Kafka bounds the records of one request).
+// leaves. Adding more than maxNewPartitions in one request, over all its topics, is
+// POLICY_VIOLATION for every topic, with Kafka's message for an oversized controller
+// operation (Kafka bounds the records of one request).
 
 import (
 	"context"
@@ -41,11 +42,14 @@ func (d *Dispatcher) handleCreatePartitions(ctx context.Context, r *request) {
 	for _, t := range req.Topics {
 		seen[t.Topic]++
 	}
+	tooMany := d.partitionsAdded(req.Topics) > maxNewPartitions
 	for _, t := range req.Topics {
 		rt := kmsg.NewCreatePartitionsResponseTopic()
 		rt.Topic = t.Topic
 		var err error
-		if seen[t.Topic] > 1 {
+		if tooMany {
+			err = errExcessivePartitions
+		} else if seen[t.Topic] > 1 {
 			err = newError(kerr.InvalidRequest, "Duplicate topic name.")
 		} else if !d.authorizedTopic(r, acl.OpAlter, t.Topic) {
 			err = newError(kerr.TopicAuthorizationFailed, "%s", kerr.TopicAuthorizationFailed.Message)
@@ -58,6 +62,24 @@ func (d *Dispatcher) handleCreatePartitions(ctx context.Context, r *request) {
 		resp.Topics = append(resp.Topics, rt)
 	}
 	r.respond(resp)
+}
+
+// errExcessivePartitions refuses a request adding more than maxNewPartitions, with
+// Kafka's message for an operation over its controller's record bound.
+var errExcessivePartitions = newError(kerr.PolicyViolation, "Unable to perform excessively large batch operation.")
+
+// partitionsAdded is how many partitions topics would add to the topics this broker
+// knows, for the whole-request bound: Kafka's controller fails a request whose records
+// exceed its bound, all topics at once.
+func (d *Dispatcher) partitionsAdded(topics []kmsg.CreatePartitionsRequestTopic) int64 {
+	img := d.cfg.Metadata.Image()
+	var total int64
+	for _, t := range topics {
+		if topic, ok := img.TopicByName(t.Topic); ok && t.Count > int32(len(topic.Partitions)) {
+			total += int64(t.Count) - int64(len(topic.Partitions))
+		}
+	}
+	return total
 }
 
 func (d *Dispatcher) createPartitions(ctx context.Context, t kmsg.CreatePartitionsRequestTopic, validateOnly bool, mutations mutationQuota) error {
@@ -74,7 +96,7 @@ func (d *Dispatcher) createPartitions(ctx context.Context, t kmsg.CreatePartitio
 		return newError(kerr.InvalidPartitions,
 			"The topic %s currently has %d partition(s); %d would not be an increase.", t.Topic, current, t.Count)
 	case t.Count-current > maxNewPartitions:
-		return newError(kerr.PolicyViolation, "Unable to perform excessively large batch operation.")
+		return errExcessivePartitions
 	}
 	added, err := planNewPartitions(img.UnfencedBrokers(), topic, t)
 	if err != nil || validateOnly {

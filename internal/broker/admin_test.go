@@ -105,6 +105,25 @@ func TestAdminTopics(t *testing.T) {
 		}
 	})
 
+	t.Run("create partitions refuses an excessive number of partitions per request", func(t *testing.T) {
+		ctx := testContext(t)
+		createTopic(t, adm, "wide-a", 1, nil)
+		createTopic(t, adm, "wide-b", 1, nil)
+		// Each within the per-topic bound, together over it: the whole request is refused.
+		resp, err := adm.CreatePartitions(ctx, 6000, "wide-a", "wide-b")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, topic := range []string{"wide-a", "wide-b"} {
+			if err := resp[topic].Err; !errors.Is(err, kerr.PolicyViolation) {
+				t.Errorf("%s: %v, want POLICY_VIOLATION", topic, err)
+			}
+			if n := adminPartitionCount(t, adm, topic); n != 1 {
+				t.Errorf("%s has %d partitions after the refusal, want 1", topic, n)
+			}
+		}
+	})
+
 	t.Run("create partitions grows, never shrinks", func(t *testing.T) {
 		ctx := testContext(t)
 		createTopic(t, adm, "grow", 1, nil)
