@@ -67,6 +67,10 @@ type Config struct {
 	// (or disabled) sends ranges to the writer as read.
 	ReadPath *readpath.Pool
 	Logger   *slog.Logger
+	// OnPanic, if set, counts a panic recovered on a goroutine a handler started (guard),
+	// with the request's listener: the server counts those on its readers itself, and
+	// handler_panics_total must see both.
+	OnPanic func(listener string)
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -186,6 +190,9 @@ func (d *Dispatcher) guard(r *request) {
 	if p := recover(); p != nil {
 		d.cfg.Logger.Error("request panicked off the reader; closing its connection", "api_key", r.header.Key,
 			"panic", p, "stack", string(debug.Stack()))
+		if d.cfg.OnPanic != nil {
+			d.cfg.OnPanic(r.session.Listener)
+		}
 		r.reply.CloseConnection() // a no-op if the request already answered
 	}
 }

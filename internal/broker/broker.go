@@ -260,6 +260,7 @@ func (b *Broker) startServer(ctx context.Context) error {
 		ReadPath: b.readPath, Quotas: b.quotas, Authorizer: b.authorizer, Stats: b.stats, SASL: sasl,
 		ListenerAddr:           b.advertisedAddr,
 		LeaderReplicationQuota: replicationQuota(b.conf, "leader.replication.throttled.rate"),
+		OnPanic:                func(listener string) { b.server.CountHandlerPanic(listener) }, // b.server exists before any request
 	})
 	b.server = server.New(server.Config{
 		Listeners:          lcs,

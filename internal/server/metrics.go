@@ -23,6 +23,11 @@ type metrics struct {
 	throttled *prometheus.CounterVec
 }
 
+// CountHandlerPanic counts a panic recovered off the connection's reader, in a goroutine
+// its handler started (api.Config.OnPanic), with those the readers recover, in
+// handler_panics_total.
+func (s *Server) CountHandlerPanic(listener string) { s.metrics.panics.WithLabelValues(listener).Inc() }
+
 // Reasons a frame is rejected, the values of the "reason" label.
 const (
 	rejectTooLarge = "too_large" // size above MaxRequestBytes
