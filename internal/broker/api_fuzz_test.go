@@ -8,12 +8,14 @@ import (
 	"hash/crc32"
 	"io"
 	"log/slog"
+	"net"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
@@ -38,7 +40,9 @@ type servedAPI struct{ key, min, max int16 }
 // the connection's reader or off it (the server recovers both and would only close the
 // connection); and a fresh connection is served afterwards. SaslHandshake and
 // SaslAuthenticate are also sent to a SASL_PLAINTEXT listener, where they change the
-// connection's state, to check the request after them is still handled or refused.
+// connection's state, to check the request after them is still handled or refused; every
+// other request is sent there too, authenticated as carol, whom the ACLs leave out, so
+// that each handler's authorization failures are fuzzed as strictly.
 func FuzzRequests(f *testing.F) {
 	panics := &panicLog{}
 	b := brokertest.Start(f, brokertest.WithLogger(func(string) *slog.Logger { return slog.New(panics) }),
@@ -54,6 +58,7 @@ func FuzzRequests(f *testing.F) {
 		}))
 	apis := servedAPIs(f, b)
 	topicID := createFuzzTopic(f, b)
+	denyCarol(f, b)
 	for _, s := range fuzzSeeds(apis) {
 		f.Add(s.Key(), s.GetVersion(), s.AppendTo(nil))
 	}
@@ -77,14 +82,80 @@ func FuzzRequests(f *testing.F) {
 					kmsg.NameForKey(api.key), req.GetVersion(), counted, c, logged, l, panics.String())
 			}
 		}()
-		exchangeThen(t, plain, req, apiVersionsProbe(), true)
-		// On the SASL listener they change the connection's state; a close is allowed.
+		exchangeThen(t, dialTo(plain), req, apiVersionsProbe(), true)
 		if api.key == saslHandshakeKey || api.key == saslAuthenticateKey {
-			exchangeThen(t, sasl, req, apiVersionsProbe(), false)
+			// On the SASL listener they change the connection's state; a close is allowed.
+			exchangeThen(t, dialTo(sasl), req, apiVersionsProbe(), false)
+		} else {
+			// Authenticated as carol, whom every ACL leaves out: the handlers' authorization
+			// failures, as strictly (a denial is an error code, never a close).
+			exchangeThen(t, dialAsCarol(sasl), req, apiVersionsProbe(), true)
 		}
 		// The broker still serves a new connection.
 		exchange(t, plain, apiVersionsProbe(), false)
 	})
+}
+
+// dialTo dials addr for one exchange.
+func dialTo(addr string) func(*testing.T) net.Conn {
+	return func(t *testing.T) net.Conn { return dialFuzz(t, addr) }
+}
+
+// dialAsCarol dials the SASL listener at addr and authenticates as carol with PLAIN
+// (SaslHandshake v1, SaslAuthenticate v2) before the exchange.
+func dialAsCarol(addr string) func(*testing.T) net.Conn {
+	return func(t *testing.T) net.Conn {
+		t.Helper()
+		conn := dialFuzz(t, addr)
+		handshake := kmsg.NewPtrSASLHandshakeRequest()
+		handshake.Version, handshake.Mechanism = 1, "PLAIN"
+		authenticate := kmsg.NewPtrSASLAuthenticateRequest()
+		authenticate.Version, authenticate.SASLAuthBytes = 2, []byte("\x00carol\x00"+carolPassword)
+		format := kmsg.NewRequestFormatter(kmsg.FormatterClientID("fuzz"))
+		for i, req := range []kmsg.Request{handshake, authenticate} {
+			if _, err := conn.Write(format.AppendRequest(nil, req, int32(100+i))); err != nil {
+				t.Fatalf("authenticating as carol: %v", err)
+			}
+			_, body, err := readResponse(conn)
+			var resp kmsg.Response
+			if err == nil {
+				resp, err = readResponseAs(req, body)
+			}
+			if err == nil {
+				switch r := resp.(type) {
+				case *kmsg.SASLHandshakeResponse:
+					err = kerr.ErrorForCode(r.ErrorCode)
+				case *kmsg.SASLAuthenticateResponse:
+					err = kerr.ErrorForCode(r.ErrorCode)
+				}
+			}
+			if err != nil {
+				t.Fatalf("authenticating as carol (%s): %v", kmsg.NameForKey(req.Key()), err)
+			}
+		}
+		return conn
+	}
+}
+
+// denyCarol gives every kind of resource an ACL for another principal, so that carol,
+// who has none, is denied everything: allow.everyone.if.no.acl.found covers only
+// resources without ACLs.
+func denyCarol(t testing.TB, b *brokertest.Broker) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	acls := kadm.NewACLs().Allow("User:nobody").AllowHosts().
+		Topics("*").Groups("*").TransactionalIDs("*").Clusters().
+		Operations(kadm.OpAll).ResourcePatternType(kadm.ACLPatternLiteral)
+	results, err := b.Admin().CreateACLs(ctx, acls)
+	if err != nil {
+		t.Fatalf("ACLs that leave carol out: %v", err)
+	}
+	for _, r := range results {
+		if r.Err != nil {
+			t.Fatalf("ACLs that leave carol out: %v", r.Err)
+		}
+	}
 }
 
 // pickAPI is the served API with key, or one chosen by it when none has it.
@@ -350,9 +421,9 @@ func boundWaits(req kmsg.Request) {
 // answering, or answers what a client cannot read, fails. Otherwise a close is allowed
 // and anything read before next's response is skipped (after a v0 SaslHandshake the
 // frames are bare SASL tokens).
-func exchangeThen(t *testing.T, addr string, req, next kmsg.Request, strict bool) {
+func exchangeThen(t *testing.T, dial func(*testing.T) net.Conn, req, next kmsg.Request, strict bool) {
 	t.Helper()
-	conn := dialFuzz(t, addr)
+	conn := dial(t)
 	defer conn.Close()
 	format := kmsg.NewRequestFormatter(kmsg.FormatterClientID("fuzz"))
 	// AppendRequest writes the size at dst[0:4]: each frame needs a buffer of its own.
@@ -391,15 +462,21 @@ func exchangeThen(t *testing.T, addr string, req, next kmsg.Request, strict bool
 
 // decodeResponse reads body, a response after its correlation id, as req's response.
 func decodeResponse(req kmsg.Request, body []byte) error {
+	_, err := readResponseAs(req, body)
+	return err
+}
+
+// readResponseAs decodes body, a response after its correlation id, as req's response.
+func readResponseAs(req kmsg.Request, body []byte) (kmsg.Response, error) {
 	resp := req.ResponseKind()
 	resp.SetVersion(req.GetVersion())
 	if resp.IsFlexible() && req.Key() != 18 { // ApiVersions keeps response header v0
 		var err error
 		if body, err = skipTags(body); err != nil {
-			return fmt.Errorf("response header: %w", err)
+			return nil, fmt.Errorf("response header: %w", err)
 		}
 	}
-	return resp.ReadFrom(body)
+	return resp, resp.ReadFrom(body)
 }
 
 // skipTags skips a tagged field section.
