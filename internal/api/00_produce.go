@@ -6,7 +6,8 @@ package api
 // own error. Batches are appended as the client framed them: validated (framing, magic
 // v2, CRC-32C, record count, max.message.bytes, timestamp bounds for CreateTime) and
 // stamped with offsets, the leader epoch and, under LogAppendTime, the append time.
-// acks=0 gets no response; acks=1 answers after the leader's append; acks=-1 (all)
+// acks=0 gets no response, or, when anything failed, its connection closed (as Kafka
+// closes it: the client notices and refreshes its metadata); acks=1 answers after the leader's append; acks=-1 (all)
 // checks min.insync.replicas against the ISR before appending (NOT_ENOUGH_REPLICAS), then
 // answers once the high watermark passes the batch (every ISR member has it), the
 // request's timeout_ms passes (REQUEST_TIMED_OUT), or leadership moves
@@ -68,7 +69,7 @@ func (d *Dispatcher) handleProduce(ctx context.Context, r *request) {
 	resp := req.ResponseKind().(*kmsg.ProduceResponse)
 	if r.header.Version < minProduceVersion {
 		d.produceErrorAll(req, resp, kerr.UnsupportedVersion.Code)
-		r.respond(resp)
+		d.answerProduce(r, req.Acks, resp)
 		return
 	}
 	if req.Acks != acksNone && req.Acks != acksLeader && req.Acks != acksAll {
@@ -78,7 +79,7 @@ func (d *Dispatcher) handleProduce(ctx context.Context, r *request) {
 	}
 	if req.TransactionID != nil && !d.authorized(r, acl.OpWrite, acl.ResourceTransactionalID, *req.TransactionID) {
 		d.produceErrorAll(req, resp, kerr.TransactionalIDAuthorizationFailed.Code)
-		r.respond(resp)
+		d.answerProduce(r, req.Acks, resp)
 		return
 	}
 	now := d.cfg.Now()
@@ -115,7 +116,7 @@ func (d *Dispatcher) handleProduce(ctx context.Context, r *request) {
 		resp.Topics = append(resp.Topics, rt)
 	}
 	if req.Acks == acksNone {
-		r.noResponse()
+		d.answerProduce(r, req.Acks, resp)
 		return
 	}
 	if len(waits) > 0 {
@@ -124,6 +125,29 @@ func (d *Dispatcher) handleProduce(ctx context.Context, r *request) {
 		return
 	}
 	r.respond(resp)
+}
+
+// answerProduce answers a produce whose response is complete. With acks=0 the client
+// reads no response, so success sends nothing and any error closes the connection, as
+// Kafka does, so that the producer notices, refreshes its metadata and retries what it
+// can; the log says which partition failed and why.
+func (d *Dispatcher) answerProduce(r *request, acks int16, resp *kmsg.ProduceResponse) {
+	if acks != acksNone {
+		r.respond(resp)
+		return
+	}
+	for _, t := range resp.Topics {
+		for _, p := range t.Partitions {
+			if p.ErrorCode != 0 {
+				d.cfg.Logger.Info("closing connection: an acks=0 produce failed, and no response can say so",
+					"remote", r.session.RemoteAddr, "client_id", r.header.ClientID, "topic", t.Topic,
+					"partition", p.Partition, "err", kerr.ErrorForCode(p.ErrorCode))
+				r.closeConnection()
+				return
+			}
+		}
+	}
+	r.noResponse()
 }
 
 // replicationWait is an acks=all partition whose append the ISR has not all copied yet.

@@ -261,6 +261,13 @@ func (r *request) noResponse() {
 	r.reply.NoResponse()
 }
 
+// closeConnection answers by closing the connection, where no response can carry an
+// error (a failed acks=0 produce); the time is charged as for any answer.
+func (r *request) closeConnection() {
+	r.throttleNow(0)
+	r.reply.CloseConnection()
+}
+
 // encodeResponse writes the response header and body. ApiVersions always answers with
 // header v0, so a client that sent a version we do not speak can still read it.
 func encodeResponse(h Header, resp kmsg.Response) []byte {
