@@ -36,6 +36,7 @@ import (
 func (d *Dispatcher) handleDeleteTopics(ctx context.Context, r *request) {
 	req := r.body.(*kmsg.DeleteTopicsRequest)
 	resp := req.ResponseKind().(*kmsg.DeleteTopicsResponse)
+	imgs := d.newAdminImages() // one catch-up with the quorum at most, for all its topics
 	topics := req.Topics
 	if r.header.Version < 6 {
 		topics = make([]kmsg.DeleteTopicsRequestTopic, len(req.TopicNames))
@@ -83,7 +84,7 @@ func (d *Dispatcher) handleDeleteTopics(ctx context.Context, r *request) {
 				break
 			}
 			var topic *metadata.Topic
-			topic, err = d.deleteTopic(ctx, t, r.mutationQuota(deleteTopicsStrictVersion))
+			topic, err = d.deleteTopic(ctx, imgs, t, r.mutationQuota(deleteTopicsStrictVersion))
 			if topic != nil {
 				rt.Topic, rt.TopicID = ptr(topic.Name), topic.ID
 			}
@@ -112,14 +113,14 @@ func deleteTopicResult(t kmsg.DeleteTopicsRequestTopic) kmsg.DeleteTopicsRespons
 }
 
 // deleteTopic removes one topic from the metadata, returning it when it was found.
-func (d *Dispatcher) deleteTopic(ctx context.Context, t kmsg.DeleteTopicsRequestTopic, mutations mutationQuota) (*metadata.Topic, error) {
+func (d *Dispatcher) deleteTopic(ctx context.Context, imgs *adminImages, t kmsg.DeleteTopicsRequestTopic, mutations mutationQuota) (*metadata.Topic, error) {
 	var topic *metadata.Topic
 	var ok bool
 	if t.Topic != nil {
-		if topic, ok = d.adminImage(ctx, *t.Topic).TopicByName(*t.Topic); !ok {
+		if topic, ok = imgs.byName(ctx, *t.Topic).TopicByName(*t.Topic); !ok {
 			return nil, newError(kerr.UnknownTopicOrPartition, "This server does not host this topic-partition.")
 		}
-	} else if topic, ok = d.adminImageByID(ctx, t.TopicID).TopicByID(t.TopicID); !ok {
+	} else if topic, ok = imgs.byID(ctx, t.TopicID).TopicByID(t.TopicID); !ok {
 		return nil, newError(kerr.UnknownTopicID, "This server does not host this topic ID.")
 	}
 	if isInternalTopic(topic.Name) {

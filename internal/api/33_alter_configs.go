@@ -29,6 +29,7 @@ import (
 func (d *Dispatcher) handleAlterConfigs(ctx context.Context, r *request) {
 	req := r.body.(*kmsg.AlterConfigsRequest)
 	resp := req.ResponseKind().(*kmsg.AlterConfigsResponse)
+	imgs := d.newAdminImages() // one catch-up with the quorum at most, for all its topics
 	keys := make([]resourceKey, len(req.Resources))
 	for i, res := range req.Resources {
 		keys[i] = resourceKey{res.ResourceType, res.ResourceName}
@@ -40,7 +41,7 @@ func (d *Dispatcher) handleAlterConfigs(ctx context.Context, r *request) {
 		err := errRepeatedResource
 		if !repeated[keys[i]] {
 			if err = d.configAuthorization(r, acl.OpAlterConfigs, res.ResourceType, res.ResourceName); err == nil {
-				err = d.alterConfigsResource(ctx, res, req.ValidateOnly)
+				err = d.alterConfigsResource(ctx, imgs, res, req.ValidateOnly)
 			}
 		}
 		if err != nil {
@@ -51,7 +52,7 @@ func (d *Dispatcher) handleAlterConfigs(ctx context.Context, r *request) {
 	r.respond(resp)
 }
 
-func (d *Dispatcher) alterConfigsResource(ctx context.Context, res kmsg.AlterConfigsRequestResource, validateOnly bool) error {
+func (d *Dispatcher) alterConfigsResource(ctx context.Context, imgs *adminImages, res kmsg.AlterConfigsRequestResource, validateOnly bool) error {
 	names := make([]string, len(res.Configs))
 	for i, c := range res.Configs {
 		names[i] = c.Name
@@ -65,7 +66,7 @@ func (d *Dispatcher) alterConfigsResource(ctx context.Context, res kmsg.AlterCon
 	}
 	switch res.ResourceType {
 	case kmsg.ConfigResourceTypeTopic:
-		t, ok := d.adminImage(ctx, res.ResourceName).TopicByName(res.ResourceName)
+		t, ok := imgs.byName(ctx, res.ResourceName).TopicByName(res.ResourceName)
 		if !ok {
 			return unknownTopicError(res.ResourceName)
 		}

@@ -38,6 +38,7 @@ const maxNewPartitions = 10000
 func (d *Dispatcher) handleCreatePartitions(ctx context.Context, r *request) {
 	req := r.body.(*kmsg.CreatePartitionsRequest)
 	resp := req.ResponseKind().(*kmsg.CreatePartitionsResponse)
+	imgs := d.newAdminImages() // one catch-up with the quorum at most, for all its topics
 	seen := map[string]int{}
 	for _, t := range req.Topics {
 		seen[t.Topic]++
@@ -54,7 +55,7 @@ func (d *Dispatcher) handleCreatePartitions(ctx context.Context, r *request) {
 		} else if !d.authorizedTopic(r, acl.OpAlter, t.Topic) {
 			err = newError(kerr.TopicAuthorizationFailed, "%s", kerr.TopicAuthorizationFailed.Message)
 		} else {
-			err = d.createPartitions(ctx, t, req.ValidateOnly, r.mutationQuota(createPartitionsStrictVersion))
+			err = d.createPartitions(ctx, imgs, t, req.ValidateOnly, r.mutationQuota(createPartitionsStrictVersion))
 		}
 		if err != nil {
 			rt.ErrorCode, rt.ErrorMessage = errorCode(err), errorMessage(err)
@@ -82,8 +83,8 @@ func (d *Dispatcher) partitionsAdded(topics []kmsg.CreatePartitionsRequestTopic)
 	return total
 }
 
-func (d *Dispatcher) createPartitions(ctx context.Context, t kmsg.CreatePartitionsRequestTopic, validateOnly bool, mutations mutationQuota) error {
-	img := d.adminImage(ctx, t.Topic)
+func (d *Dispatcher) createPartitions(ctx context.Context, imgs *adminImages, t kmsg.CreatePartitionsRequestTopic, validateOnly bool, mutations mutationQuota) error {
+	img := imgs.byName(ctx, t.Topic)
 	topic, ok := img.TopicByName(t.Topic)
 	if !ok {
 		return unknownTopicError(t.Topic)

@@ -32,6 +32,7 @@ import (
 func (d *Dispatcher) handleIncrementalAlterConfigs(ctx context.Context, r *request) {
 	req := r.body.(*kmsg.IncrementalAlterConfigsRequest)
 	resp := req.ResponseKind().(*kmsg.IncrementalAlterConfigsResponse)
+	imgs := d.newAdminImages() // one catch-up with the quorum at most, for all its topics
 	keys := make([]resourceKey, len(req.Resources))
 	for i, res := range req.Resources {
 		keys[i] = resourceKey{res.ResourceType, res.ResourceName}
@@ -43,7 +44,7 @@ func (d *Dispatcher) handleIncrementalAlterConfigs(ctx context.Context, r *reque
 		err := errRepeatedResource
 		if !repeated[keys[i]] {
 			if err = d.configAuthorization(r, acl.OpAlterConfigs, res.ResourceType, res.ResourceName); err == nil {
-				err = d.incrementalAlterResource(ctx, res, req.ValidateOnly)
+				err = d.incrementalAlterResource(ctx, imgs, res, req.ValidateOnly)
 			}
 		}
 		if err != nil {
@@ -54,14 +55,14 @@ func (d *Dispatcher) handleIncrementalAlterConfigs(ctx context.Context, r *reque
 	r.respond(resp)
 }
 
-func (d *Dispatcher) incrementalAlterResource(ctx context.Context, res kmsg.IncrementalAlterConfigsRequestResource, validateOnly bool) error {
+func (d *Dispatcher) incrementalAlterResource(ctx context.Context, imgs *adminImages, res kmsg.IncrementalAlterConfigsRequestResource, validateOnly bool) error {
 	ops, err := incrementalOps(res.Configs)
 	if err != nil {
 		return err
 	}
 	switch res.ResourceType {
 	case kmsg.ConfigResourceTypeTopic:
-		t, ok := d.adminImage(ctx, res.ResourceName).TopicByName(res.ResourceName)
+		t, ok := imgs.byName(ctx, res.ResourceName).TopicByName(res.ResourceName)
 		if !ok {
 			return unknownTopicError(res.ResourceName)
 		}

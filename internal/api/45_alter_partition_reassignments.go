@@ -40,6 +40,7 @@ const reassignAttempts = 5
 func (d *Dispatcher) handleAlterPartitionReassignments(ctx context.Context, r *request) {
 	req := r.body.(*kmsg.AlterPartitionAssignmentsRequest)
 	resp := req.ResponseKind().(*kmsg.AlterPartitionAssignmentsResponse)
+	imgs := d.newAdminImages() // one catch-up with the quorum at most, for all its topics
 	var denied error
 	if !d.authorizedCluster(r, acl.OpAlter) {
 		denied = newError(kerr.ClusterAuthorizationFailed, "%s", kerr.ClusterAuthorizationFailed.Message)
@@ -53,7 +54,7 @@ func (d *Dispatcher) handleAlterPartitionReassignments(ctx context.Context, r *r
 			rp.Partition = p.Partition
 			err := denied
 			if err == nil {
-				err = d.reassignPartition(ctx, t.Topic, p.Partition, p.Replicas)
+				err = d.reassignPartition(ctx, imgs, t.Topic, p.Partition, p.Replicas)
 			}
 			if err != nil {
 				rp.ErrorCode, rp.ErrorMessage = errorCode(err), errorMessage(err)
@@ -67,7 +68,7 @@ func (d *Dispatcher) handleAlterPartitionReassignments(ctx context.Context, r *r
 
 // reassignPartition records one partition's reassignment (target non-nil) or its
 // cancellation, recomputing it from a fresh image when the partition changed meanwhile.
-func (d *Dispatcher) reassignPartition(ctx context.Context, topic string, partition int32, target []int32) error {
+func (d *Dispatcher) reassignPartition(ctx context.Context, imgs *adminImages, topic string, partition int32, target []int32) error {
 	if target != nil {
 		if err := checkManualReplicas(d.cfg.Metadata.Image().UnfencedBrokers(), target, len(target)); err != nil {
 			return err
@@ -82,7 +83,7 @@ func (d *Dispatcher) reassignPartition(ctx context.Context, topic string, partit
 		}
 		var change metadata.ChangePartition
 		var ok bool
-		change, ok, err = reassignmentChange(d.adminImage(ctx, topic), topic, partition, target)
+		change, ok, err = reassignmentChange(imgs.byName(ctx, topic), topic, partition, target)
 		if err != nil || !ok {
 			return err
 		}
