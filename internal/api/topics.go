@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"slices"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -90,45 +89,6 @@ func (d *Dispatcher) planManualAssignment(rec metadata.CreateTopic, spec topicSp
 			Partition: p, Replicas: replicas, Leader: replicas[0], ISR: slices.Clone(replicas)})
 	}
 	return rec, nil
-}
-
-// assignReplicas places partitions first..first+count-1 on the brokers as Kafka's
-// AdminUtils does without racks: brokers sorted by id, partition p's first replica on
-// broker (start+p) mod n, its other replicas shifted after it by an amount that grows every
-// n partitions, so leaders and followers both spread evenly; start and the shift are
-// random, so topics do not all begin on the same broker. The first replica leads and all
-// replicas are in sync.
-//
-// Differs from Kafka: broker.rack is not used for placement yet (Kafka's rack-aware
-// variant interleaves the racks; KRaft's controller stripes them).
-func assignReplicas(brokers []metadata.Broker, first, count int32, rf int) []metadata.PartitionAssignment {
-	ids := make([]int32, len(brokers))
-	for i, b := range brokers {
-		ids[i] = b.NodeID
-	}
-	slices.Sort(ids)
-	return placeReplicas(ids, first, count, rf, rand.IntN(len(ids)), rand.IntN(len(ids)))
-}
-
-// placeReplicas is assignReplicas with its random choices given (Kafka's
-// assignReplicasToBrokersRackUnaware with fixed start index and replica shift).
-func placeReplicas(ids []int32, first, count int32, rf, start, shift int) []metadata.PartitionAssignment {
-	n := len(ids)
-	out := make([]metadata.PartitionAssignment, 0, count)
-	for p := int(first); p < int(first+count); p++ {
-		if p > 0 && p%n == 0 {
-			shift++
-		}
-		firstIndex := (p + start) % n
-		replicas := make([]int32, rf)
-		replicas[0] = ids[firstIndex]
-		for j := 1; j < rf; j++ {
-			replicas[j] = ids[(firstIndex+1+(shift+j-1)%(n-1))%n]
-		}
-		out = append(out, metadata.PartitionAssignment{
-			Partition: int32(p), Replicas: replicas, Leader: replicas[0], ISR: slices.Clone(replicas)})
-	}
-	return out
 }
 
 // topicErrorCode maps a topic creation error, treating name errors as Kafka does.
