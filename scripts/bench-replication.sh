@@ -4,7 +4,7 @@
 #
 #   scripts/bench-replication.sh peak ROUNDS BIN...         # peak records/s, ratio, broker CPU
 #   scripts/bench-replication.sh sustained ROUNDS BIN...    # the same over 10 s runs (no burst into the page cache)
-#   scripts/bench-replication.sh steady ROUNDS BIN...       # RF 3 acks=all after WARM (20s) of the same, over DURATION (30s)
+#   scripts/bench-replication.sh steady ROUNDS BIN...       # RF 3 acks=all after WARM (10s) of the same, over DURATION (15s)
 #   scripts/bench-replication.sh latency RATE ROUNDS BIN... # p50/p99 at RATE over DURATION (5s), each linger of LINGERS (10ms 1ms)
 #
 # Each round of each binary starts a fresh cluster (three `nagare serve` processes, as
@@ -25,6 +25,13 @@ PIDS=()
 up() {
 	local bin=$1
 	rm -rf "$DIR" && mkdir -p "$DIR"
+	# A steady round writes tens of GB; a full disk takes the machine's other work with it.
+	local free
+	free=$(df --output=avail -BG "$DIR" | tail -n1 | tr -dc 0-9)
+	if [ "$free" -lt "${MIN_FREE_GB:-30}" ]; then
+		echo "only ${free} GB free under $DIR (MIN_FREE_GB ${MIN_FREE_GB:-30}); not starting" >&2
+		exit 1
+	fi
 	PIDS=()
 	local voters="1@127.0.0.1:$((BP + 11)),2@127.0.0.1:$((BP + 12)),3@127.0.0.1:$((BP + 13))"
 	local share=$(($(nproc) / 3))
@@ -114,11 +121,12 @@ sustained_round() {
 }
 
 # The peak the cluster holds once the page cache is full of dirty pages: the first WARM
+# (10 s at 300k+ records/s is 9 GB over three replicas, past the dirty thresholds)
 # of writing fills it at memory speed, the measured run meets the writeback.
 steady_round() {
 	local w b
-	w=$(run "$2" --topic rf3 --acks all --duration "${WARM:-20s}")
-	b=$(run "$2" --topic rf3 --acks all --duration "${DURATION:-30s}")
+	w=$(run "$2" --topic rf3 --acks all --duration "${WARM:-10s}")
+	b=$(run "$2" --topic rf3 --acks all --duration "${DURATION:-15s}")
 	echo "round $1 $2 steady: rf3 acks=all warm-up [$w] measured [$b] dirty $(awk '/^Dirty:/ {print $2 / 1024 " MB"}' /proc/meminfo) load $(load)"
 }
 
