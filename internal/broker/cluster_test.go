@@ -17,8 +17,8 @@ import (
 // quorum). CreateTopics sent to each broker itself (not routed to the controller, as
 // clients do) is forwarded to the quorum leader when that broker does not lead; the topics
 // then appear in the Metadata answers of every broker, which all name the same controller
-// and all three brokers. Partition data is not replicated yet, so topics have one replica
-// and nothing is produced.
+// and all three brokers. The topics have one replica and nothing is produced: this test is
+// about the metadata; replication has its own (replication_test.go).
 func TestClusterMetadata(t *testing.T) {
 	start := time.Now()
 	brokers := brokertest.StartCluster(t, 3)
