@@ -14,9 +14,9 @@ import (
 const replayReadBytes = 4 << 20
 
 // Replay reads p's log from its log start up to end (exclusive), calling fn with every
-// batch in order, and stops early when ctx ends. A coordinator picks end: the group
-// coordinator reads to the high watermark, the transaction and share coordinators to
-// the log end, which the new leader's followers will match. Errors name the partition;
+// batch in order, and stops early when ctx ends. A coordinator picks end: all three
+// read to the log end, which the new leader's followers will match (its high watermark
+// may still lag what its predecessor committed). Errors name the partition;
 // a log that does not advance, or batches that do not decode, wrap corrupt, the
 // coordinator's own error for a corrupt record.
 func Replay(ctx context.Context, p *partition.Partition, end int64, corrupt error, fn func(b kmsg.RecordBatch) error) error {

@@ -33,6 +33,9 @@ type Settings struct {
 	ShareSessionTimeout    time.Duration // group.share.session.timeout.ms
 	ShareHeartbeatInterval time.Duration // group.share.heartbeat.interval.ms
 	ShareMaxSize           int           // group.share.max.size
+	// WriteTimeout bounds how long a write to __consumer_offsets waits for the ISR to
+	// copy it (Kafka's offsets.commit.timeout.ms); zero means Kafka's 5 s.
+	WriteTimeout time.Duration
 }
 
 // SettingsFrom reads Settings from the broker's config.
@@ -118,12 +121,17 @@ func New(cfg Config) *Coordinator {
 	if cfg.Settings.ShareHeartbeatInterval <= 0 {
 		cfg.Settings.ShareHeartbeatInterval = 5 * time.Second
 	}
+	if cfg.Settings.WriteTimeout <= 0 {
+		cfg.Settings.WriteTimeout = 5 * time.Second
+	}
 	if cfg.Settings.ShareMaxSize <= 0 {
 		cfg.Settings.ShareMaxSize = 200
 	}
 	c := &Coordinator{cfg: cfg, logger: cfg.Logger.With("component", "group"), stop: make(chan struct{})}
+	// LocalLeaderOnly: the loader reads to the log end, which is settled only once the
+	// local replica has taken the leadership (no fetcher appends to it any more).
 	c.shards = coordinator.NewShards(coordinator.Config[*shard]{Topic: OffsetsTopic, NodeID: cfg.NodeID,
-		Partitions: cfg.Partitions, Load: c.loadLocked, Unload: c.unloadLocked})
+		Partitions: cfg.Partitions, LocalLeaderOnly: true, Load: c.loadLocked, Unload: c.unloadLocked})
 	if cfg.Settings.RetentionCheck > 0 {
 		c.wg.Add(1)
 		go c.expireLoop(cfg.Settings.RetentionCheck)

@@ -40,10 +40,13 @@
 // __consumer_offsets in Kafka's key and value formats (OffsetCommitKey v1 /
 // OffsetCommitValue v3, GroupMetadataKey v2 / GroupMetadataValue v3); deletions are
 // tombstones. Writes go through partition.Append with acks=all, one append per request,
-// uncompressed, so loading never needs a codec. When this broker becomes leader of a
-// partition (at start-up too) the partition is read from its log start with
-// Log.ReadBytes and every batch decoded; until that finishes the partition's groups
-// answer COORDINATOR_LOAD_IN_PROGRESS. Loaded groups with members come back Stable and
+// uncompressed, so loading never needs a codec; a write counts once the high watermark
+// covers it (waited for under the group's lock, at most Settings.WriteTimeout, then
+// COORDINATOR_NOT_AVAILABLE), so an acknowledged commit survives its coordinator. When
+// this broker's replica becomes leader of a partition (at start-up too) the partition is
+// read from its log start to its log end with Log.ReadBytes and every batch decoded (not
+// to the high watermark, which on a new leader may lag what its predecessor committed);
+// until that finishes the partition's groups answer COORDINATOR_LOAD_IN_PROGRESS. Loaded groups with members come back Stable and
 // their sessions restart, so members that are gone expire and the group rebalances.
 //
 // KIP-848 groups persist only their offsets: kmsg has no schemas for Kafka's

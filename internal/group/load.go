@@ -146,6 +146,14 @@ func (s *shard) appendAt(records []record, now time.Time, producer coordinator.P
 	if err != nil {
 		return 0, storageError(err)
 	}
+	// The append only checked min.insync.replicas; acks=all also needs the ISR to hold
+	// the records before they count, or a commit acknowledged here dies with this broker.
+	// A leadership that moves meanwhile ends the wait (NOT_COORDINATOR).
+	if s.part != nil {
+		if err := s.part.AwaitCommitted(context.Background(), s.leaderEpoch, res.LastOffset, s.coord.cfg.Settings.WriteTimeout); err != nil {
+			return 0, storageError(err)
+		}
+	}
 	return res.BaseOffset, nil
 }
 
@@ -160,7 +168,7 @@ type coordinatorStorage interface {
 // retries, or looks for the coordinator again.
 func storageError(err error) error {
 	switch {
-	case errors.Is(err, partition.ErrNotEnoughReplicas):
+	case errors.Is(err, partition.ErrNotEnoughReplicas), errors.Is(err, partition.ErrNotReplicated):
 		return fmt.Errorf("%w: %v", ErrCoordinatorNotAvailable, err)
 	case errors.Is(err, log.ErrClosed), errors.Is(err, partition.ErrNotLeader):
 		return fmt.Errorf("%w: %v", ErrNotCoordinator, err)
@@ -212,11 +220,14 @@ func (c *Coordinator) loadLocked(index int32, led coordinator.Leader) *shard {
 	return s
 }
 
-// readShard reads the partition from its log start to its high watermark and rebuilds
-// its groups.
+// readShard reads the partition from its log start to its log end and rebuilds its
+// groups. Not to the high watermark: a new leader may not know yet that the last
+// commits of its predecessor are committed (its followers' next fetches tell it), and
+// stopping there would lose them for good, since the shard is read once. Its log end is
+// what its followers will match, as Kafka's coordinator reads to the log end.
 func (c *Coordinator) readShard(ctx context.Context, s *shard) (map[string]*group, error) {
 	st := newLoadState()
-	err := coordinator.Replay(ctx, s.part, s.part.Log().HighWatermark(), ErrCorruptRecord, func(b kmsg.RecordBatch) error {
+	err := coordinator.Replay(ctx, s.part, s.part.Log().LogEndOffset(), ErrCorruptRecord, func(b kmsg.RecordBatch) error {
 		return decodeBatch(b, st.apply)
 	})
 	if err != nil {
