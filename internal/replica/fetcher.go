@@ -239,17 +239,29 @@ func (f *fetcher) handle(resp *kmsg.FetchResponse, idx []int, now time.Time) {
 }
 
 // leaderCatchUp is how long a partition waits after the leader answered that it does not
-// lead it yet, or not at our epoch: the leader has not applied the metadata that made it
-// leader, which takes milliseconds. Waiting the full replica.fetch.backoff.ms there held
-// acks=all produces for a second after every leader move (bench failover).
+// lead it yet, or not at our epoch, or does not know the topic yet: the leader has not
+// applied the metadata that made it leader (or created the topic), which takes
+// milliseconds. Waiting the full replica.fetch.backoff.ms there held acks=all produces for
+// a second after every leader move (bench failover) and after every topic creation.
 const leaderCatchUp = 20 * time.Millisecond
 
 // pauseFor is how long a partition whose fetch failed with err sits out.
 func (f *fetcher) pauseFor(err error) time.Duration {
-	if errors.Is(err, kerr.NotLeaderForPartition) || errors.Is(err, kerr.UnknownLeaderEpoch) {
+	if leaderBehind(err) {
 		return min(leaderCatchUp, f.cfg.Settings.Backoff)
 	}
 	return f.cfg.Settings.Backoff
+}
+
+// leaderBehind reports whether err is the leader answering from metadata older than the
+// follower's: a leadership, epoch or topic it has not applied yet.
+func leaderBehind(err error) bool {
+	for _, e := range []error{kerr.NotLeaderForPartition, kerr.UnknownLeaderEpoch, kerr.UnknownTopicID, kerr.UnknownTopicOrPartition} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
 }
 
 // untilUnpaused is how long until the first paused partition may be fetched again, at
