@@ -339,8 +339,9 @@ func (r *run) verify(o verifyOptions) {
 		for _, n := range c.nodes {
 			dir := filepath.Join(n.dir, fmt.Sprintf("%s-%d", topic, p))
 			if !slices.Contains(v.parts[p].replicas, n.id) {
-				// Not a replica (any more): a reassignment that removed it deleted its log.
-				if _, err := os.Stat(dir); !errors.Is(err, fs.ErrNotExist) {
+				// Not a replica (any more): a reassignment that removed it deleted its log,
+				// unless the node was down when it completed and kept the log at its start.
+				if _, err := os.Stat(dir); !errors.Is(err, fs.ErrNotExist) && !keptLog(n, p, false) {
 					t.Errorf("node %d is no replica of p%d (replicas %v) but still has %s (%v)", n.id, p, v.parts[p].replicas, dir, err)
 				}
 				continue
