@@ -18,8 +18,11 @@ import (
 
 // Replication throttles of the reassignment scenario, in bytes per second. The producers
 // put roughly 10 KB/s on each partition (record and batch overhead), so a new replica
-// throttled to throttleCrawl can never catch up: the move cannot finish until the throttle
-// is lifted, which makes "kill -9 during the move" certain rather than a race. A move at
+// throttled to throttleCrawl cannot catch up while the leader takes writes: the move
+// cannot finish before the kill, which makes "kill -9 during the move" certain rather than
+// a race. Killing the leader is the exception: nothing is written while the leadership is
+// vacant, the quota refills, and the new replica's first fetch from the new leader may
+// close the gap, so the move can complete while the old leader is down. A move at
 // throttleSteady finishes in a second or two with the throttle biting.
 const (
 	throttleCrawl  = 4_000
