@@ -43,7 +43,7 @@ func (d *Dispatcher) handleCreatePartitions(ctx context.Context, r *request) {
 	for _, t := range req.Topics {
 		seen[t.Topic]++
 	}
-	tooMany := d.partitionsAdded(req.Topics) > maxNewPartitions
+	tooMany := partitionsAdded(ctx, imgs, req.Topics) > maxNewPartitions
 	for _, t := range req.Topics {
 		rt := kmsg.NewCreatePartitionsResponseTopic()
 		rt.Topic = t.Topic
@@ -69,14 +69,14 @@ func (d *Dispatcher) handleCreatePartitions(ctx context.Context, r *request) {
 // Kafka's message for an operation over its controller's record bound.
 var errExcessivePartitions = newError(kerr.PolicyViolation, "Unable to perform excessively large batch operation.")
 
-// partitionsAdded is how many partitions topics would add to the topics this broker
-// knows, for the whole-request bound: Kafka's controller fails a request whose records
-// exceed its bound, all topics at once.
-func (d *Dispatcher) partitionsAdded(topics []kmsg.CreatePartitionsRequestTopic) int64 {
-	img := d.cfg.Metadata.Image()
+// partitionsAdded is how many partitions topics would add, for the whole-request bound:
+// Kafka's controller fails a request whose records exceed its bound, all topics at once.
+// Topics are looked up as the request's own handling looks them up (imgs), so a topic
+// created a moment ago through another broker counts too.
+func partitionsAdded(ctx context.Context, imgs *adminImages, topics []kmsg.CreatePartitionsRequestTopic) int64 {
 	var total int64
 	for _, t := range topics {
-		if topic, ok := img.TopicByName(t.Topic); ok && t.Count > int32(len(topic.Partitions)) {
+		if topic, ok := imgs.byName(ctx, t.Topic).TopicByName(t.Topic); ok && t.Count > int32(len(topic.Partitions)) {
 			total += int64(t.Count) - int64(len(topic.Partitions))
 		}
 	}

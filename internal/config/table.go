@@ -395,6 +395,7 @@ var table = []Definition{
 	// Nagare: 0 is 4 per CPU, at least 4 and at most 64 (readpath.DefaultWorkers).
 	{Name: "nagare.readpath.warmup.threads", Kinds: KindBroker, Type: TypeInt, Default: "0",
 		Doc: "Warm-up workers, each blocking at most one OS thread on the disk; 0 is 4 per CPU (4 to 64).", valid: atLeast(0)},
+
 	// ---- Broker: request metrics (Nagare only; internal/stats). ----
 	// Nagare: every request is attributed to its client (principal, client id) and timed by
 	// stage, for /metrics, /v1/clients and `nagare top`; the cap bounds label cardinality.
