@@ -87,6 +87,8 @@ type Dispatcher struct {
 	// errors counts response error codes per API key (stats.go); nil entries when
 	// Config.Stats is nil.
 	errors [maxAPIKey + 1]*errorCounter
+	// versions is the ApiVersions list (18_api_versions.go), built once.
+	versions []kmsg.ApiVersionsResponseApiKey
 }
 
 // NewDispatcher builds the dispatcher from the registry table.
@@ -105,6 +107,7 @@ func NewDispatcher(cfg Config) *Dispatcher {
 			d.errors[e.key] = &errorCounter{api: cfg.Stats.API(e.key)}
 		}
 	}
+	d.versions = d.apiKeys()
 	return d
 }
 
