@@ -44,3 +44,23 @@ func BenchmarkPipelinedEcho(b *testing.B) {
 		b.Fatalf("response size %d", got)
 	}
 }
+
+// BenchmarkEchoRoundTrip sends one small request at a time and waits for its response,
+// as a producer with acks=1 and no linger does: the latency of one request through the
+// server.
+func BenchmarkEchoRoundTrip(b *testing.B) {
+	s, _ := startServer(b, immediateHandler{}, Config{})
+	c := dial(b, s)
+	req := echo(1, 0, make([]byte, 100)...)
+	resp := make([]byte, len(req)-4)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		if _, err := c.Write(req); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := io.ReadFull(c, resp); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

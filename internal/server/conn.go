@@ -70,9 +70,12 @@ type conn struct {
 	in         *bufio.Reader
 	sizePrefix [sizePrefixBytes]byte
 
-	out writerState // writer-only state (writer.go)
+	// writeMu is held by whoever writes to the socket: the writer goroutine, or the
+	// reader writing a reply of its own (writeInline).
+	writeMu sync.Mutex
+	out     writerState // guarded by writeMu (writer.go)
 
-	stats *stats.Conn // request metrics (stats.go); nil when off; writer-only
+	stats *stats.Conn // request metrics (stats.go); nil when off; guarded by writeMu
 }
 
 func newConn(s *Server, nc net.Conn, listener string, lm *listenerMetrics) *conn {
@@ -137,6 +140,13 @@ func (c *conn) readLoop() {
 			// Answered at once: mute now rather than when the writer gets to it, so a
 			// pipelining client cannot slip requests in between.
 			c.mute(reply.Throttle())
+		}
+		if taken, open := c.writeInline(reply, frame); taken {
+			if !open {
+				c.close()
+				return
+			}
+			continue
 		}
 		c.pending.Add(1)
 		c.replies <- queued{reply: reply, frame: frame} // blocks while MaxInFlight wait

@@ -13,10 +13,14 @@
 //
 // Goroutine ownership, per connection:
 //   - The reader owns the read side of the socket and the send side of the reply queue; it
-//     closes the queue when it stops. It never writes to the socket.
-//   - The writer owns the write side of the socket and every reply once queued: it calls
-//     Release on each exactly once, written or dropped, then recycles its frame buffer. It
-//     is the last goroutine of a connection to exit and removes it from the Server.
+//     closes the queue when it stops. It writes to the socket only a reply its handler
+//     completed at once, in memory, with nothing queued before it and no request read in
+//     behind it (writeInline), holding writeMu as the writer does: a client waiting for
+//     each response is then answered without a hand-off between goroutines.
+//   - The writer owns the write side of the socket (under writeMu) and every reply once
+//     queued: it calls Release on each exactly once, written or dropped, then recycles its
+//     frame buffer. It is the last goroutine of a connection to exit and removes it from
+//     the Server.
 //   - Either may close the connection (conn.close), as may Shutdown; closing cancels the
 //     context handed to Handle, which obliges handlers to complete their pending replies
 //     promptly, because the writer waits for completion before releasing a dropped reply.

@@ -28,7 +28,7 @@ func (c *conn) statsNow() time.Time {
 	return time.Now()
 }
 
-// recordStats records one written reply (or one with nothing to write); writer only.
+// recordStats records one written reply (or one with nothing to write); under writeMu.
 func (c *conn) recordStats(r *api.Reply, sent time.Time) {
 	if c.stats == nil || !r.Stats(c.out.dequeued, sent, &c.out.request) {
 		return
@@ -37,9 +37,11 @@ func (c *conn) recordStats(r *api.Reply, sent time.Time) {
 }
 
 // closeStats takes the connection out of its client's open connections; writer only,
-// when it ends.
+// when it ends. It takes writeMu: the reader may be finishing a reply of its own.
 func (c *conn) closeStats() {
 	if c.stats != nil {
+		c.writeMu.Lock()
 		c.stats.Close()
+		c.writeMu.Unlock()
 	}
 }

@@ -22,7 +22,9 @@ const (
 	maxIOV = 1024
 )
 
-// writerState is owned by the writer goroutine.
+// writerState belongs to whoever holds the connection's writeMu: the writer goroutine
+// for a batch, or the reader for a reply it writes itself (writeInline). held and
+// hasHeld are the writer goroutine's alone.
 type writerState struct {
 	held      queued                           // received from the queue but not complete yet
 	hasHeld   bool                             // held is set
@@ -60,13 +62,49 @@ func (c *conn) writeNext() bool {
 	c.noteWaiting(first)
 	select {
 	case <-first.reply.Done():
-		c.out.dequeued = c.statsNow()
 	case <-c.closing:
 		c.drop(first)
 		return false
 	}
 	c.waitingOn.Store(0)
-	batch := c.collectCompleted(append(c.out.batch[:0], first))
+	c.writeMu.Lock()
+	defer c.writeMu.Unlock()
+	c.out.dequeued = c.statsNow()
+	return c.writeOut(c.collectCompleted(append(c.out.batch[:0], first)))
+}
+
+// writeInline writes a reply its handler completed at once from the reader itself, when
+// nothing is queued before it, no further request is already read in, and the writer is
+// idle: a client waiting for each response then gets it without the hand-off to the
+// writer goroutine, a wake-up (often of another thread) that cost more than many
+// handlers. A pipelining client's replies still go through the writer, which coalesces
+// them into one writev. Only replies held in memory: file parts (fetch data) stay with
+// the writer, so the reader never meets the disk. It returns whether the reply was taken
+// (else the caller queues it) and whether the connection is still open.
+func (c *conn) writeInline(reply *api.Reply, frame *[]byte) (taken, open bool) {
+	if c.pending.Load() != 0 || c.in.Buffered() != 0 || !isDone(reply) || hasFilePart(reply) || !c.writeMu.TryLock() {
+		return false, true
+	}
+	defer c.writeMu.Unlock()
+	// Only the reader adds to pending, and only the writer, under writeMu, takes from it:
+	// it is still zero, so no earlier reply is waiting or being written.
+	c.pending.Add(1)
+	c.out.dequeued = c.statsNow()
+	return true, c.writeOut(append(c.out.batch[:0], queued{reply: reply, frame: frame}))
+}
+
+func hasFilePart(r *api.Reply) bool {
+	for _, p := range r.Parts() {
+		if p.File != nil {
+			return true
+		}
+	}
+	return false
+}
+
+// writeOut writes a batch of completed replies, then mutes, records and releases each;
+// the caller holds writeMu. It returns false when the connection is done.
+func (c *conn) writeOut(batch []queued) bool {
 	open, err := c.writeBatch(batch)
 	sent := c.statsNow()
 	for i := range batch {
