@@ -270,6 +270,11 @@ func (c *Coordinator) dropTopicOffsets(topics map[string]bool) {
 						doomed = append(doomed, tp)
 					}
 				}
+				for _, tp := range g.inflightOnlyLocked() {
+					if topics[tp.Topic] {
+						doomed = append(doomed, tp)
+					}
+				}
 				if len(doomed) > 0 {
 					if err := g.removeOffsetsLocked(doomed); err != nil {
 						c.logger.Warn("dropping offsets of deleted topics", "group", g.id, "err", err)

@@ -41,8 +41,9 @@
 // OffsetCommitValue v3, GroupMetadataKey v2 / GroupMetadataValue v3); deletions are
 // tombstones. Writes go through partition.Append with acks=all, one append per request,
 // uncompressed, so loading never needs a codec; a write counts once the high watermark
-// covers it (waited for under the group's lock, at most Settings.WriteTimeout, then
-// COORDINATOR_NOT_AVAILABLE), so an acknowledged commit survives its coordinator. When
+// covers it (at most Settings.WriteTimeout, then COORDINATOR_NOT_AVAILABLE), so an
+// acknowledged commit survives its coordinator. OffsetCommit waits without the group's
+// lock and applies what still stands afterwards (inflight.go); other writes wait under it. When
 // this broker's replica becomes leader of a partition (at start-up too) the partition is
 // read from its log start to its log end with Log.ReadBytes and every batch decoded (not
 // to the high watermark, which on a new leader may lag what its predecessor committed);

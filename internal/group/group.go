@@ -135,6 +135,9 @@ type group struct {
 	// pendingTxn holds TxnOffsetCommit offsets by producer id until the transaction's
 	// marker commits (they become offsets) or aborts them (txn_offsets.go).
 	pendingTxn map[int64]map[TopicPartition]committed
+	// inflight holds, per partition, the commits written and awaiting the ISR, which
+	// CommitOffsets waits for without the lock (inflight.go); nil when none.
+	inflight map[TopicPartition]*inflightCommits
 }
 
 func newGroup(c *Coordinator, s *shard, id string, now time.Time) *group {
@@ -281,7 +284,8 @@ func (g *group) rebalanceTimeoutLocked() time.Duration {
 // made by a request that then failed is dropped again.
 func (g *group) isEmptyOfStateLocked() bool {
 	return g.state == Empty && len(g.members) == 0 && len(g.pending) == 0 &&
-		len(g.offsets) == 0 && g.generation == 0 && g.protocolType == "" && len(g.pendingTxn) == 0
+		len(g.offsets) == 0 && g.generation == 0 && g.protocolType == "" && len(g.pendingTxn) == 0 &&
+		len(g.inflight) == 0
 }
 
 // stopTimersLocked stops every timer the group owns.

@@ -134,9 +134,23 @@ func (s *shard) append(records []record, now time.Time) error {
 // appendAt is append for a producer, returning the offset of the first record (the
 // others follow it one by one).
 func (s *shard) appendAt(records []record, now time.Time, producer coordinator.Producer) (int64, error) {
-	batches, err := encodeProducerBatches(records, now, s.store.Config().MaxMessageBytes, producer)
+	res, err := s.write(records, now, producer)
 	if err != nil {
 		return 0, err
+	}
+	if err := s.awaitISR(res.LastOffset); err != nil {
+		return 0, err
+	}
+	return res.BaseOffset, nil
+}
+
+// write appends records as one append of uncompressed batches and returns where they
+// went, without waiting for the ISR: the caller does that with awaitISR before it
+// answers, perhaps without the group's lock (inflight.go).
+func (s *shard) write(records []record, now time.Time, producer coordinator.Producer) (log.AppendResult, error) {
+	batches, err := encodeProducerBatches(records, now, s.store.Config().MaxMessageBytes, producer)
+	if err != nil {
+		return log.AppendResult{}, err
 	}
 	appendFn := s.store.Append
 	if c, ok := s.store.(coordinatorStorage); ok && producer.Transactional {
@@ -144,17 +158,23 @@ func (s *shard) appendAt(records []record, now time.Time, producer coordinator.P
 	}
 	res, err := appendFn(batches, -1, now)
 	if err != nil {
-		return 0, storageError(err)
+		return log.AppendResult{}, storageError(err)
 	}
-	// The append only checked min.insync.replicas; acks=all also needs the ISR to hold
-	// the records before they count, or a commit acknowledged here dies with this broker.
-	// A leadership that moves meanwhile ends the wait (NOT_COORDINATOR).
-	if s.part != nil {
-		if err := s.part.AwaitCommitted(context.Background(), s.leaderEpoch, res.LastOffset, s.coord.cfg.Settings.WriteTimeout); err != nil {
-			return 0, storageError(err)
-		}
+	return res, nil
+}
+
+// awaitISR waits until the ISR holds the partition up to lastOffset. The append only
+// checked min.insync.replicas; acks=all also needs the ISR to hold the records before
+// they count, or a commit acknowledged here dies with this broker. A leadership that
+// moves meanwhile ends the wait (NOT_COORDINATOR).
+func (s *shard) awaitISR(lastOffset int64) error {
+	if s.part == nil {
+		return nil
 	}
-	return res.BaseOffset, nil
+	if err := s.part.AwaitCommitted(context.Background(), s.leaderEpoch, lastOffset, s.coord.cfg.Settings.WriteTimeout); err != nil {
+		return storageError(err)
+	}
+	return nil
 }
 
 // coordinatorStorage is a partition that takes a coordinator's transactional batches:

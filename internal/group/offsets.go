@@ -126,14 +126,28 @@ func (c *Coordinator) CommitOffsets(req CommitRequest) []error {
 		}
 		return errs
 	}
-	base, err := g.shard.appendAt(records, now, coordinator.Producer{})
+	res, err := g.shard.write(records, now, coordinator.Producer{})
 	if err != nil {
 		return g.failWritesLocked(errs, writes, err)
 	}
+	partitions := make([]TopicPartition, len(writes))
+	for k, i := range writes {
+		partitions[k] = req.Offsets[i].TopicPartition
+	}
+	// Wait for the ISR without the lock (inflight.go), then apply what still stands.
+	g.beginCommitsLocked(partitions)
+	g.unlock()
+	err = g.shard.awaitISR(res.LastOffset)
+	g.lock()
 	for k, i := range writes {
 		o := req.Offsets[i]
-		g.offsets[o.TopicPartition] = committed{offset: o.Offset, leaderEpoch: o.LeaderEpoch, metadata: o.Metadata,
-			commitTime: now, expireTime: expire, appendOffset: base + int64(k)}
+		if appendOffset := res.BaseOffset + int64(k); g.endCommitLocked(o.TopicPartition, appendOffset) && err == nil {
+			g.offsets[o.TopicPartition] = committed{offset: o.Offset, leaderEpoch: o.LeaderEpoch, metadata: o.Metadata,
+				commitTime: now, expireTime: expire, appendOffset: appendOffset}
+		}
+	}
+	if err != nil {
+		return g.failWritesLocked(errs, writes, err)
 	}
 	return errs
 }
@@ -277,7 +291,7 @@ func (g *group) removeOffsetsLocked(partitions []TopicPartition) error {
 	var records []record
 	var gone []TopicPartition
 	for _, tp := range partitions {
-		if _, ok := g.offsets[tp]; ok {
+		if _, ok := g.offsets[tp]; ok || g.inflight[tp] != nil {
 			records = append(records, record{key: offsetKey(g.id, tp)})
 			gone = append(gone, tp)
 		}
@@ -285,11 +299,13 @@ func (g *group) removeOffsetsLocked(partitions []TopicPartition) error {
 	if len(records) == 0 {
 		return nil
 	}
-	if err := g.shard.append(records, g.coord.now()); err != nil {
+	base, err := g.shard.appendAt(records, g.coord.now(), coordinator.Producer{})
+	if err != nil {
 		return err
 	}
-	for _, tp := range gone {
+	for k, tp := range gone {
 		delete(g.offsets, tp)
+		g.removedLocked(tp, base+int64(k))
 	}
 	return nil
 }
@@ -333,8 +349,11 @@ func (g *group) storeLocked(assignments map[string][]byte) error {
 // deleteLocked removes an empty group and everything it stored: tombstones for its
 // offsets, then for its metadata.
 func (g *group) deleteLocked() error {
-	records := make([]record, 0, len(g.offsets)+1)
+	records := make([]record, 0, len(g.offsets)+len(g.inflight)+1)
 	for tp := range g.offsets {
+		records = append(records, record{key: offsetKey(g.id, tp)})
+	}
+	for _, tp := range g.inflightOnlyLocked() {
 		records = append(records, record{key: offsetKey(g.id, tp)})
 	}
 	records = append(records, record{key: groupKey(g.id)})
@@ -411,7 +430,7 @@ func (g *group) expireLocked(now time.Time, retention time.Duration) error {
 	if len(expired) > 0 {
 		g.coord.logger.Info("expired offsets", "group", g.id, "partitions", len(expired))
 	}
-	if g.state == Empty && len(g.offsets) == 0 && len(g.pending) == 0 && len(g.pendingTxn) == 0 {
+	if g.state == Empty && len(g.offsets) == 0 && len(g.pending) == 0 && len(g.pendingTxn) == 0 && len(g.inflight) == 0 {
 		if g.protocolType == "" && g.generation == 0 {
 			g.killLocked(ErrCoordinatorNotAvailable) // nothing was ever stored for it but offsets
 			return nil
