@@ -12,9 +12,10 @@ package api
 // STALE_MEMBER_EPOCH) and ignored for classic groups, as in Kafka.
 //
 // With require_stable (v7+, KIP-447) a partition for which a transaction has staged
-// offsets of the group (TxnOffsetCommit, not yet committed or aborted) answers
-// UNSTABLE_OFFSET_COMMIT with offset -1, which consumers retry, so a consumer taking over
-// from a transactional one never starts from an offset that may still be committed.
+// offsets of the group (TxnOffsetCommit, not yet committed or aborted), or whose
+// OffsetCommit is still awaiting the ISR, answers UNSTABLE_OFFSET_COMMIT with offset -1,
+// which consumers retry, so a consumer taking over from another never starts from an
+// offset that may still change.
 //
 // Differs from Kafka: v0, which Kafka read from ZooKeeper, reads the coordinator's offsets.
 
@@ -139,8 +140,8 @@ func (d *Dispatcher) fetchGroupOffsets(r *request, rg kmsg.OffsetFetchRequestGro
 	return out
 }
 
-// markUnstableOffsets answers UNSTABLE_OFFSET_COMMIT for the partitions a transaction
-// has staged offsets for (require_stable).
+// markUnstableOffsets answers UNSTABLE_OFFSET_COMMIT for the partitions with offsets
+// not yet settled: staged by a transaction, or a commit awaiting the ISR (require_stable).
 func (d *Dispatcher) markUnstableOffsets(img *metadata.Image, groupID string, out *kmsg.OffsetFetchResponseGroup) {
 	if out.ErrorCode != 0 {
 		return
@@ -153,7 +154,7 @@ func (d *Dispatcher) markUnstableOffsets(img *metadata.Image, groupID string, ou
 		}
 		for j := range t.Partitions {
 			p := &t.Partitions[j]
-			if p.ErrorCode == 0 && d.cfg.Groups.HasPendingTxnOffsets(groupID, group.TopicPartition{Topic: name, Partition: p.Partition}) {
+			if p.ErrorCode == 0 && d.cfg.Groups.HasPendingOffsets(groupID, group.TopicPartition{Topic: name, Partition: p.Partition}) {
 				p.Offset, p.LeaderEpoch, p.Metadata, p.ErrorCode = -1, -1, ptr(""), kerr.UnstableOffsetCommit.Code
 			}
 		}

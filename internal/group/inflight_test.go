@@ -116,6 +116,9 @@ func TestCommitWaitsWithoutGroupLock(t *testing.T) {
 		t.Fatalf("commit returned %v before the followers fetched it", err)
 	default:
 	}
+	if !x.c.HasPendingOffsets("g", x.tp) {
+		t.Fatal("no pending offset reported while the commit awaits the ISR (require_stable)")
+	}
 
 	x.followersCatchUp()
 	if err := awaitErr(t, done); err != nil {
@@ -123,6 +126,9 @@ func TestCommitWaitsWithoutGroupLock(t *testing.T) {
 	}
 	if got := x.offsets()[x.tp]; got.Offset != 7 {
 		t.Fatalf("offset after the commit: %+v, want 7", got)
+	}
+	if x.c.HasPendingOffsets("g", x.tp) {
+		t.Fatal("a pending offset reported after the commit was acknowledged")
 	}
 }
 

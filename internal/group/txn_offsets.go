@@ -163,14 +163,19 @@ func materialize(offsets, staged map[TopicPartition]committed) {
 	}
 }
 
-// HasPendingTxnOffsets reports whether a transaction has staged offsets of the group
-// for tp: OffsetFetch with require_stable answers UNSTABLE_OFFSET_COMMIT then (KIP-447).
-func (c *Coordinator) HasPendingTxnOffsets(groupID string, tp TopicPartition) bool {
+// HasPendingOffsets reports whether the group has an offset for tp not yet settled: one
+// a transaction has staged, or a commit awaiting the ISR (inflight.go), as Kafka's
+// hasPendingOffsetCommitsForTopicPartition. OffsetFetch with require_stable answers
+// UNSTABLE_OFFSET_COMMIT then (KIP-447).
+func (c *Coordinator) HasPendingOffsets(groupID string, tp TopicPartition) bool {
 	g, err := c.lockGroup(groupID, false)
 	if err != nil || g == nil {
 		return false
 	}
 	defer g.unlock()
+	if g.inflight[tp] != nil {
+		return true
+	}
 	for _, staged := range g.pendingTxn {
 		if _, ok := staged[tp]; ok {
 			return true
