@@ -105,11 +105,9 @@ func (d *Dispatcher) longPoll(ctx context.Context, r *request, req *kmsg.FetchRe
 	timer := time.NewTimer(time.Until(deadline))
 	defer timer.Stop()
 	for {
-		cases := append(waits[:len(waits):len(waits)],
-			reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(timer.C)},
-			reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(ctx.Done())})
+		cases := append(waits[:len(waits):len(waits)], endOfWait(ctx, r.session, timer)...)
 		chosen, _, _ := reflect.Select(cases)
-		expired := chosen >= len(cases)-2
+		expired := chosen >= len(cases)-len(endOfWaitCases)
 		if !expired {
 			waits = d.appendWaits(req, r.header.Version) // before the re-read, as above
 		}
@@ -119,6 +117,20 @@ func (d *Dispatcher) longPoll(ctx context.Context, r *request, req *kmsg.FetchRe
 			return
 		}
 		resp.release()
+	}
+}
+
+// endOfWaitCases are what ends a long poll besides an append: max_wait_ms, the
+// connection closing, the broker draining the connection for shutdown.
+var endOfWaitCases = [...]string{"max_wait_ms", "closed", "draining"}
+
+// endOfWait is the select cases of endOfWaitCases, in that order, last in a long poll's
+// select.
+func endOfWait(ctx context.Context, s *Session, timer *time.Timer) []reflect.SelectCase {
+	return []reflect.SelectCase{
+		{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(timer.C)},
+		{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(ctx.Done())},
+		{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(s.Draining())},
 	}
 }
 

@@ -437,11 +437,9 @@ func (sf *shareFetch) longPoll(ctx context.Context, waits []reflect.SelectCase, 
 			sf.send(ctx)
 			return
 		}
-		cases := append(waits[:len(waits):len(waits)],
-			reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(timer.C)},
-			reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(ctx.Done())})
+		cases := append(waits[:len(waits):len(waits)], endOfWait(ctx, sf.r.session, timer)...)
 		chosen, _, _ := reflect.Select(cases)
-		if chosen >= len(cases)-2 {
+		if chosen >= len(cases)-len(endOfWaitCases) {
 			sf.send(ctx)
 			return
 		}

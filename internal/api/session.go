@@ -30,8 +30,36 @@ type Session struct {
 	host      atomic.Pointer[string] // the client's IP as ACLs name it; set on first use (sessionIP)
 
 	mu              sync.Mutex
-	softwareName    string // guarded by mu; from ApiVersions v3+
-	softwareVersion string // guarded by mu; from ApiVersions v3+
+	softwareName    string        // guarded by mu; from ApiVersions v3+
+	softwareVersion string        // guarded by mu; from ApiVersions v3+
+	draining        chan struct{} // guarded by mu; made on first use, closed by Drain
+	drained         bool          // guarded by mu; draining is closed
+}
+
+// Drain tells the connection's parked requests that the broker is shutting down: a
+// fetch long poll answers at once with what it has, as if max_wait_ms had passed, so
+// the connection's last replies leave without keeping the shutdown waiting for the
+// client's max wait (KafkaJS waits 5 s by default). Called by the server; idempotent.
+func (s *Session) Drain() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.draining == nil {
+		s.draining = make(chan struct{})
+	}
+	if !s.drained {
+		s.drained = true
+		close(s.draining)
+	}
+}
+
+// Draining is closed once Drain has been called.
+func (s *Session) Draining() <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.draining == nil {
+		s.draining = make(chan struct{})
+	}
+	return s.draining
 }
 
 // SetPrincipal records the user the connection authenticated as (SASL, or a TLS client

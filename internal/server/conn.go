@@ -276,10 +276,13 @@ func (c *conn) waitMuted() error {
 	}
 }
 
-// drain makes the reader stop at its next read; called by Shutdown.
+// drain makes the reader stop at its next read and the connection's parked long polls
+// answer now (api.Session.Drain), so that the writer can send the last replies and close
+// without waiting out a client's max wait; called by Shutdown.
 func (c *conn) drain() {
 	c.draining.Store(true)
 	c.drainOnce.Do(func() { close(c.drainWake) })
+	c.session.Drain()                     // parked long polls answer now
 	c.netConn.SetReadDeadline(time.Now()) // error means already closed: nothing to wake
 }
 
