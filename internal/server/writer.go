@@ -86,6 +86,11 @@ func (c *conn) writeInline(reply *api.Reply, frame *[]byte) (taken, open bool) {
 		return false, true
 	}
 	defer c.writeMu.Unlock()
+	select {
+	case <-c.closing:
+		return false, true // closing: queue it, and the writer drops (releases) it
+	default:
+	}
 	// Only the reader adds to pending, and only the writer, under writeMu, takes from it:
 	// it is still zero, so no earlier reply is waiting or being written.
 	c.pending.Add(1)
@@ -120,7 +125,11 @@ func (c *conn) writeOut(batch []queued) bool {
 	if err != nil {
 		c.logger.Debug("server: closing connection: write failed", "err", err)
 	}
-	return open && err == nil
+	if !open || err != nil {
+		c.close() // under writeMu: the reader must not write behind a close (writeInline)
+		return false
+	}
+	return true
 }
 
 // nextQueued returns the held reply, if any, else waits for the next one.
