@@ -181,3 +181,108 @@ func TestCommitTimeoutLeavesOffsets(t *testing.T) {
 		t.Fatalf("offset after a failed commit: %+v, want 3", got)
 	}
 }
+
+// TestFailedConsumerJoinKeepsGroupWithCommitInFlight: a failed ConsumerGroupHeartbeat
+// must not drop a group whose only content is a commit awaiting the ISR, or the
+// acknowledged offset is missing from memory while the log (replayed by the next
+// leader) has it.
+func TestFailedConsumerJoinKeepsGroupWithCommitInFlight(t *testing.T) {
+	f := newReplicaFixture(t, 1)
+	x := &inflightFixture{t: t, part: f.replica(), c: f.coordinator(Settings{WriteTimeout: 5 * time.Second}),
+		tp: TopicPartition{Topic: "orders", Partition: 0}}
+	if _, err := fetchLoaded(t, x.c, "g"); err != nil {
+		t.Fatal(err)
+	}
+	start := x.part.Log().LogEndOffset()
+	done := x.commitAsync(7) // creates "g"
+	x.awaitLogEnd(start + 1)
+	_, err := x.c.ConsumerHeartbeat(ConsumerHeartbeatRequest{GroupID: "g", MemberID: "stale", MemberEpoch: 5})
+	if !errors.Is(err, ErrUnknownMemberID) {
+		t.Fatalf("heartbeat: %v", err)
+	}
+	x.followersCatchUp()
+	if err := awaitErr(t, done); err != nil {
+		t.Fatalf("commit: %v", err)
+	}
+	got := x.offsets()[x.tp]
+	reloaded := f.coordinator(Settings{WriteTimeout: 5 * time.Second})
+	fromLog, err := fetchLoaded(t, reloaded, "g")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != fromLog[x.tp] {
+		t.Fatalf("in memory %+v, replaying the log %+v", got, fromLog[x.tp])
+	}
+}
+
+// TestFailedShareJoinKeepsGroupWithCommitInFlight: the same with a ShareGroupHeartbeat,
+// which must not turn such a group into a share group either.
+func TestFailedShareJoinKeepsGroupWithCommitInFlight(t *testing.T) {
+	f := newReplicaFixture(t, 1)
+	x := &inflightFixture{t: t, part: f.replica(), c: f.coordinator(Settings{WriteTimeout: 5 * time.Second}),
+		tp: TopicPartition{Topic: "orders", Partition: 0}}
+	if _, err := fetchLoaded(t, x.c, "g"); err != nil {
+		t.Fatal(err)
+	}
+	start := x.part.Log().LogEndOffset()
+	done := x.commitAsync(7)
+	x.awaitLogEnd(start + 1)
+	_, err := x.c.ShareHeartbeat(ShareHeartbeatRequest{GroupID: "g", MemberID: "m", MemberEpoch: 5})
+	t.Logf("share heartbeat: %v", err)
+	x.followersCatchUp()
+	if err := awaitErr(t, done); err != nil {
+		t.Fatalf("commit: %v", err)
+	}
+	got := x.offsets()[x.tp]
+	reloaded := f.coordinator(Settings{WriteTimeout: 5 * time.Second})
+	fromLog, err := fetchLoaded(t, reloaded, "g")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != fromLog[x.tp] {
+		t.Fatalf("in memory %+v, replaying the log %+v", got, fromLog[x.tp])
+	}
+}
+
+// TestExpirySkipsPartitionWithCommitInFlight: an old offset past its retention is not
+// expired while a newer commit of its partition awaits the ISR, or the tombstone
+// written behind the commit would remove an acknowledged offset (Kafka's
+// getExpiredOffsets skips partitions with pending commits).
+func TestExpirySkipsPartitionWithCommitInFlight(t *testing.T) {
+	f := newReplicaFixture(t, 1)
+	x := &inflightFixture{t: t, part: f.replica(),
+		c:  f.coordinator(Settings{WriteTimeout: 5 * time.Second, OffsetsRetention: 50 * time.Millisecond}),
+		tp: TopicPartition{Topic: "orders", Partition: 0}}
+	if _, err := fetchLoaded(t, x.c, "g"); err != nil {
+		t.Fatal(err)
+	}
+	x.commitAcknowledged(3)
+	time.Sleep(100 * time.Millisecond) // offset 3 is past its retention
+	start := x.part.Log().LogEndOffset()
+	done := x.commitAsync(7) // a fresh commit
+	x.awaitLogEnd(start + 1)
+	expired := make(chan struct{})
+	go func() { x.c.expireOffsets(); close(expired) }()
+	// Either the expiry writes a tombstone behind the commit (and waits for the ISR
+	// under the group's lock), or it has nothing to do.
+	for deadline := time.Now().Add(5 * time.Second); x.part.Log().LogEndOffset() < start+2; {
+		select {
+		case <-expired:
+		default:
+			if time.Now().Before(deadline) {
+				time.Sleep(time.Millisecond)
+				continue
+			}
+			t.Fatal("expiry neither returned nor wrote")
+		}
+		break
+	}
+	x.followersCatchUp()
+	<-expired
+	if err := awaitErr(t, done); err != nil {
+		t.Fatalf("commit: %v", err)
+	}
+	if got, ok := x.offsets()[x.tp]; !ok || got.Offset != 7 {
+		t.Fatalf("offset after an acknowledged commit of 7: %+v (present %v)", got, ok)
+	}
+}

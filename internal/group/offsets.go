@@ -416,6 +416,8 @@ func (g *group) expireLocked(now time.Time, retention time.Duration) error {
 	var expired []TopicPartition
 	for tp, o := range g.offsets {
 		switch {
+		case g.inflight[tp] != nil:
+			// A newer commit awaits the ISR: it is fresh (Kafka's getExpiredOffsets).
 		case !o.expireTime.IsZero():
 			if !now.Before(o.expireTime) {
 				expired = append(expired, tp)
