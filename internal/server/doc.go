@@ -13,9 +13,9 @@
 //
 // Goroutine ownership, per connection:
 //   - The reader owns the read side of the socket and the send side of the reply queue; it
-//     closes the queue when it stops. It writes to the socket only a reply its handler
-//     completed at once, in memory, with nothing queued before it and no request read in
-//     behind it (writeInline), holding writeMu as the writer does: a client waiting for
+//     closes the queue when it stops. It writes to the socket only a small reply its
+//     handler completed at once, in memory, with nothing queued before it and no request
+//     read in behind it (writeInline), holding writeMu as the writer does: a client waiting for
 //     each response is then answered without a hand-off between goroutines.
 //   - The writer owns the write side of the socket (under writeMu) and every reply once
 //     queued: it calls Release on each exactly once, written or dropped, then recycles its

@@ -78,11 +78,11 @@ func (c *conn) writeNext() bool {
 // idle: a client waiting for each response then gets it without the hand-off to the
 // writer goroutine, a wake-up (often of another thread) that cost more than many
 // handlers. A pipelining client's replies still go through the writer, which coalesces
-// them into one writev. Only replies held in memory: file parts (fetch data) stay with
-// the writer, so the reader never meets the disk. It returns whether the reply was taken
+// them into one writev. Only small replies held in memory (smallInMemory): file parts
+// (fetch data) stay with the writer, so the reader never meets the disk. It returns whether the reply was taken
 // (else the caller queues it) and whether the connection is still open.
 func (c *conn) writeInline(reply *api.Reply, frame *[]byte) (taken, open bool) {
-	if c.pending.Load() != 0 || c.in.Buffered() != 0 || !isDone(reply) || hasFilePart(reply) || !c.writeMu.TryLock() {
+	if c.pending.Load() != 0 || c.in.Buffered() != 0 || !isDone(reply) || !smallInMemory(reply) || !c.writeMu.TryLock() {
 		return false, true
 	}
 	defer c.writeMu.Unlock()
@@ -98,13 +98,25 @@ func (c *conn) writeInline(reply *api.Reply, frame *[]byte) (taken, open bool) {
 	return true, c.writeOut(append(c.out.batch[:0], queued{reply: reply, frame: frame}))
 }
 
-func hasFilePart(r *api.Reply) bool {
+// maxInlineBytes bounds a reply the reader writes itself: one that fits the socket
+// buffers at once, so the reader is not held writing while the client, busy sending
+// its next request, does not read (a pipelining client that reads and writes in turn
+// would otherwise wait for the reader, and the reader for it). Produce, heartbeat,
+// commit and small metadata replies are far below it.
+const maxInlineBytes = 16 << 10
+
+// smallInMemory reports whether a reply is all in memory and at most maxInlineBytes.
+func smallInMemory(r *api.Reply) bool {
+	size := 0
 	for _, p := range r.Parts() {
 		if p.File != nil {
-			return true
+			return false
+		}
+		if size += len(p.Bytes); size > maxInlineBytes {
+			return false
 		}
 	}
-	return false
+	return true
 }
 
 // writeOut writes a batch of completed replies, then mutes, records and releases each;
