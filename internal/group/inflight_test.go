@@ -5,6 +5,7 @@ package group
 
 import (
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -182,65 +183,52 @@ func TestCommitTimeoutLeavesOffsets(t *testing.T) {
 	}
 }
 
-// TestFailedConsumerJoinKeepsGroupWithCommitInFlight: a failed ConsumerGroupHeartbeat
-// must not drop a group whose only content is a commit awaiting the ISR, or the
-// acknowledged offset is missing from memory while the log (replayed by the next
-// leader) has it.
-func TestFailedConsumerJoinKeepsGroupWithCommitInFlight(t *testing.T) {
-	f := newReplicaFixture(t, 1)
-	x := &inflightFixture{t: t, part: f.replica(), c: f.coordinator(Settings{WriteTimeout: 5 * time.Second}),
-		tp: TopicPartition{Topic: "orders", Partition: 0}}
-	if _, err := fetchLoaded(t, x.c, "g"); err != nil {
-		t.Fatal(err)
-	}
-	start := x.part.Log().LogEndOffset()
-	done := x.commitAsync(7) // creates "g"
-	x.awaitLogEnd(start + 1)
-	_, err := x.c.ConsumerHeartbeat(ConsumerHeartbeatRequest{GroupID: "g", MemberID: "stale", MemberEpoch: 5})
-	if !errors.Is(err, ErrUnknownMemberID) {
-		t.Fatalf("heartbeat: %v", err)
-	}
-	x.followersCatchUp()
-	if err := awaitErr(t, done); err != nil {
-		t.Fatalf("commit: %v", err)
-	}
-	got := x.offsets()[x.tp]
-	reloaded := f.coordinator(Settings{WriteTimeout: 5 * time.Second})
-	fromLog, err := fetchLoaded(t, reloaded, "g")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got != fromLog[x.tp] {
-		t.Fatalf("in memory %+v, replaying the log %+v", got, fromLog[x.tp])
-	}
-}
-
-// TestFailedShareJoinKeepsGroupWithCommitInFlight: the same with a ShareGroupHeartbeat,
-// which must not turn such a group into a share group either.
-func TestFailedShareJoinKeepsGroupWithCommitInFlight(t *testing.T) {
-	f := newReplicaFixture(t, 1)
-	x := &inflightFixture{t: t, part: f.replica(), c: f.coordinator(Settings{WriteTimeout: 5 * time.Second}),
-		tp: TopicPartition{Topic: "orders", Partition: 0}}
-	if _, err := fetchLoaded(t, x.c, "g"); err != nil {
-		t.Fatal(err)
-	}
-	start := x.part.Log().LogEndOffset()
-	done := x.commitAsync(7)
-	x.awaitLogEnd(start + 1)
-	_, err := x.c.ShareHeartbeat(ShareHeartbeatRequest{GroupID: "g", MemberID: "m", MemberEpoch: 5})
-	t.Logf("share heartbeat: %v", err)
-	x.followersCatchUp()
-	if err := awaitErr(t, done); err != nil {
-		t.Fatalf("commit: %v", err)
-	}
-	got := x.offsets()[x.tp]
-	reloaded := f.coordinator(Settings{WriteTimeout: 5 * time.Second})
-	fromLog, err := fetchLoaded(t, reloaded, "g")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got != fromLog[x.tp] {
-		t.Fatalf("in memory %+v, replaying the log %+v", got, fromLog[x.tp])
+// TestFailedJoinKeepsGroupWithCommitInFlight: a failed ConsumerGroupHeartbeat or
+// ShareGroupHeartbeat must not drop (or turn into a share group) a group whose only
+// content is a commit awaiting the ISR, or the acknowledged offset is missing from
+// memory while the log, replayed by the next leader, has it.
+func TestFailedJoinKeepsGroupWithCommitInFlight(t *testing.T) {
+	for name, join := range map[string]func(*Coordinator) error{
+		"consumer": func(c *Coordinator) error {
+			_, err := c.ConsumerHeartbeat(ConsumerHeartbeatRequest{GroupID: "g", MemberID: "stale", MemberEpoch: 5})
+			if !errors.Is(err, ErrUnknownMemberID) {
+				return fmt.Errorf("heartbeat of an unknown member: %v, want UNKNOWN_MEMBER_ID", err)
+			}
+			return nil
+		},
+		"share": func(c *Coordinator) error {
+			if _, err := c.ShareHeartbeat(ShareHeartbeatRequest{GroupID: "g", MemberID: "m", MemberEpoch: 5}); err == nil {
+				return errors.New("a share join to a group with a commit in flight succeeded")
+			}
+			return nil
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			f := newReplicaFixture(t, 1)
+			x := &inflightFixture{t: t, part: f.replica(), c: f.coordinator(Settings{WriteTimeout: 5 * time.Second}),
+				tp: TopicPartition{Topic: "orders", Partition: 0}}
+			if _, err := fetchLoaded(t, x.c, "g"); err != nil {
+				t.Fatal(err)
+			}
+			start := x.part.Log().LogEndOffset()
+			done := x.commitAsync(7) // creates "g"
+			x.awaitLogEnd(start + 1)
+			if err := join(x.c); err != nil {
+				t.Fatal(err)
+			}
+			x.followersCatchUp()
+			if err := awaitErr(t, done); err != nil {
+				t.Fatalf("commit: %v", err)
+			}
+			got := x.offsets()[x.tp]
+			fromLog, err := fetchLoaded(t, f.coordinator(Settings{WriteTimeout: 5 * time.Second}), "g")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got != fromLog[x.tp] || got.Offset != 7 {
+				t.Fatalf("in memory %+v, replaying the log %+v; want offset 7 in both", got, fromLog[x.tp])
+			}
+		})
 	}
 }
 
