@@ -274,3 +274,23 @@ func TestExpirySkipsPartitionWithCommitInFlight(t *testing.T) {
 		t.Fatalf("offset after an acknowledged commit of 7: %+v (present %v)", got, ok)
 	}
 }
+
+// TestShareGroupHasNoCommittedOffsets: OffsetCommit and OffsetDelete to a share group's
+// id get GROUP_ID_NOT_FOUND and OffsetFetch finds nothing, as Kafka's ShareGroup
+// answers; a share group's progress lives in __share_group_state.
+func TestShareGroupHasNoCommittedOffsets(t *testing.T) {
+	x := newInflightFixture(t)
+	if _, err := x.c.ShareHeartbeat(ShareHeartbeatRequest{GroupID: "g", MemberID: "m", MemberEpoch: 0,
+		SubscribedTopics: []string{"orders"}}); err != nil {
+		t.Fatalf("share join: %v", err)
+	}
+	if err := awaitErr(t, x.commitAsync(7)); !errors.Is(err, ErrGroupIDNotFound) {
+		t.Fatalf("commit to a share group: %v, want GROUP_ID_NOT_FOUND", err)
+	}
+	if _, err := x.c.DeleteOffsets("g", []TopicPartition{x.tp}); !errors.Is(err, ErrGroupIDNotFound) {
+		t.Fatalf("offset delete of a share group: %v, want GROUP_ID_NOT_FOUND", err)
+	}
+	if got := x.offsets(); len(got) != 0 {
+		t.Fatalf("offsets of a share group: %v, want none", got)
+	}
+}

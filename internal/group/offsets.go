@@ -97,6 +97,9 @@ func (c *Coordinator) CommitOffsets(req CommitRequest) []error {
 		return all(fmt.Errorf("%w: group %q does not exist", ErrIllegalGeneration, req.GroupID))
 	}
 	defer g.unlock()
+	if g.share != nil {
+		return all(g.notConsumerGroupLocked())
+	}
 	check := g.checkCommitLocked
 	if g.consumer != nil {
 		check = func(ref MemberRef) error { return g.checkConsumerCommitLocked(ref, req.Version) }
@@ -150,6 +153,13 @@ func (c *Coordinator) CommitOffsets(req CommitRequest) []error {
 		return g.failWritesLocked(errs, writes, err)
 	}
 	return errs
+}
+
+// notConsumerGroupLocked is what OffsetCommit and OffsetDelete get from a share group,
+// whose progress lives in __share_group_state, not in committed offsets (Kafka's
+// ShareGroup.validateOffsetCommit and validateOffsetDelete: GROUP_ID_NOT_FOUND).
+func (g *group) notConsumerGroupLocked() error {
+	return fmt.Errorf("%w: group %q is a share group, not a consumer group", ErrGroupIDNotFound, g.id)
 }
 
 // checkCommitLocked is Kafka's validateOffsetCommit for classic groups.
@@ -211,6 +221,9 @@ func (c *Coordinator) FetchMemberOffsets(ref MemberRef, partitions []TopicPartit
 		return out, nil
 	}
 	defer g.unlock()
+	if g.share != nil {
+		return out, nil // a share group has no committed offsets: none, as Kafka answers
+	}
 	if g.consumer != nil && (ref.MemberID != "" || ref.Generation >= 0) {
 		m := g.consumer.members[ref.MemberID]
 		if m == nil {
@@ -252,6 +265,9 @@ func (c *Coordinator) DeleteOffsets(groupID string, partitions []TopicPartition)
 		return nil, ErrGroupIDNotFound
 	}
 	defer g.unlock()
+	if g.share != nil {
+		return nil, g.notConsumerGroupLocked()
+	}
 	errs := make([]error, len(partitions))
 	var subscribed map[string]bool
 	switch {
