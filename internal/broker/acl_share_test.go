@@ -149,11 +149,15 @@ func describeShareOffsets(t *testing.T, cl *kgo.Client, group, topic string) (to
 	rt.Topic, rt.Partitions = topic, []int32{0}
 	g.Topics = append(g.Topics, rt)
 	req.Groups = append(req.Groups, g)
-	resp := direct(t, cl, req).(*kmsg.DescribeShareGroupOffsetsResponse)
-	if len(resp.Groups) != 1 {
-		t.Fatalf("DescribeShareGroupOffsets response: %+v", resp)
-	}
-	rg := resp.Groups[0]
+	var rg kmsg.DescribeShareGroupOffsetsResponseGroup
+	whileLoading(t, func() int16 { // right after a restart the share state may be loading
+		resp := direct(t, cl, req).(*kmsg.DescribeShareGroupOffsetsResponse)
+		if len(resp.Groups) != 1 {
+			t.Fatalf("DescribeShareGroupOffsets response: %+v", resp)
+		}
+		rg = resp.Groups[0]
+		return rg.ErrorCode
+	})
 	if len(rg.Topics) == 1 && len(rg.Topics[0].Partitions) == 1 {
 		part = rg.Topics[0].Partitions[0].ErrorCode
 	}
