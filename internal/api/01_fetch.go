@@ -107,7 +107,7 @@ func (d *Dispatcher) longPoll(ctx context.Context, r *request, req *kmsg.FetchRe
 	for {
 		cases := append(waits[:len(waits):len(waits)], endOfWait(ctx, r.session, timer)...)
 		chosen, _, _ := reflect.Select(cases)
-		expired := chosen >= len(cases)-len(endOfWaitCases)
+		expired := chosen >= len(waits) // not an append: max_wait_ms, closing or draining
 		if !expired {
 			waits = d.appendWaits(req, r.header.Version) // before the re-read, as above
 		}
@@ -120,12 +120,9 @@ func (d *Dispatcher) longPoll(ctx context.Context, r *request, req *kmsg.FetchRe
 	}
 }
 
-// endOfWaitCases are what ends a long poll besides an append: max_wait_ms, the
-// connection closing, the broker draining the connection for shutdown.
-var endOfWaitCases = [...]string{"max_wait_ms", "closed", "draining"}
-
-// endOfWait is the select cases of endOfWaitCases, in that order, last in a long poll's
-// select.
+// endOfWait is what ends a long poll besides an append, as select cases to follow the
+// append waits: max_wait_ms, the connection closing, the broker draining the connection
+// for shutdown.
 func endOfWait(ctx context.Context, s *Session, timer *time.Timer) []reflect.SelectCase {
 	return []reflect.SelectCase{
 		{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(timer.C)},

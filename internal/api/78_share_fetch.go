@@ -439,7 +439,7 @@ func (sf *shareFetch) longPoll(ctx context.Context, waits []reflect.SelectCase, 
 		}
 		cases := append(waits[:len(waits):len(waits)], endOfWait(ctx, sf.r.session, timer)...)
 		chosen, _, _ := reflect.Select(cases)
-		if chosen >= len(cases)-len(endOfWaitCases) {
+		if chosen >= len(waits) { // not an append: max_wait_ms, closing or draining
 			sf.send(ctx)
 			return
 		}

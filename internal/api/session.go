@@ -33,7 +33,6 @@ type Session struct {
 	softwareName    string        // guarded by mu; from ApiVersions v3+
 	softwareVersion string        // guarded by mu; from ApiVersions v3+
 	draining        chan struct{} // guarded by mu; made on first use, closed by Drain
-	drained         bool          // guarded by mu; draining is closed
 }
 
 // Drain tells the connection's parked requests that the broker is shutting down: a
@@ -43,11 +42,9 @@ type Session struct {
 func (s *Session) Drain() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.draining == nil {
-		s.draining = make(chan struct{})
-	}
-	if !s.drained {
-		s.drained = true
+	select {
+	case <-s.drainingLocked():
+	default:
 		close(s.draining)
 	}
 }
@@ -56,6 +53,10 @@ func (s *Session) Drain() {
 func (s *Session) Draining() <-chan struct{} {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	return s.drainingLocked()
+}
+
+func (s *Session) drainingLocked() chan struct{} {
 	if s.draining == nil {
 		s.draining = make(chan struct{})
 	}

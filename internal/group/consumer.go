@@ -171,7 +171,7 @@ func (c *Coordinator) ConsumerHeartbeat(req ConsumerHeartbeatRequest) (ConsumerH
 		g.protocolType, g.protocol, g.leader = consumerProtocolType, "", ""
 	}
 	res, err := g.consumerHeartbeatLocked(req, img)
-	if err != nil && len(g.consumer.members) == 0 && len(g.offsets) == 0 && len(g.inflight) == 0 && len(g.pendingTxn) == 0 && g.consumer.epoch == 0 {
+	if err != nil && len(g.consumer.members) == 0 && !g.holdsOffsetsLocked() && g.consumer.epoch == 0 {
 		g.killLocked(ErrCoordinatorNotAvailable) // made by this failed join; keep nothing
 	}
 	return res, err

@@ -43,11 +43,12 @@
 // uncompressed, so loading never needs a codec; a write counts once the high watermark
 // covers it (at most Settings.WriteTimeout, then COORDINATOR_NOT_AVAILABLE), so an
 // acknowledged commit survives its coordinator. OffsetCommit waits without the group's
-// lock and applies what still stands afterwards (inflight.go); other writes wait under it. When
-// this broker's replica becomes leader of a partition (at start-up too) the partition is
-// read from its log start to its log end with Log.ReadBytes and every batch decoded (not
-// to the high watermark, which on a new leader may lag what its predecessor committed);
-// until that finishes the partition's groups answer COORDINATOR_LOAD_IN_PROGRESS. Loaded groups with members come back Stable and
+// lock and applies what still stands afterwards (inflight.go); other writes wait under
+// it. When this broker's replica becomes leader of a partition (at start-up too) the
+// partition is read from its log start to its log end with Log.ReadBytes and every
+// batch decoded (not to the high watermark, which on a new leader may lag what its
+// predecessor committed); until that finishes the partition's groups answer
+// COORDINATOR_LOAD_IN_PROGRESS. Loaded groups with members come back Stable and
 // their sessions restart, so members that are gone expire and the group rebalances.
 //
 // KIP-848 groups persist only their offsets: kmsg has no schemas for Kafka's

@@ -284,8 +284,14 @@ func (g *group) rebalanceTimeoutLocked() time.Duration {
 // made by a request that then failed is dropped again.
 func (g *group) isEmptyOfStateLocked() bool {
 	return g.state == Empty && len(g.members) == 0 && len(g.pending) == 0 &&
-		len(g.offsets) == 0 && g.generation == 0 && g.protocolType == "" && len(g.pendingTxn) == 0 &&
-		len(g.inflight) == 0
+		!g.holdsOffsetsLocked() && g.generation == 0 && g.protocolType == ""
+}
+
+// holdsOffsetsLocked reports whether the group has offsets: committed, staged by a
+// transaction, or written and awaiting the ISR (inflight.go). Such a group is not
+// dropped, nor turned into a share group, by a request that fails.
+func (g *group) holdsOffsetsLocked() bool {
+	return len(g.offsets) > 0 || len(g.pendingTxn) > 0 || len(g.inflight) > 0
 }
 
 // stopTimersLocked stops every timer the group owns.

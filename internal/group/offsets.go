@@ -448,7 +448,7 @@ func (g *group) expireLocked(now time.Time, retention time.Duration) error {
 	if len(expired) > 0 {
 		g.coord.logger.Info("expired offsets", "group", g.id, "partitions", len(expired))
 	}
-	if g.state == Empty && len(g.offsets) == 0 && len(g.pending) == 0 && len(g.pendingTxn) == 0 && len(g.inflight) == 0 {
+	if g.state == Empty && len(g.pending) == 0 && !g.holdsOffsetsLocked() {
 		if g.protocolType == "" && g.generation == 0 {
 			g.killLocked(ErrCoordinatorNotAvailable) // nothing was ever stored for it but offsets
 			return nil

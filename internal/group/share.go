@@ -105,7 +105,7 @@ func (c *Coordinator) ShareHeartbeat(req ShareHeartbeatRequest) (ShareHeartbeatR
 	}
 	defer g.unlock()
 	if g.share == nil {
-		if g.consumer != nil || g.state != Empty || len(g.members) > 0 || len(g.pending) > 0 || len(g.offsets) > 0 || len(g.inflight) > 0 {
+		if g.consumer != nil || g.state != Empty || len(g.members) > 0 || len(g.pending) > 0 || g.holdsOffsetsLocked() {
 			return ShareHeartbeatResult{}, fmt.Errorf("%w: group %q is not a share group", ErrGroupIDNotFound, g.id)
 		}
 		g.share = &shareGroup{members: map[string]*shareMember{}}

@@ -256,12 +256,8 @@ func (f *fetcher) pauseFor(err error) time.Duration {
 // leaderBehind reports whether err is the leader answering from metadata older than the
 // follower's: a leadership, epoch or topic it has not applied yet.
 func leaderBehind(err error) bool {
-	for _, e := range []error{kerr.NotLeaderForPartition, kerr.UnknownLeaderEpoch, kerr.UnknownTopicID, kerr.UnknownTopicOrPartition} {
-		if errors.Is(err, e) {
-			return true
-		}
-	}
-	return false
+	return errors.Is(err, kerr.NotLeaderForPartition) || errors.Is(err, kerr.UnknownLeaderEpoch) ||
+		errors.Is(err, kerr.UnknownTopicID) || errors.Is(err, kerr.UnknownTopicOrPartition)
 }
 
 // untilUnpaused is how long until the first paused partition may be fetched again, at

@@ -143,8 +143,7 @@ func (c *conn) readLoop() {
 		}
 		if taken, open := c.writeInline(reply, frame); taken {
 			if !open {
-				c.close()
-				return
+				return // writeOut closed the connection
 			}
 			continue
 		}

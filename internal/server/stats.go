@@ -37,11 +37,10 @@ func (c *conn) recordStats(r *api.Reply, sent time.Time) {
 }
 
 // closeStats takes the connection out of its client's open connections; writer only,
-// when it ends. It takes writeMu: the reader may be finishing a reply of its own.
+// when it ends, which is after the reader has closed the queue (dropRemaining), so no
+// reply of the reader's own (writeInline) can be recording.
 func (c *conn) closeStats() {
 	if c.stats != nil {
-		c.writeMu.Lock()
 		c.stats.Close()
-		c.writeMu.Unlock()
 	}
 }

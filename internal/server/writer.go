@@ -79,8 +79,9 @@ func (c *conn) writeNext() bool {
 // writer goroutine, a wake-up (often of another thread) that cost more than many
 // handlers. A pipelining client's replies still go through the writer, which coalesces
 // them into one writev. Only small replies held in memory (smallInMemory): file parts
-// (fetch data) stay with the writer, so the reader never meets the disk. It returns whether the reply was taken
-// (else the caller queues it) and whether the connection is still open.
+// (fetch data) stay with the writer, so the reader never meets the disk. It returns
+// whether the reply was taken (else the caller queues it) and whether the connection is
+// still open.
 func (c *conn) writeInline(reply *api.Reply, frame *[]byte) (taken, open bool) {
 	if c.pending.Load() != 0 || c.in.Buffered() != 0 || !isDone(reply) || !smallInMemory(reply) || !c.writeMu.TryLock() {
 		return false, true
